@@ -1,0 +1,12 @@
+//! The common library every Lambda function in this workspace depends on.
+//!
+//! Each module has one job; a function's `main.rs` uses them in this order:
+//! [`telemetry::init`], a typed config read through [`config::Env`], [`clients::load`],
+//! [`metrics::init`], then the runtime loop with the function's library handler.
+
+pub mod clients;
+pub mod config;
+pub mod dynamo;
+pub mod http;
+pub mod metrics;
+pub mod telemetry;

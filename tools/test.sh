@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace against a local AWS emulator.
+#
+# 1. creates .venv/ inside the repository and installs the pinned moto server
+#    (tools/requirements.txt), only when the pins changed;
+# 2. starts moto on a free loopback port;
+# 3. validates the OpenAPI documents and runs `cargo test --workspace` with the standard SDK
+#    endpoint variables pointing at the emulator;
+# 4. stops the emulator on exit, whether the tests passed or not.
+#
+# Extra arguments go to `cargo test` (e.g. `tools/test.sh -p todo-api`).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+venv="$root/.venv"
+requirements="$root/tools/requirements.txt"
+
+if ! cmp -s "$requirements" "$venv/.installed-requirements" 2>/dev/null; then
+    echo "==> installing the pinned emulator into .venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/.installed-requirements"
+fi
+
+port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+mkdir -p "$root/target"
+log="$root/target/moto-server.log"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+moto_pid=$!
+stop_emulator() {
+    kill "$moto_pid" 2>/dev/null || true
+    wait "$moto_pid" 2>/dev/null || true
+}
+trap stop_emulator EXIT
+
+endpoint="http://127.0.0.1:$port"
+"$venv/bin/python" - "$endpoint" <<'PY'
+import sys, time, urllib.request
+deadline = time.monotonic() + 30
+while True:
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=1)
+        break
+    except Exception:
+        if time.monotonic() > deadline:
+            sys.exit("moto server did not start; see target/moto-server.log")
+        time.sleep(0.1)
+PY
+echo "==> moto server on $endpoint (log: target/moto-server.log)"
+
+# Only the standard SDK variables: the code under test has no emulator switch of its own.
+export AWS_ENDPOINT_URL="$endpoint"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
+
+echo "==> validating OpenAPI documents"
+for spec in functions/*/openapi.yaml; do
+    [ -e "$spec" ] || continue
+    "$venv/bin/openapi-spec-validator" "$spec"
+done
+
+echo "==> cargo test --workspace"
+cargo test --workspace "$@"
