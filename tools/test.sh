@@ -61,4 +61,11 @@ for spec in functions/*/openapi.yaml; do
 done
 
 echo "==> cargo test --workspace"
-cargo test --workspace "$@"
+results="$root/target/test-output.log"
+status=0
+cargo test --workspace "$@" 2>&1 | tee "$results" || status=$?
+
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "workspace: %d passed, %d failed\n", p, f }' "$results"
+exit "$status"

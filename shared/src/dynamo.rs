@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, TableStatus};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -77,7 +77,11 @@ pub fn is_transient<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool 
 }
 
 /// A short description of a failed call for logs: code and message, without the request dump.
-pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug, R>(error: &SdkError<E, R>) -> String {
+pub fn describe<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
     match error {
         SdkError::ServiceError(service) => format!(
             "{}: {}",
@@ -85,9 +89,7 @@ pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug, R>(error: &SdkError<E
             service.err().message().unwrap_or("no message")
         ),
         SdkError::TimeoutError(_) => "timed out".to_owned(),
-        SdkError::DispatchFailure(failure) => format!("request not sent: {failure:?}"),
-        SdkError::ResponseError(_) => "unreadable response".to_owned(),
-        _ => "request could not be built".to_owned(),
+        other => DisplayErrorContext(other).to_string(),
     }
 }
 

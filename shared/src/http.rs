@@ -118,10 +118,10 @@ impl Problem {
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     match serde_json::to_string(body) {
         Ok(text) => with_body(status, JSON, text),
-        Err(err) => problem_response(
-            &ApiError::Internal(format!("serialising response: {err}")),
-            None,
-        ),
+        Err(err) => {
+            tracing::error!(error = %err, "response body does not serialise");
+            problem_response(&ApiError::Internal(err.to_string()), None)
+        }
     }
 }
 

@@ -29,13 +29,17 @@ pub fn owner(request: &Request) -> Result<Owner, ApiError> {
             .and_then(|jwt| jwt.claims.get("sub")),
         _ => None,
     };
-    match sub.map(|s| s.trim()) {
+    // The subject is used exactly as signed: trimming would let " alice" act as "alice".
+    match sub.map(String::as_str) {
         None | Some("") => Err(ApiError::Unauthorized(
             "no verified identity: the request carries no JWT sub claim".to_owned(),
         )),
         Some(sub) if sub.len() > MAX_SUBJECT_LEN => Err(ApiError::Unauthorized(format!(
             "the JWT sub claim is longer than {MAX_SUBJECT_LEN} bytes"
         ))),
+        Some(sub) if sub.trim() != sub || sub.chars().any(char::is_control) => Err(
+            ApiError::Unauthorized("the JWT sub claim is malformed".to_owned()),
+        ),
         Some(sub) => Ok(Owner(sub.to_owned())),
     }
 }

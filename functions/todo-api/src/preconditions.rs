@@ -17,50 +17,91 @@ pub enum Expected {
     OneOf(Vec<u64>),
 }
 
-/// Reads `If-Match` (RFC 9110 §13.1.1). It uses the strong comparison, so weak tags never
-/// match. A value that is not `*` nor a list of quoted tags is a 400.
+/// Reads `If-Match` (RFC 9110 §13.1.1): `*` alone, or a list of entity tags. It uses the
+/// strong comparison, so weak tags never match, and an opaque tag matches a version only when
+/// it is exactly that version's decimal form (`"01"` is not `"1"`). Anything else is a 400.
 pub fn expected_version(headers: &HeaderMap) -> Result<Expected, ApiError> {
-    let mut values = headers.get_all(IF_MATCH).iter().peekable();
-    if values.peek().is_none() {
+    let mut lines = Vec::new();
+    for value in headers.get_all(IF_MATCH) {
+        lines.push(
+            value
+                .to_str()
+                .map_err(|_| malformed("<not visible ASCII>"))?,
+        );
+    }
+    if lines.is_empty() {
         return Ok(Expected::AnyVersion);
     }
-    let malformed = |value: &str| {
-        ApiError::Validation(format!(
-            "If-Match {value:?} is malformed; send * or quoted entity tags such as \"3\""
-        ))
-    };
-    let mut versions = Vec::new();
-    let mut tags = 0;
-    for value in values {
-        let text = value.to_str().map_err(|_| malformed("<non-ASCII>"))?;
-        for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            if tag == "*" {
-                return Ok(Expected::AnyVersion);
-            }
-            tags += 1;
-            let (weak, quoted) = match tag.strip_prefix("W/") {
-                Some(rest) => (true, rest),
-                None => (false, tag),
-            };
-            let opaque = quoted
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .filter(|t| !t.contains('"'))
-                .ok_or_else(|| malformed(text))?;
-            if !weak && let Ok(version) = opaque.parse::<u64>() {
-                versions.push(version);
-            }
-        }
+    // Several header lines are one comma-separated list (RFC 9110 §5.3).
+    let text = lines.join(", ");
+    if text.trim() == "*" {
+        return Ok(Expected::AnyVersion);
     }
-    if tags > MAX_TAGS {
+    let tags = entity_tags(&text).ok_or_else(|| malformed(&text))?;
+    if tags.is_empty() {
+        return Err(malformed(&text));
+    }
+    if tags.len() > MAX_TAGS {
         return Err(ApiError::Validation(format!(
-            "If-Match lists {tags} entity tags; the limit is {MAX_TAGS}"
+            "If-Match lists {} entity tags; the limit is {MAX_TAGS}",
+            tags.len()
         )));
     }
-    if tags == 0 {
-        return Err(malformed(""));
-    }
+    let versions = tags
+        .into_iter()
+        .filter(|tag| !tag.weak)
+        .filter_map(|tag| {
+            tag.opaque
+                .parse::<u64>()
+                .ok()
+                .filter(|version| version.to_string() == tag.opaque)
+        })
+        .collect();
     Ok(Expected::OneOf(versions))
+}
+
+fn malformed(value: &str) -> ApiError {
+    ApiError::Validation(format!(
+        "If-Match {value:?} is malformed; send * alone or quoted entity tags such as \"3\""
+    ))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct EntityTag<'a> {
+    weak: bool,
+    opaque: &'a str,
+}
+
+/// Parses `#entity-tag`: `[W/]"<etagc>*"` elements separated by commas, with optional white
+/// space and empty elements. `None` when the text is not such a list.
+fn entity_tags(text: &str) -> Option<Vec<EntityTag<'_>>> {
+    let mut tags = Vec::new();
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            return Some(tags);
+        }
+        let (weak, quoted) = match rest.strip_prefix("W/") {
+            Some(after) => (true, after),
+            None => (false, rest),
+        };
+        let inner = quoted.strip_prefix('"')?;
+        let end = inner.find('"')?;
+        let opaque = &inner[..end];
+        // etagc = %x21 / %x23-7E / obs-text: no white space, no quote.
+        if !opaque
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+        {
+            return None;
+        }
+        tags.push(EntityTag { weak, opaque });
+        rest = inner[end + 1..].trim_start_matches([' ', '\t']);
+        if !rest.is_empty() {
+            rest = rest.strip_prefix(',')?;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -93,14 +134,24 @@ mod tests {
     }
 
     #[test]
-    fn weak_and_foreign_tags_never_match() {
-        assert_eq!(expected(&["W/\"3\""]), Ok(Expected::OneOf(vec![])));
-        assert_eq!(expected(&["\"abc\""]), Ok(Expected::OneOf(vec![])));
+    fn weak_foreign_and_non_canonical_tags_never_match() {
+        for tag in ["W/\"3\"", "\"abc\"", "\"01\"", "\"+1\"", "\"a,b\""] {
+            assert_eq!(expected(&[tag]), Ok(Expected::OneOf(vec![])), "{tag}");
+        }
+        assert_eq!(expected(&["\"a,b\", \"4\""]), Ok(Expected::OneOf(vec![4])));
+    }
+
+    #[test]
+    fn star_is_only_valid_alone() {
+        assert_eq!(expected(&[" * "]), Ok(Expected::AnyVersion));
+        for value in [&["\"1\", *"][..], &["*", "\"1\""][..]] {
+            assert_eq!(expected(value).unwrap_err().status(), 400, "{value:?}");
+        }
     }
 
     #[test]
     fn unquoted_or_oversized_values_are_400() {
-        for value in ["3", "\"3", "", "W/3"] {
+        for value in ["3", "\"3", "", "W/3", "\"a b\"", "\"1\" \"2\"", ",,"] {
             let err = expected(&[value]).unwrap_err();
             assert_eq!(err.status(), 400, "{value:?}");
         }

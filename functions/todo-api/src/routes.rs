@@ -18,8 +18,8 @@ pub enum Route {
 /// The collection path; a task is at `/tasks/{id}`.
 pub const TASKS_PATH: &str = "/tasks";
 
-/// Every route as `(method, path template)`, the form the OpenAPI document and the deployment
-/// templates use.
+/// Every operation as `(method, path template)`, as the OpenAPI document lists them. The
+/// deployment routes `ANY` on both paths to the function, so 404 and 405 come from [`resolve`].
 pub const ROUTES: [(&str, &str); 5] = [
     ("GET", "/tasks"),
     ("POST", "/tasks"),

@@ -104,7 +104,9 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound(_) => ApiError::NotFound(error.to_string()),
             StoreError::VersionMismatch { .. } => ApiError::PreconditionFailed(error.to_string()),
-            StoreError::Transient(_) => {
+            StoreError::Transient(cause) => {
+                // The client hears only that it may retry; the cause goes to the log.
+                tracing::warn!(%cause, "tasks table call failed transiently");
                 ApiError::Unavailable("the task store is busy; retry shortly".to_owned())
             }
             StoreError::Failed(_) | StoreError::Item(_) => ApiError::Internal(error.to_string()),
@@ -114,7 +116,8 @@ impl From<StoreError> for ApiError {
 
 fn call_error<E, R>(error: SdkError<E, R>) -> StoreError
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
 {
     if dynamo::is_transient(&error) {
         StoreError::Transient(dynamo::describe(&error))
@@ -430,7 +433,11 @@ impl ConditionalWriteError for DeleteItemError {
 
 fn write_error<E, R>(id: &str, error: SdkError<E, R>) -> StoreError
 where
-    E: ConditionalWriteError + aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    E: ConditionalWriteError
+        + aws_sdk_dynamodb::error::ProvideErrorMetadata
+        + std::error::Error
+        + 'static,
+    R: std::fmt::Debug,
 {
     match error.as_service_error().and_then(E::failed_condition) {
         Some(stored) => condition_failure(id, stored),

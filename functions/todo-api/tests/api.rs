@@ -485,10 +485,12 @@ async fn requests_without_identity_are_401() {
         reply.problem(401, "no verified identity");
         assert_eq!(reply.header("www-authenticate"), "Bearer");
     }
-    Call::new("list-tasks.json", Some("  "))
-        .send(&app)
-        .await
-        .problem(401, "no verified identity");
+    for malformed in ["  ", " user-alice", "user-alice\n"] {
+        Call::new("list-tasks.json", Some(malformed))
+            .send(&app)
+            .await
+            .problem(401, "sub claim is malformed");
+    }
     Call::new("list-tasks.json", Some(&"x".repeat(256)))
         .send(&app)
         .await
