@@ -33,7 +33,8 @@ pub enum ApiError {
     PayloadTooLarge { size: usize, limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// A dependency is throttling or briefly unavailable; the client may retry.
+    /// A dependency is throttling or briefly unavailable; the client may retry. The text is
+    /// the cause, for the logs; the client is only told to retry.
     #[error("{0}")]
     Unavailable(String),
     /// A bug or an unexpected dependency answer. The text goes to the logs, never to the client.
@@ -84,6 +85,7 @@ impl ApiError {
     pub fn detail(&self) -> String {
         match self {
             Self::Internal(_) => "the request failed unexpectedly; it is logged".to_owned(),
+            Self::Unavailable(_) => "the service is busy; retry shortly".to_owned(),
             other => other.to_string(),
         }
     }
@@ -360,5 +362,10 @@ mod tests {
         let problem = Problem::from_error(&error, None);
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("secret"));
+        let error = ApiError::Unavailable("ThrottlingException: table secret".into());
+        let problem = Problem::from_error(&error, None);
+        assert_eq!(problem.status, 503);
+        assert!(!problem.detail.contains("secret"), "{problem:?}");
+        assert!(problem.detail.contains("retry"), "{problem:?}");
     }
 }

@@ -104,11 +104,8 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound(_) => ApiError::NotFound(error.to_string()),
             StoreError::VersionMismatch { .. } => ApiError::PreconditionFailed(error.to_string()),
-            StoreError::Transient(cause) => {
-                // The client hears only that it may retry; the cause goes to the log.
-                tracing::warn!(%cause, "tasks table call failed transiently");
-                ApiError::Unavailable("the task store is busy; retry shortly".to_owned())
-            }
+            // The handler logs the cause; the client is only told to retry.
+            StoreError::Transient(_) => ApiError::Unavailable(error.to_string()),
             StoreError::Failed(_) | StoreError::Item(_) => ApiError::Internal(error.to_string()),
         }
     }
