@@ -2,10 +2,11 @@
 # Runs every test of the workspace against a local AWS emulator.
 #
 # 1. creates .venv/ inside the repository and installs the pinned moto server
-#    (tools/requirements.txt), only when the pins changed;
+#    (tools/requirements.txt), only when the pins changed (tools/lib/venv.sh);
 # 2. starts moto on a free loopback port;
-# 3. validates the OpenAPI documents and runs `cargo test --workspace` with the standard SDK
-#    endpoint variables pointing at the emulator;
+# 3. validates the OpenAPI documents, builds every binary (the local stack's end-to-end tests
+#    run them) and runs `cargo test --workspace` with the standard SDK endpoint variables
+#    pointing at the emulator;
 # 4. stops the emulator on exit, whether the tests passed or not.
 #
 # Extra arguments go to `cargo test` (e.g. `tools/test.sh -p todo-api`).
@@ -14,14 +15,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 venv="$root/.venv"
-requirements="$root/tools/requirements.txt"
-
-if ! cmp -s "$requirements" "$venv/.installed-requirements" 2>/dev/null; then
-    echo "==> installing the pinned emulator into .venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$venv/.installed-requirements"
-fi
+source "$root/tools/lib/venv.sh"
+ensure_venv tools/requirements.txt
 
 port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 mkdir -p "$root/target"
@@ -51,6 +46,8 @@ echo "==> moto server on $endpoint (log: target/moto-server.log)"
 
 # Only the standard SDK variables: the code under test has no emulator switch of its own.
 export AWS_ENDPOINT_URL="$endpoint"
+# The local stack's command-line test starts an emulator of its own from here.
+export MOTO_SERVER="$venv/bin/moto_server"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
 
@@ -60,9 +57,12 @@ for spec in functions/*/openapi.yaml; do
     "$venv/bin/openapi-spec-validator" "$spec"
 done
 
-echo "==> cargo test --workspace"
 results="$root/target/test-output.log"
 status=0
+# The local stack's end-to-end tests run the function binaries, so build them all first.
+echo "==> cargo build --workspace --bins"
+cargo build --workspace --bins
+echo "==> cargo test --workspace"
 cargo test --workspace "$@" 2>&1 | tee "$results" || status=$?
 
 # One closing line for the whole run, summed over every test binary.

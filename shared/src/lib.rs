@@ -9,4 +9,6 @@ pub mod config;
 pub mod dynamo;
 pub mod http;
 pub mod metrics;
+pub mod stack;
+pub mod tables;
 pub mod telemetry;

@@ -2,6 +2,9 @@
 
 use shared::config::{ConfigError, Env, Source};
 
+/// The variable that names the tasks table (set from the manifest's `environment`).
+pub const TASKS_TABLE_VARIABLE: &str = "TASKS_TABLE";
+
 /// Settings for todo-api.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -14,7 +17,7 @@ pub struct Config {
 impl Config {
     pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigError> {
         Ok(Self {
-            tasks_table: env.required("TASKS_TABLE")?,
+            tasks_table: env.required(TASKS_TABLE_VARIABLE)?,
             function_name: env.or_default("AWS_LAMBDA_FUNCTION_NAME", "todo-api".to_owned())?,
         })
     }

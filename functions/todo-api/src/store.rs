@@ -1,7 +1,7 @@
 //! The tasks table: the only module that talks to DynamoDB.
 //!
-//! Layout (the deployment templates create exactly this; [`create_table`] does it for tests and
-//! the local stack):
+//! Layout (the table is defined once, in `infra/stack.json`, which the templates, the local
+//! stack and the tests follow; a test below checks these names against it):
 //!
 //! | attribute   | type | role                                                   |
 //! |-------------|------|--------------------------------------------------------|
@@ -23,11 +23,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    SseSpecification,
-};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::{Deserialize, Serialize};
 use shared::dynamo::{self, Item, ItemError};
 use shared::http::ApiError;
@@ -455,58 +451,31 @@ fn condition_failure(id: &str, stored: Option<Item>) -> StoreError {
     }
 }
 
-/// Creates the tasks table exactly as the deployment templates define it (keys, index,
-/// on-demand billing, encryption) and waits until it is ACTIVE. For tests and the local stack.
-pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let key = |name: &str, key_type: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-            .expect("name and type set")
-    };
-    let string_attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("name and type set")
-    };
-    let by_status = GlobalSecondaryIndex::builder()
-        .index_name(STATUS_INDEX)
-        .key_schema(key(PARTITION_KEY, KeyType::Hash))
-        .key_schema(key(STATUS_INDEX_SORT_KEY, KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("index fields set");
-    client
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(string_attribute(PARTITION_KEY))
-        .attribute_definitions(string_attribute(SORT_KEY))
-        .attribute_definitions(string_attribute(STATUS_INDEX_SORT_KEY))
-        .key_schema(key(PARTITION_KEY, KeyType::Hash))
-        .key_schema(key(SORT_KEY, KeyType::Range))
-        .global_secondary_indexes(by_status)
-        .billing_mode(BillingMode::PayPerRequest)
-        .sse_specification(SseSpecification::builder().enabled(true).build())
-        .send()
-        .await
-        .map_err(call_error)?;
-    dynamo::wait_until_active(client, table, std::time::Duration::from_secs(60))
-        .await
-        .map_err(|err| StoreError::Failed(err.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use aws_sdk_dynamodb::types::AttributeValue;
 
     use super::*;
+
+    /// The names this module reads and writes are the ones the manifest deploys.
+    #[test]
+    fn key_names_match_the_deployed_table() {
+        let stack = shared::stack::Stack::workspace();
+        let table = &stack.tables["tasks"];
+        assert_eq!(table.partition_key.name, PARTITION_KEY);
+        assert_eq!(table.sort_key.as_ref().unwrap().name, SORT_KEY);
+        let index = &table.global_secondary_indexes[STATUS_INDEX];
+        assert_eq!(index.partition_key.name, PARTITION_KEY);
+        assert_eq!(index.sort_key.as_ref().unwrap().name, STATUS_INDEX_SORT_KEY);
+        assert_eq!(index.projection, shared::stack::ProjectionType::All);
+        let function = &stack.functions["todo-api"];
+        assert_eq!(
+            function.environment[crate::config::TASKS_TABLE_VARIABLE],
+            shared::stack::EnvValue::Table {
+                table: "tasks".into()
+            }
+        );
+    }
 
     #[test]
     fn timestamps_are_fixed_width_utc_with_milliseconds() {

@@ -12,7 +12,7 @@ use shared::clients::{self, ClientSettings};
 use shared::http::Problem;
 use todo_api::handler::TaskList;
 use todo_api::model::{MAX_BODY_BYTES, MAX_TASK_NAME_CHARS, Task, TaskStatus};
-use todo_api::{App, Config, store};
+use todo_api::{App, Config};
 
 const ALICE: &str = "user-alice";
 const BOB: &str = "user-bob";
@@ -26,7 +26,8 @@ async fn app() -> App {
     let sdk = clients::load(ClientSettings::http_api()).await;
     let client = clients::dynamodb(&sdk);
     let table = format!("TodoList-{}", ulid::Ulid::new());
-    store::create_table(&client, &table)
+    let stack = shared::stack::Stack::workspace();
+    shared::tables::create_table(&client, &table, &stack.tables["tasks"])
         .await
         .expect("create table");
     App::new(

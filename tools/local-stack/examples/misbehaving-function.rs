@@ -1,0 +1,35 @@
+//! A Lambda function that misbehaves on request, for testing the local Runtime API: the event's
+//! `action` says whether to answer, fail, hang or exit. `FIXTURE_FAIL_INIT` makes init fail.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    if std::env::var_os("FIXTURE_FAIL_INIT").is_some() {
+        return Err("init failed on purpose".into());
+    }
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        let action = event.payload["action"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match action.as_str() {
+            "echo" => Ok(json!({
+                "echo": event.payload,
+                "pid": std::process::id(),
+                "function": std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+                "configured": std::env::var("FIXTURE_SETTING").ok(),
+                "inherited": std::env::var("HOME").ok(),
+            })),
+            "error" => Err(Error::from("failed on purpose")),
+            "sleep" => {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                Ok(json!({}))
+            }
+            "exit" => std::process::exit(3),
+            other => Err(Error::from(format!("unknown action {other:?}"))),
+        }
+    }))
+    .await
+}

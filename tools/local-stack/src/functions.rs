@@ -1,0 +1,359 @@
+//! Runs each function as its real Lambda binary: a pool of execution environments (processes)
+//! per function, each with its own Runtime API, fed from one queue of invocations.
+//!
+//! As in Lambda: an environment handles one invocation at a time; the process gets a clean
+//! environment with only Lambda's variables and the function's configured ones; an invocation
+//! that outlives the function's timeout fails and its process is replaced; a crashed process is
+//! replaced too. Init must finish (the first poll for work) within Lambda's 10 s init limit.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::process::Command;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::logs::LogSink;
+use crate::runtime_api::{self, Environment, Invocation, Outcome, Queue};
+
+/// Lambda's limit on the init phase.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything needed to run one function.
+#[derive(Debug, Clone)]
+pub struct FunctionSettings {
+    /// The manifest key, e.g. `todo-api` (also the binary's name).
+    pub key: String,
+    /// The function name as deployed, e.g. `local-todo-api`.
+    pub deployed_name: String,
+    pub binary: PathBuf,
+    /// The function's configured variables plus the SDK's endpoint, region and credentials.
+    pub environment: Vec<(String, String)>,
+    pub memory_mb: u32,
+    pub timeout: Duration,
+    pub log_format: &'static str,
+    pub region: String,
+    pub instances: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{function}: no binary at {path}; build it with `cargo build -p {function}`")]
+    MissingBinary { function: String, path: String },
+    #[error("{function}: init failed: {reason}\nlast log lines:\n{log}")]
+    InitFailed {
+        function: String,
+        reason: String,
+        log: String,
+    },
+    #[error("{function}: init did not finish within {INIT_TIMEOUT:?}\nlast log lines:\n{log}")]
+    InitTimedOut { function: String, log: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    #[error("the function is not running")]
+    Stopped,
+    #[error("the function failed ({error_type}): {body}")]
+    FunctionError { error_type: String, body: String },
+    #[error("the function timed out after {0:?}")]
+    TimedOut(Duration),
+    #[error("the function's process ended during the invocation: {0}")]
+    Crashed(String),
+}
+
+pub struct FunctionPool {
+    key: String,
+    queue: mpsc::Sender<Invocation>,
+    shutdown: watch::Sender<bool>,
+    supervisors: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl FunctionPool {
+    /// Starts `settings.instances` environments and waits until each has finished init.
+    pub async fn start(settings: FunctionSettings, logs: Arc<LogSink>) -> Result<Self, StartError> {
+        if !settings.binary.is_file() {
+            return Err(StartError::MissingBinary {
+                function: settings.key.clone(),
+                path: settings.binary.display().to_string(),
+            });
+        }
+        let (sender, receiver) = mpsc::channel(1024);
+        let queue: Queue = Arc::new(tokio::sync::Mutex::new(receiver));
+        let (shutdown, shutdown_signal) = watch::channel(false);
+        let settings = Arc::new(settings);
+        let mut supervisors = Vec::new();
+        let mut readiness = Vec::new();
+        for instance in 1..=settings.instances.max(1) {
+            let (ready, ready_signal) = oneshot::channel();
+            readiness.push(ready_signal);
+            supervisors.push(tokio::spawn(supervise(
+                Arc::clone(&settings),
+                instance,
+                Arc::clone(&queue),
+                Arc::clone(&logs),
+                shutdown_signal.clone(),
+                ready,
+            )));
+        }
+        let pool = Self {
+            key: settings.key.clone(),
+            queue: sender,
+            shutdown,
+            supervisors: std::sync::Mutex::new(supervisors),
+        };
+        for ready in readiness {
+            let failure = match tokio::time::timeout(INIT_TIMEOUT, ready).await {
+                Ok(Ok(Ok(()))) => continue,
+                Ok(Ok(Err(reason))) => StartError::InitFailed {
+                    function: settings.key.clone(),
+                    reason,
+                    log: logs.tail(15),
+                },
+                Ok(Err(_)) => StartError::InitFailed {
+                    function: settings.key.clone(),
+                    reason: "the supervisor stopped".into(),
+                    log: logs.tail(15),
+                },
+                Err(_) => StartError::InitTimedOut {
+                    function: settings.key.clone(),
+                    log: logs.tail(15),
+                },
+            };
+            pool.stop().await;
+            return Err(failure);
+        }
+        logs.line(
+            "stack",
+            &format!(
+                "{}: {} environment(s) ready ({})",
+                settings.key,
+                settings.instances.max(1),
+                settings.binary.display()
+            ),
+        );
+        Ok(pool)
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Invokes the function synchronously (RequestResponse) with `payload`.
+    pub async fn invoke(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
+        let (reply, outcome) = oneshot::channel();
+        let invocation = Invocation {
+            request_id: request_id(),
+            payload,
+            reply,
+        };
+        self.queue
+            .send(invocation)
+            .await
+            .map_err(|_| InvokeError::Stopped)?;
+        match outcome.await.map_err(|_| InvokeError::Stopped)? {
+            Outcome::Response(body) => Ok(body),
+            Outcome::FunctionError { error_type, body } => {
+                Err(InvokeError::FunctionError { error_type, body })
+            }
+            Outcome::TimedOut(after) => Err(InvokeError::TimedOut(after)),
+            Outcome::Crashed(reason) => Err(InvokeError::Crashed(reason)),
+        }
+    }
+
+    /// Stops every environment; waiting invocations fail with [`InvokeError::Stopped`].
+    pub async fn stop(&self) {
+        self.shutdown.send_replace(true);
+        let supervisors = std::mem::take(&mut *self.supervisors.lock().unwrap());
+        for supervisor in supervisors {
+            let _ = supervisor.await;
+        }
+    }
+}
+
+/// A request id in Lambda's UUID form.
+fn request_id() -> String {
+    let hex = format!("{:032x}", u128::from(ulid::Ulid::new()));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// Keeps one environment running: starts the process, replaces it when it crashes or times
+/// out, and stops it on shutdown. The first start's outcome goes to `ready`.
+async fn supervise(
+    settings: Arc<FunctionSettings>,
+    instance: usize,
+    queue: Queue,
+    logs: Arc<LogSink>,
+    mut shutdown: watch::Receiver<bool>,
+    ready: oneshot::Sender<Result<(), String>>,
+) {
+    let component = format!("{}#{instance}", settings.key);
+    let arn = format!(
+        "arn:aws:lambda:{}:000000000000:function:{}",
+        settings.region, settings.deployed_name
+    );
+    let mut ready = Some(ready);
+    let mut restarts = 0u32;
+    for generation in 1.. {
+        if *shutdown.borrow() {
+            return;
+        }
+        let environment = Environment::new(arn.clone(), settings.timeout, Arc::clone(&queue));
+        let (address, server) = match runtime_api::serve(Arc::clone(&environment)).await {
+            Ok(served) => served,
+            Err(error) => {
+                let reason = format!("cannot serve the Runtime API: {error}");
+                logs.line(&component, &reason);
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(Err(reason));
+                }
+                return;
+            }
+        };
+        let mut command = Command::new(&settings.binary);
+        command
+            .env_clear()
+            .envs(lambda_variables(
+                &settings,
+                &address.to_string(),
+                instance,
+                generation,
+            ))
+            .envs(settings.environment.iter().cloned())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                let reason = format!("cannot start {}: {error}", settings.binary.display());
+                logs.line(&component, &reason);
+                server.abort();
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(Err(reason));
+                }
+                return;
+            }
+        };
+        let mut followers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            followers.push(logs.follow(component.clone(), out));
+        }
+        if let Some(err) = child.stderr.take() {
+            followers.push(logs.follow(component.clone(), err));
+        }
+        let mut polled = environment.polled();
+        let ended = loop {
+            tokio::select! {
+                status = child.wait() => {
+                    break match status {
+                        Ok(status) => format!("the process exited ({status})"),
+                        Err(error) => format!("the process was lost: {error}"),
+                    };
+                }
+                () = environment.kill.notified() => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    break "stopped after an invocation timed out".to_owned();
+                }
+                _ = shutdown.changed() => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    server.abort();
+                    environment.fail_in_flight(Outcome::Crashed("the stack stopped".into()));
+                    return;
+                }
+                changed = polled.changed(), if ready.is_some() => {
+                    if changed.is_ok() && *polled.borrow() {
+                        restarts = 0;
+                        if let Some(ready) = ready.take() {
+                            let _ = ready.send(Ok(()));
+                        }
+                    }
+                }
+            }
+        };
+        server.abort();
+        let _ = server.await;
+        // The process's last words (often the reason it ended) reach the log before anyone
+        // is told it ended.
+        for follower in followers {
+            let _ = tokio::time::timeout(Duration::from_secs(1), follower).await;
+        }
+        environment.fail_in_flight(Outcome::Crashed(ended.clone()));
+        let reason = match environment.init_error() {
+            Some(init_error) => format!("{ended}; init error: {init_error}"),
+            None => ended,
+        };
+        if let Some(ready) = ready.take() {
+            // The first start failed: the binary or its configuration is wrong; retrying
+            // would only repeat it.
+            let _ = ready.send(Err(reason));
+            return;
+        }
+        restarts += 1;
+        let backoff = Duration::from_millis(100 * 2u64.pow(restarts.min(6)));
+        logs.line(
+            &component,
+            &format!("{reason}; replacing it in {backoff:?}"),
+        );
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// The variables Lambda sets for a custom runtime (what `lambda_runtime` and the SDK read).
+fn lambda_variables(
+    settings: &FunctionSettings,
+    runtime_api: &str,
+    instance: usize,
+    generation: u64,
+) -> Vec<(String, String)> {
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
+    let mut variables: Vec<(String, String)> = [
+        ("PATH", path),
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", settings.deployed_name.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            settings.memory_mb.to_string(),
+        ),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", settings.deployed_name),
+        ),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            format!("local/{instance}/{generation}"),
+        ),
+        ("AWS_LAMBDA_LOG_FORMAT", settings.log_format.to_owned()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+        ("AWS_REGION", settings.region.clone()),
+        ("AWS_DEFAULT_REGION", settings.region.clone()),
+        ("_HANDLER", "bootstrap".into()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
+    // Log level choices of the person running the stack reach the functions.
+    for name in ["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"] {
+        if let Ok(value) = std::env::var(name) {
+            variables.push((name.to_owned(), value));
+        }
+    }
+    variables
+}

@@ -1,0 +1,19 @@
+//! The local stack: the whole system on one machine, from the same definitions it deploys from.
+//!
+//! [`stack::RunningStack::start`] starts (or joins) the AWS emulator, creates the manifest's
+//! resources, runs every function as its real Lambda binary behind a local Runtime API
+//! ([`functions`], [`runtime_api`]) and serves the HTTP API as API Gateway would ([`gateway`]).
+//! [`demo`] drives a workload through it and checks the outcome.
+
+pub mod demo;
+pub mod emulator;
+pub mod functions;
+pub mod gateway;
+pub mod http_client;
+pub mod http_server;
+pub mod logs;
+pub mod resources;
+pub mod routes;
+pub mod runtime_api;
+pub mod stack;
+pub mod token;

@@ -1,0 +1,236 @@
+//! `local-stack`: run the whole system on this machine. `tools/stack.sh` installs what it needs,
+//! builds the functions and runs this.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use local_stack::demo::{self, DemoOptions, DemoTarget};
+use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
+use local_stack::token;
+use shared::stack::Stack;
+
+#[derive(Parser)]
+#[command(
+    name = "local-stack",
+    about = "Run the stack locally: AWS emulator, resources from infra/stack.json, the functions as Lambda binaries, the HTTP API",
+    long_about = "Run the stack locally.\n\n\
+        `up` starts the AWS emulator (moto) on a free loopback port, creates every resource \
+        of infra/stack.json, runs each function's binary under a local Lambda Runtime API and \
+        serves the HTTP API on a loopback port as API Gateway would (routes, JWT authorizer, \
+        throttling, payload format 2.0). All component logs go to one file. Ctrl-C stops \
+        everything.\n\n\
+        Requests need `Authorization: Bearer <token>`; `local-stack token <user>` prints one \
+        for that user (the local authorizer checks issuer, audience and expiry, not signatures)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Bring the stack up and serve until Ctrl-C (or, with --exit-after-demo, until the demo ends).
+    Up(UpArgs),
+    /// Print a token the local HTTP API accepts, for caller SUB (its JWT `sub` claim).
+    Token {
+        sub: String,
+        /// Seconds until the token expires.
+        #[arg(long, default_value_t = 3600)]
+        ttl_seconds: i64,
+    },
+}
+
+#[derive(Args)]
+struct UpArgs {
+    /// Drive the demo workload once the stack is up, print its summary and check it.
+    #[arg(long)]
+    demo: bool,
+    /// Stop after the demo; the exit status is 0 only if every demo check passed.
+    #[arg(long, requires = "demo")]
+    exit_after_demo: bool,
+    /// Loopback port of the HTTP API (0 picks a free one).
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Use the AWS emulator already running at this URL instead of starting one.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// The moto server to start when no --endpoint is given.
+    #[arg(long, default_value = ".venv/bin/moto_server")]
+    moto_server: PathBuf,
+    /// The deployment manifest to follow.
+    #[arg(long, default_value = "infra/stack.json")]
+    manifest: PathBuf,
+    /// Folder with the function binaries (one per manifest function, named as it).
+    #[arg(long, default_value = "target/debug")]
+    functions_dir: PathBuf,
+    /// Execution environments per function: invocations that run at once.
+    #[arg(long, default_value_t = 2)]
+    instances: usize,
+    /// Resource name prefix, like a deployed stack's name: tables are <prefix>-<key>.
+    #[arg(long, default_value = "local")]
+    prefix: String,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Demo users, each working concurrently.
+    #[arg(long, default_value_t = 8)]
+    users: usize,
+    /// Tasks each demo user creates.
+    #[arg(long, default_value_t = 10)]
+    tasks_per_user: usize,
+    /// The one log every component writes to.
+    #[arg(long, default_value = "target/local-stack/stack.log")]
+    log_file: PathBuf,
+    /// Also copy every log line to the terminal (stderr).
+    #[arg(long)]
+    echo_logs: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Token { sub, ttl_seconds } => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            println!("{}", token::mint(&sub, now, ttl_seconds));
+            ExitCode::SUCCESS
+        }
+        Command::Up(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            runtime.block_on(up(args))
+        }
+    }
+}
+
+async fn up(args: UpArgs) -> ExitCode {
+    let manifest = match Stack::load(&args.manifest) {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            eprintln!("local-stack: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let emulator = match &args.endpoint {
+        Some(endpoint) => EmulatorChoice::Existing {
+            endpoint: endpoint.clone(),
+        },
+        None => EmulatorChoice::Start {
+            moto_server: args.moto_server.clone(),
+        },
+    };
+    let options = StackOptions {
+        manifest,
+        prefix: args.prefix.clone(),
+        port: args.port,
+        functions_dir: args.functions_dir.clone(),
+        instances: args.instances,
+        emulator,
+        log_file: args.log_file.clone(),
+        echo_logs: args.echo_logs,
+        region: args.region.clone(),
+    };
+    eprintln!("local-stack: starting (logs: {})", args.log_file.display());
+    let stack = tokio::select! {
+        started = RunningStack::start(options) => match started {
+            Ok(stack) => stack,
+            Err(error) => {
+                eprintln!("local-stack: could not start: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        () = stop_requested() => {
+            // Dropping the half-started stack kills its processes (kill_on_drop).
+            eprintln!("local-stack: interrupted during start-up");
+            return ExitCode::from(130);
+        }
+    };
+    print_banner(&stack, &args);
+
+    let mut status = ExitCode::SUCCESS;
+    if args.demo {
+        let target = DemoTarget {
+            api_url: &stack.api_url,
+            dynamodb: &stack.dynamodb,
+            tasks_table: &stack.resources.tables["tasks"],
+        };
+        let options = DemoOptions {
+            users: args.users,
+            tasks_per_user: args.tasks_per_user,
+        };
+        let report = tokio::select! {
+            report = demo::run(&target, options, true) => Some(report),
+            () = stop_requested() => None,
+        };
+        match report {
+            Some(report) => {
+                print!("{}", report.render());
+                if !report.passed() {
+                    status = ExitCode::from(1);
+                }
+            }
+            None => {
+                eprintln!("local-stack: demo interrupted");
+                stack.stop().await;
+                return ExitCode::from(130);
+            }
+        }
+    }
+    if !args.exit_after_demo {
+        println!("serving until Ctrl-C");
+        stop_requested().await;
+    }
+    eprintln!("local-stack: stopping");
+    stack.stop().await;
+    eprintln!("local-stack: stopped");
+    status
+}
+
+fn print_banner(stack: &RunningStack, args: &UpArgs) {
+    let tables: Vec<&str> = stack
+        .resources
+        .tables
+        .values()
+        .map(String::as_str)
+        .collect();
+    let functions: Vec<String> = stack
+        .resources
+        .functions
+        .keys()
+        .map(|key| format!("{key} x{}", args.instances.max(1)))
+        .collect();
+    println!("local stack up");
+    println!("  HTTP API   {}", stack.api_url);
+    println!(
+        "  emulator   {}  (AWS_ENDPOINT_URL for the AWS CLI and SDKs)",
+        stack.endpoint
+    );
+    println!("  tables     {}", tables.join(", "));
+    println!(
+        "  functions  {} (binaries in {})",
+        functions.join(", "),
+        args.functions_dir.display()
+    );
+    println!("  logs       {}", stack.logs.path().display());
+    println!(
+        "  try        curl -H \"Authorization: Bearer $(tools/stack.sh token user-alice)\" {}/tasks",
+        stack.api_url
+    );
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_requested() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}

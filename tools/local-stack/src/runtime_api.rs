@@ -1,0 +1,240 @@
+//! The Lambda Runtime API (`/2018-06-01/runtime/...`), served on a loopback port to one function
+//! process, so the function's own `main` runs through `lambda_runtime` exactly as in Lambda:
+//! it long-polls `invocation/next`, then posts a `response` or an `error` for that request id.
+//!
+//! One [`Environment`] is one process's lifetime; when the process exits, its server and any
+//! invocation it held go with it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// Lambda's limit on a synchronous response payload.
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+const PREFIX: &str = "/2018-06-01/runtime";
+
+/// One request for the function, and where its outcome goes.
+pub struct Invocation {
+    pub request_id: String,
+    pub payload: Bytes,
+    pub reply: oneshot::Sender<Outcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The function's response payload.
+    Response(Bytes),
+    /// The function reported an error (`invocation/{id}/error`).
+    FunctionError { error_type: String, body: String },
+    /// No answer within the function's timeout; the process was stopped, as Lambda does.
+    TimedOut(Duration),
+    /// The process ended while it held the invocation.
+    Crashed(String),
+}
+
+/// Invocations waiting for any free instance of a function.
+pub type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<Invocation>>>;
+
+struct InFlight {
+    request_id: String,
+    reply: oneshot::Sender<Outcome>,
+}
+
+/// The Runtime API's view of one execution environment.
+pub struct Environment {
+    function_arn: String,
+    timeout: Duration,
+    queue: Queue,
+    in_flight: Mutex<Option<InFlight>>,
+    polled: watch::Sender<bool>,
+    init_error: Mutex<Option<String>>,
+    /// Signalled when the process must be stopped (a timed-out invocation).
+    pub kill: Notify,
+}
+
+impl Environment {
+    pub fn new(function_arn: String, timeout: Duration, queue: Queue) -> Arc<Self> {
+        Arc::new(Self {
+            function_arn,
+            timeout,
+            queue,
+            in_flight: Mutex::new(None),
+            polled: watch::channel(false).0,
+            init_error: Mutex::new(None),
+            kill: Notify::new(),
+        })
+    }
+
+    /// Becomes `true` when the process first asks for an invocation: its init is done.
+    pub fn polled(&self) -> watch::Receiver<bool> {
+        self.polled.subscribe()
+    }
+
+    /// What the process reported through `init/error`, if anything.
+    pub fn init_error(&self) -> Option<String> {
+        self.init_error.lock().unwrap().clone()
+    }
+
+    /// Ends the invocation the process holds, if any, with `outcome`.
+    pub fn fail_in_flight(&self, outcome: Outcome) {
+        if let Some(in_flight) = self.in_flight.lock().unwrap().take() {
+            let _ = in_flight.reply.send(outcome);
+        }
+    }
+
+    fn complete(&self, request_id: &str, outcome: Outcome) -> bool {
+        let mut slot = self.in_flight.lock().unwrap();
+        if slot.as_ref().is_some_and(|f| f.request_id == request_id) {
+            let in_flight = slot.take().expect("checked");
+            let _ = in_flight.reply.send(outcome);
+            true
+        } else {
+            false
+        }
+    }
+
+    async fn next(self: &Arc<Self>) -> Response<Full<Bytes>> {
+        self.polled.send_replace(true);
+        let invocation = {
+            let mut queue = self.queue.lock().await;
+            queue.recv().await
+        };
+        let Some(invocation) = invocation else {
+            // The stack is stopping; the process is about to be stopped too.
+            return std::future::pending().await;
+        };
+        let deadline = SystemTime::now() + self.timeout;
+        let deadline_ms = deadline
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let request_id = invocation.request_id.clone();
+        *self.in_flight.lock().unwrap() = Some(InFlight {
+            request_id: request_id.clone(),
+            reply: invocation.reply,
+        });
+        let environment = Arc::clone(self);
+        let timeout = self.timeout;
+        let timer_id = request_id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if environment.complete(&timer_id, Outcome::TimedOut(timeout)) {
+                environment.kill.notify_one();
+            }
+        });
+        Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .header("lambda-runtime-aws-request-id", &request_id)
+            .header("lambda-runtime-deadline-ms", deadline_ms.to_string())
+            .header("lambda-runtime-invoked-function-arn", &self.function_arn)
+            .header(
+                "lambda-runtime-trace-id",
+                format!(
+                    "Root=1-{:08x}-{}",
+                    deadline_ms / 1000,
+                    &request_id.replace('-', "")[..24]
+                ),
+            )
+            .body(Full::new(invocation.payload))
+            .expect("valid response")
+    }
+
+    async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let Some(route) = path.strip_prefix(PREFIX) else {
+            return answer(StatusCode::NOT_FOUND, "UnknownPath", &path);
+        };
+        if method == Method::GET && route == "/invocation/next" {
+            return self.next().await;
+        }
+        if method != Method::POST {
+            return answer(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", &path);
+        }
+        let error_type = request
+            .headers()
+            .get("lambda-runtime-function-error-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = match request.into_body().collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) => return answer(StatusCode::BAD_REQUEST, "BadBody", &error.to_string()),
+        };
+        if route == "/init/error" {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            *self.init_error.lock().unwrap() = Some(text);
+            return answer(StatusCode::ACCEPTED, "OK", "");
+        }
+        let Some(rest) = route.strip_prefix("/invocation/") else {
+            return answer(StatusCode::NOT_FOUND, "UnknownPath", &path);
+        };
+        let (request_id, outcome) = if let Some(id) = rest.strip_suffix("/response") {
+            if body.len() > MAX_RESPONSE_BYTES {
+                let outcome = Outcome::FunctionError {
+                    error_type: "Function.ResponseSizeTooLarge".into(),
+                    body: format!(
+                        "response of {} bytes exceeds the {MAX_RESPONSE_BYTES}-byte limit",
+                        body.len()
+                    ),
+                };
+                self.complete(id, outcome);
+                return answer(StatusCode::PAYLOAD_TOO_LARGE, "RequestTooLarge", id);
+            }
+            (id, Outcome::Response(body))
+        } else if let Some(id) = rest.strip_suffix("/error") {
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let error_type = error_type
+                .or_else(|| {
+                    serde_json::from_str::<serde_json::Value>(&body)
+                        .ok()?
+                        .get("errorType")?
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| "Unhandled".into());
+            (id, Outcome::FunctionError { error_type, body })
+        } else {
+            return answer(StatusCode::NOT_FOUND, "UnknownPath", &path);
+        };
+        if self.complete(request_id, outcome) {
+            answer(StatusCode::ACCEPTED, "OK", "")
+        } else {
+            answer(StatusCode::BAD_REQUEST, "InvalidRequestID", request_id)
+        }
+    }
+}
+
+fn answer(status: StatusCode, kind: &str, detail: &str) -> Response<Full<Bytes>> {
+    let body = if status.is_success() {
+        json!({"status": kind})
+    } else {
+        json!({"errorType": kind, "errorMessage": detail})
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("valid response")
+}
+
+/// Serves the Runtime API for `environment` on a free loopback port. Aborting the returned
+/// task closes every connection it accepted.
+pub async fn serve(environment: Arc<Environment>) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let task = crate::http_server::serve(listener, move |request, _client| {
+        Arc::clone(&environment).handle(request)
+    });
+    Ok((address, task))
+}

@@ -1,0 +1,212 @@
+//! Bringing the stack up and down, in order: emulator, resources, functions, HTTP API.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use shared::stack::{Stack, ThrottleSpec};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::emulator::{Emulator, EmulatorError};
+use crate::functions::{self, FunctionPool, FunctionSettings};
+use crate::gateway::{self, AuthorizerSettings, Gateway};
+use crate::logs::LogSink;
+use crate::resources::Resources;
+use crate::routes::{RouteError, RouteTable};
+use crate::token;
+
+/// The emulator the stack talks to.
+#[derive(Debug, Clone)]
+pub enum EmulatorChoice {
+    /// Start this `moto_server` on a free loopback port and stop it with the stack.
+    Start { moto_server: PathBuf },
+    /// Use an emulator that is already running.
+    Existing { endpoint: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    pub manifest: Stack,
+    /// Resource names are `<prefix>-<key>`, as in a deployed stack of that name.
+    pub prefix: String,
+    /// Loopback port of the HTTP API; 0 picks a free one.
+    pub port: u16,
+    /// Where the function binaries are (`target/debug` or `target/release`).
+    pub functions_dir: PathBuf,
+    /// Execution environments per function: how many invocations run at once.
+    pub instances: usize,
+    pub emulator: EmulatorChoice,
+    pub log_file: PathBuf,
+    pub echo_logs: bool,
+    pub region: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot write the log {path}: {source}")]
+    Log {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Emulator(#[from] EmulatorError),
+    #[error("creating resources: {0}")]
+    Resources(#[from] shared::tables::CreateTableError),
+    #[error(transparent)]
+    Function(#[from] functions::StartError),
+    #[error("the manifest's HTTP API: {0}")]
+    Routes(#[from] RouteError),
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Listen { port: u16, source: std::io::Error },
+}
+
+pub struct RunningStack {
+    pub api_url: String,
+    pub endpoint: String,
+    pub resources: Resources,
+    pub logs: Arc<LogSink>,
+    /// A client for the emulator's DynamoDB, for checks made from outside the functions.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    emulator: Emulator,
+    pools: Vec<Arc<FunctionPool>>,
+    gateway: Option<JoinHandle<()>>,
+}
+
+/// The credentials emulators accept; nothing here can reach AWS.
+const EMULATOR_KEY_ID: &str = "test";
+const EMULATOR_SECRET: &str = "test";
+
+impl RunningStack {
+    pub async fn start(options: StackOptions) -> Result<Self, StartError> {
+        let logs = LogSink::create(&options.log_file, options.echo_logs).map_err(|source| {
+            StartError::Log {
+                path: options.log_file.display().to_string(),
+                source,
+            }
+        })?;
+        let emulator = match &options.emulator {
+            EmulatorChoice::Start { moto_server } => Emulator::start(moto_server, &logs).await?,
+            EmulatorChoice::Existing { endpoint } => Emulator::existing(endpoint).await?,
+        };
+        let mut stack = Self {
+            api_url: String::new(),
+            endpoint: emulator.endpoint.clone(),
+            resources: Resources::name(&options.manifest, &options.prefix),
+            dynamodb: dynamodb_client(&emulator.endpoint, &options.region),
+            logs,
+            emulator,
+            pools: Vec::new(),
+            gateway: None,
+        };
+        // From here on a failure stops whatever was started.
+        match stack.bring_up(&options).await {
+            Ok(()) => Ok(stack),
+            Err(error) => {
+                stack.stop().await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn bring_up(&mut self, options: &StackOptions) -> Result<(), StartError> {
+        let manifest = &options.manifest;
+        self.resources
+            .create(manifest, &self.dynamodb, &self.logs)
+            .await?;
+
+        let mut pools = HashMap::new();
+        for (key, spec) in &manifest.functions {
+            let mut environment = self.resources.function_environment(spec);
+            environment.extend(
+                [
+                    ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+                    ("AWS_ACCESS_KEY_ID", EMULATOR_KEY_ID),
+                    ("AWS_SECRET_ACCESS_KEY", EMULATOR_SECRET),
+                ]
+                .map(|(name, value)| (name.to_owned(), value.to_owned())),
+            );
+            let settings = FunctionSettings {
+                key: key.clone(),
+                deployed_name: self.resources.functions[key].clone(),
+                binary: options.functions_dir.join(key),
+                environment,
+                memory_mb: spec.memory_mb,
+                timeout: Duration::from_secs(spec.timeout_seconds.into()),
+                log_format: spec.log_format.as_env_value(),
+                region: options.region.clone(),
+                instances: options.instances,
+            };
+            let pool = Arc::new(FunctionPool::start(settings, Arc::clone(&self.logs)).await?);
+            self.pools.push(Arc::clone(&pool));
+            pools.insert(key.clone(), pool);
+        }
+
+        let (routes, throttle) = match &manifest.http_api {
+            Some(api) => (RouteTable::from_manifest(api)?, api.throttle),
+            None => (
+                RouteTable::default(),
+                ThrottleSpec {
+                    burst_limit: 1,
+                    rate_limit: 1,
+                },
+            ),
+        };
+        let listener = TcpListener::bind(("127.0.0.1", options.port))
+            .await
+            .map_err(|source| StartError::Listen {
+                port: options.port,
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StartError::Listen {
+            port: options.port,
+            source,
+        })?;
+        let gateway = Gateway::new(
+            routes,
+            pools,
+            AuthorizerSettings {
+                issuer: token::LOCAL_ISSUER.into(),
+                audience: token::LOCAL_AUDIENCE.into(),
+            },
+            throttle,
+            Arc::clone(&self.logs),
+        );
+        self.gateway = Some(gateway::serve(Arc::new(gateway), listener));
+        self.api_url = format!("http://{address}");
+        self.logs
+            .line("stack", &format!("HTTP API on {}", self.api_url));
+        Ok(())
+    }
+
+    /// Stops the HTTP API, every function process and the emulator this stack started.
+    pub async fn stop(mut self) {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.abort();
+            let _ = gateway.await;
+        }
+        for pool in self.pools.drain(..) {
+            pool.stop().await;
+        }
+        self.emulator.stop().await;
+        self.logs.line("stack", "stopped");
+    }
+}
+
+fn dynamodb_client(endpoint: &str, region: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new(
+            EMULATOR_KEY_ID,
+            EMULATOR_SECRET,
+            None,
+            None,
+            "local-stack",
+        ))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}

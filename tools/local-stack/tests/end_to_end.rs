@@ -1,0 +1,316 @@
+//! The whole local stack against the emulator `tools/test.sh` runs: the demo through the HTTP
+//! API, API Gateway's own answers, the table behind it, and the command line with Ctrl-C.
+//! `tools/test.sh` builds the function binaries first (`cargo build --workspace --bins`).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use hyper::{Method, StatusCode};
+use local_stack::demo::{self, DemoOptions, DemoTarget};
+use local_stack::http_client::HttpClient;
+use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
+use local_stack::token;
+use serde_json::{Value, json};
+use shared::stack::Stack;
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL")
+        .expect("end-to-end tests need the emulator: run tools/test.sh")
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The folder with this build's binaries (`target/debug`), where todo-api is too.
+fn binaries_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_local-stack"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    for function in Stack::workspace().functions.keys() {
+        assert!(
+            dir.join(function).is_file(),
+            "{} is missing: build the functions with `cargo build --workspace --bins`",
+            dir.join(function).display()
+        );
+    }
+    dir
+}
+
+fn unique_prefix(name: &str) -> String {
+    format!("{name}-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+async fn start(prefix: &str) -> RunningStack {
+    RunningStack::start(StackOptions {
+        manifest: Stack::workspace(),
+        prefix: prefix.to_owned(),
+        port: 0,
+        functions_dir: binaries_dir(),
+        instances: 2,
+        emulator: EmulatorChoice::Existing {
+            endpoint: endpoint(),
+        },
+        log_file: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log")),
+        echo_logs: false,
+        region: "us-east-1".into(),
+    })
+    .await
+    .expect("the stack starts")
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
+    let prefix = unique_prefix("e2e");
+    let stack = start(&prefix).await;
+    let tasks_table = stack.resources.tables["tasks"].clone();
+    assert_eq!(
+        tasks_table,
+        format!("{prefix}-tasks"),
+        "named from the manifest"
+    );
+
+    let options = DemoOptions {
+        users: 3,
+        tasks_per_user: 4,
+    };
+    let report = demo::run(
+        &DemoTarget {
+            api_url: &stack.api_url,
+            dynamodb: &stack.dynamodb,
+            tasks_table: &tasks_table,
+        },
+        options,
+        false,
+    )
+    .await;
+    assert!(report.passed(), "{}", report.render());
+    assert_eq!(report.requests, options.total_requests());
+    // Each user keeps all tasks but the one deleted.
+    assert_eq!((report.tasks_in_table, report.tasks_expected), (9, 9));
+
+    let client = HttpClient::new(Duration::from_secs(10));
+    let url = |path: &str| format!("{}{path}", stack.api_url);
+    let bearer = |sub: &str| format!("Bearer {}", token::mint(sub, now(), 600));
+    let alice = bearer("e2e-alice");
+
+    // API Gateway's own answers never reach the function.
+    let unrouted = client
+        .send(
+            Method::GET,
+            &url("/nothing-here"),
+            &[("authorization", &alice)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(unrouted.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        unrouted.json::<Value>().unwrap(),
+        json!({"message": "Not Found"})
+    );
+    let expired = format!("Bearer {}", token::mint("e2e-alice", now() - 7200, 60));
+    let refused = client
+        .send(
+            Method::GET,
+            &url("/tasks"),
+            &[("authorization", &expired)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refused.json::<Value>().unwrap(),
+        json!({"message": "Unauthorized"})
+    );
+
+    // ANY routes hand every method to the function, which answers 405 with Allow itself.
+    let patch = client
+        .send(
+            Method::PATCH,
+            &url("/tasks"),
+            &[("authorization", &alice)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(patch.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        patch.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(patch.header("allow").is_some());
+
+    // A task created over HTTP is in the manifest's table, under the token's subject.
+    let created = client
+        .send(
+            Method::POST,
+            &url("/tasks"),
+            &[
+                ("authorization", &alice),
+                ("content-type", "application/json"),
+            ],
+            Some(
+                json!({"task_name": "written through the stack"})
+                    .to_string()
+                    .into(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = created.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let item = stack
+        .dynamodb
+        .get_item()
+        .table_name(&tasks_table)
+        .key("owner", AttributeValue::S("e2e-alice".into()))
+        .key("id", AttributeValue::S(id.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the task is stored under its owner");
+    assert_eq!(
+        item["task_name"].as_s().unwrap(),
+        "written through the stack"
+    );
+    assert_eq!(item["status"].as_s().unwrap(), "Pending");
+
+    let api_url = stack.api_url.clone();
+    stack.stop().await;
+    let after = client
+        .send(Method::GET, &format!("{api_url}/tasks"), &[], None)
+        .await;
+    assert!(after.is_err(), "the HTTP API stops with the stack");
+}
+
+/// Reads the child's stdout until a line starts with `prefix`; returns that line.
+fn wait_for_line(reader: &mut impl BufRead, prefix: &str, output: &mut String) -> Option<String> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        output.push_str(&line);
+        if line.trim_start().starts_with(prefix) {
+            return Some(line.trim().to_owned());
+        }
+    }
+}
+
+#[test]
+fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() {
+    let moto_server = std::env::var("MOTO_SERVER")
+        .expect("tools/test.sh sets MOTO_SERVER to the emulator it installed");
+    let prefix = unique_prefix("cli");
+    let output = Command::new(env!("CARGO_BIN_EXE_local-stack"))
+        .current_dir(workspace_root())
+        .args([
+            "up",
+            "--demo",
+            "--exit-after-demo",
+            "--port",
+            "0",
+            "--users",
+            "2",
+        ])
+        .args(["--tasks-per-user", "3", "--prefix", &prefix])
+        .arg("--moto-server")
+        .arg(moto_server)
+        .arg("--functions-dir")
+        .arg(binaries_dir())
+        .arg("--log-file")
+        .arg(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log")))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("demo: PASS"), "{stdout}");
+    assert!(
+        stdout.contains("table check: 4 tasks stored, 4 expected"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("local-stack: stopped"), "{stderr}");
+}
+
+#[test]
+fn ctrl_c_stops_every_component() {
+    let prefix = unique_prefix("sigint");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_local-stack"))
+        .current_dir(workspace_root())
+        .args([
+            "up",
+            "--port",
+            "0",
+            "--prefix",
+            &prefix,
+            "--endpoint",
+            &endpoint(),
+        ])
+        .arg("--functions-dir")
+        .arg(binaries_dir())
+        .arg("--log-file")
+        .arg(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log")))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let api_line = wait_for_line(&mut stdout, "HTTP API", &mut seen)
+        .unwrap_or_else(|| panic!("no HTTP API line in:\n{seen}"));
+    let api_url = api_line.trim_start_matches("HTTP API").trim().to_owned();
+    wait_for_line(&mut stdout, "serving until Ctrl-C", &mut seen)
+        .unwrap_or_else(|| panic!("not serving:\n{seen}"));
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = HttpClient::new(Duration::from_secs(10));
+    let bearer = format!("Bearer {}", token::mint("sigint-user", now(), 600));
+    let before = runtime
+        .block_on(client.send(
+            Method::GET,
+            &format!("{api_url}/tasks"),
+            &[("authorization", &bearer)],
+            None,
+        ))
+        .unwrap();
+    assert_eq!(before.status, StatusCode::OK);
+
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running 15 s after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    let after = runtime.block_on(client.send(Method::GET, &format!("{api_url}/tasks"), &[], None));
+    assert!(after.is_err(), "the HTTP API is gone after Ctrl-C");
+    let log = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log")),
+    )
+    .unwrap();
+    assert!(log.contains("stopped"), "{log}");
+}

@@ -1,0 +1,189 @@
+//! The local Runtime API and process supervision, with a function that misbehaves on request
+//! (`examples/misbehaving-function.rs`, built by `cargo test`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use local_stack::functions::{FunctionPool, FunctionSettings, InvokeError, StartError};
+use local_stack::logs::LogSink;
+use serde_json::{Value, json};
+
+fn fixture() -> PathBuf {
+    // target/debug/deps/<this test> -> target/debug/examples/misbehaving-function
+    let deps = std::env::current_exe().unwrap();
+    let binary = deps
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("examples/misbehaving-function");
+    assert!(
+        binary.is_file(),
+        "{} is missing: `cargo test -p local-stack` builds it",
+        binary.display()
+    );
+    binary
+}
+
+fn settings(name: &str, timeout: Duration, environment: &[(&str, &str)]) -> FunctionSettings {
+    FunctionSettings {
+        key: name.into(),
+        deployed_name: format!("test-{name}"),
+        binary: fixture(),
+        environment: environment
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        memory_mb: 128,
+        timeout,
+        log_format: "JSON",
+        region: "us-east-1".into(),
+        instances: 1,
+    }
+}
+
+fn logs(name: &str) -> Arc<LogSink> {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.log"));
+    LogSink::create(&path, false).unwrap()
+}
+
+async fn invoke(pool: &FunctionPool, event: Value) -> Result<Value, InvokeError> {
+    let payload = pool
+        .invoke(serde_json::to_vec(&event).unwrap().into())
+        .await?;
+    Ok(serde_json::from_slice(&payload).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_errors_timeouts_and_crashes_like_lambda() {
+    let pool = FunctionPool::start(
+        settings(
+            "fixture",
+            Duration::from_secs(1),
+            &[("FIXTURE_SETTING", "configured")],
+        ),
+        logs("runtime-behaviour"),
+    )
+    .await
+    .expect("the fixture starts");
+
+    let answer = invoke(&pool, json!({"action": "echo", "n": 1}))
+        .await
+        .unwrap();
+    assert_eq!(answer["echo"]["n"], 1);
+    assert_eq!(answer["function"], "test-fixture");
+    assert_eq!(answer["configured"], "configured");
+    assert_eq!(
+        answer["inherited"],
+        Value::Null,
+        "the process gets a clean environment"
+    );
+    let first_pid = answer["pid"].clone();
+
+    match invoke(&pool, json!({"action": "error"})).await {
+        Err(InvokeError::FunctionError { body, .. }) => {
+            assert!(body.contains("failed on purpose"), "{body}")
+        }
+        other => panic!("expected a function error, got {other:?}"),
+    }
+    let answer = invoke(&pool, json!({"action": "echo"})).await.unwrap();
+    assert_eq!(
+        answer["pid"], first_pid,
+        "a handled error keeps the environment"
+    );
+
+    let started = Instant::now();
+    assert_eq!(
+        invoke(&pool, json!({"action": "sleep"})).await,
+        Err(InvokeError::TimedOut(Duration::from_secs(1)))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let answer = invoke(&pool, json!({"action": "echo"})).await.unwrap();
+    assert_ne!(
+        answer["pid"], first_pid,
+        "a timed-out environment is replaced"
+    );
+    let second_pid = answer["pid"].clone();
+
+    match invoke(&pool, json!({"action": "exit"})).await {
+        Err(InvokeError::Crashed(reason)) => assert!(reason.contains("exit"), "{reason}"),
+        other => panic!("expected a crash, got {other:?}"),
+    }
+    let answer = invoke(&pool, json!({"action": "echo"})).await.unwrap();
+    assert_ne!(
+        answer["pid"], second_pid,
+        "a crashed environment is replaced"
+    );
+
+    pool.stop().await;
+    assert_eq!(
+        pool.invoke(b"{}".to_vec().into()).await,
+        Err(InvokeError::Stopped)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_invocations_spread_over_the_environments() {
+    let mut settings = settings("pair", Duration::from_secs(5), &[]);
+    settings.instances = 2;
+    let pool = Arc::new(
+        FunctionPool::start(settings, logs("runtime-pair"))
+            .await
+            .unwrap(),
+    );
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let pool = Arc::clone(&pool);
+        calls.spawn(async move { invoke(&pool, json!({"action": "echo", "n": n})).await });
+    }
+    let mut pids = std::collections::BTreeSet::new();
+    let mut answered = std::collections::BTreeSet::new();
+    while let Some(result) = calls.join_next().await {
+        let answer = result.unwrap().unwrap();
+        pids.insert(answer["pid"].to_string());
+        answered.insert(answer["echo"]["n"].as_u64().unwrap());
+    }
+    assert_eq!(answered.len(), 20, "every invocation answered once");
+    assert!(pids.len() <= 2);
+    pool.stop().await;
+}
+
+#[tokio::test]
+async fn an_init_failure_stops_the_start_with_the_reason() {
+    let result = FunctionPool::start(
+        settings(
+            "broken",
+            Duration::from_secs(1),
+            &[("FIXTURE_FAIL_INIT", "1")],
+        ),
+        logs("runtime-init"),
+    )
+    .await;
+    match result {
+        Err(error @ StartError::InitFailed { .. }) => {
+            // The process exits before its runtime loop starts, as a failed `main` does; the
+            // message names the function, the exit and the process's own words.
+            let message = error.to_string();
+            assert!(message.starts_with("broken: init failed"), "{message}");
+            assert!(message.contains("exit status: 1"), "{message}");
+            assert!(message.contains("init failed on purpose"), "{message}");
+        }
+        Err(other) => panic!("expected an init failure, got {other}"),
+        Ok(_) => panic!("expected an init failure, the pool started"),
+    }
+
+    let mut missing = settings("absent", Duration::from_secs(1), &[]);
+    missing.binary = PathBuf::from("/nonexistent/absent");
+    let error = FunctionPool::start(missing, logs("runtime-missing"))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        error.to_string().contains("cargo build -p absent"),
+        "{error}"
+    );
+}
