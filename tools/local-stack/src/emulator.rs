@@ -41,12 +41,13 @@ impl Emulator {
     /// Starts `moto_server` on a free loopback port and waits until it answers.
     pub async fn start(moto_server: &Path, logs: &Arc<LogSink>) -> Result<Self, EmulatorError> {
         let port = free_port().map_err(EmulatorError::Port)?;
-        let mut child = Command::new(moto_server)
+        let mut command = Command::new(moto_server);
+        crate::child::owned_by_stack(&mut command);
+        let mut child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
             .spawn()
             .map_err(|source| EmulatorError::Spawn {
                 path: moto_server.display().to_string(),

@@ -221,7 +221,7 @@ async fn supervise(
             }
         };
         let mut command = Command::new(&settings.binary);
-        command
+        crate::child::owned_by_stack(&mut command)
             .env_clear()
             .envs(lambda_variables(
                 &settings,
@@ -232,8 +232,7 @@ async fn supervise(
             .envs(settings.environment.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .stderr(Stdio::piped());
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(error) => {

@@ -249,20 +249,30 @@ fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() 
     assert!(stderr.contains("local-stack: stopped"), "{stderr}");
 }
 
-#[test]
-fn ctrl_c_stops_every_component() {
-    let prefix = unique_prefix("sigint");
+/// Processes whose environment holds `variable=value`: the stack's function environments
+/// carry `AWS_LAMBDA_FUNCTION_NAME=<prefix>-<function>`.
+fn processes_with(variable: &str, value: &str) -> Vec<u32> {
+    let needle = format!("{variable}={value}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|byte| *byte == 0)
+                    .any(|entry| entry == needle.as_bytes())
+            })
+        })
+        .collect()
+}
+
+/// Starts `local-stack up` on the test emulator and waits until it serves; returns the child,
+/// the API URL and the name its todo-api environments run under.
+fn spawn_serving_stack(prefix: &str, emulator: &[&str]) -> (std::process::Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_local-stack"))
         .current_dir(workspace_root())
-        .args([
-            "up",
-            "--port",
-            "0",
-            "--prefix",
-            &prefix,
-            "--endpoint",
-            &endpoint(),
-        ])
+        .args(["up", "--port", "0", "--prefix", prefix])
+        .args(emulator)
         .arg("--functions-dir")
         .arg(binaries_dir())
         .arg("--log-file")
@@ -278,6 +288,78 @@ fn ctrl_c_stops_every_component() {
     let api_url = api_line.trim_start_matches("HTTP API").trim().to_owned();
     wait_for_line(&mut stdout, "serving until Ctrl-C", &mut seen)
         .unwrap_or_else(|| panic!("not serving:\n{seen}"));
+    (child, api_url, seen)
+}
+
+/// Processes whose command line contains every one of `parts`.
+fn processes_running(parts: &[&str]) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                parts.iter().all(|part| cmdline.contains(part))
+            })
+        })
+        .collect()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within 15 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn killing_the_stack_takes_its_emulator_and_functions_with_it() {
+    let moto_server = std::env::var("MOTO_SERVER")
+        .expect("tools/test.sh sets MOTO_SERVER to the emulator it installed");
+    let prefix = unique_prefix("sigkill");
+    let (mut child, _, output) = spawn_serving_stack(&prefix, &["--moto-server", &moto_server]);
+    let function_name = format!("{prefix}-todo-api");
+    let port = output
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("emulator")?
+                .trim()
+                .strip_prefix("http://127.0.0.1:")
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no emulator line in:\n{output}"))
+        .to_owned();
+    let emulator = ["moto_server", "-p", port.as_str()];
+    assert_eq!(
+        processes_running(&emulator).len(),
+        1,
+        "the stack's own moto runs"
+    );
+    assert_eq!(
+        processes_with("AWS_LAMBDA_FUNCTION_NAME", &function_name).len(),
+        2
+    );
+    // SIGKILL: the stack gets no chance to clean up; the kernel must.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_until("the emulator and the functions end with the stack", || {
+        processes_running(&emulator).is_empty()
+            && processes_with("AWS_LAMBDA_FUNCTION_NAME", &function_name).is_empty()
+    });
+}
+
+#[test]
+fn ctrl_c_stops_every_component() {
+    let prefix = unique_prefix("sigint");
+    let (mut child, api_url, _) = spawn_serving_stack(&prefix, &["--endpoint", &endpoint()]);
+    let function_name = format!("{prefix}-todo-api");
+    assert_eq!(
+        processes_with("AWS_LAMBDA_FUNCTION_NAME", &function_name).len(),
+        2,
+        "two execution environments run"
+    );
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -297,15 +379,17 @@ fn ctrl_c_stops_every_component() {
 
     // SAFETY: signalling our own child process.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "still running 15 s after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut status = None;
+    wait_until("the stack exits after Ctrl-C", || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let status = status.unwrap();
     assert!(status.success(), "exit status {status}");
+    assert!(
+        processes_with("AWS_LAMBDA_FUNCTION_NAME", &function_name).is_empty(),
+        "no function process outlives the stack"
+    );
     let after = runtime.block_on(client.send(Method::GET, &format!("{api_url}/tasks"), &[], None));
     assert!(after.is_err(), "the HTTP API is gone after Ctrl-C");
     let log = std::fs::read_to_string(
