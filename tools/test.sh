@@ -4,7 +4,8 @@
 # 1. creates .venv/ inside the repository and installs the pinned moto server
 #    (tools/requirements.txt), only when the pins changed (tools/lib/venv.sh);
 # 2. starts moto on a free loopback port;
-# 3. validates the OpenAPI documents, builds every binary (the local stack's end-to-end tests
+# 3. runs the offline checks of the deployment templates (tools/check-infra.sh), validates the
+#    OpenAPI documents, builds every binary (the local stack's end-to-end tests
 #    run them) and runs `cargo test --workspace` with the standard SDK endpoint variables
 #    pointing at the emulator;
 # 4. stops the emulator on exit, whether the tests passed or not.
@@ -51,6 +52,12 @@ export MOTO_SERVER="$venv/bin/moto_server"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
 
+# The deployment templates: cfn-lint, checkov, terraform fmt and the drift test against
+# infra/stack.json (tools/check-infra.sh; its own pinned tools live in .venv-infra/).
+echo "==> tools/check-infra.sh"
+infra_status=0
+tools/check-infra.sh || infra_status=$?
+
 echo "==> validating OpenAPI documents"
 for spec in functions/*/openapi.yaml; do
     [ -e "$spec" ] || continue
@@ -68,4 +75,8 @@ cargo test --workspace "$@" 2>&1 | tee "$results" || status=$?
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "workspace: %d passed, %d failed\n", p, f }' "$results"
+if [ "$infra_status" != 0 ]; then
+    echo "infra checks failed (see above and target/check-infra/)"
+    [ "$status" != 0 ] || status="$infra_status"
+fi
 exit "$status"

@@ -1,0 +1,16 @@
+# A root configuration that deploys the whole stack from this repository's checkout: the
+# module reads infra/stack.json and the zips tools/package.sh wrote to target/lambda/.
+provider "aws" {
+  region = var.region
+}
+
+module "stack" {
+  source = "../.."
+
+  name_prefix               = var.name_prefix
+  cost_allocation_tags      = var.cost_allocation_tags
+  jwt_issuer                = var.jwt_issuer
+  jwt_audience              = var.jwt_audience
+  architecture              = var.architecture
+  table_deletion_protection = var.table_deletion_protection
+}

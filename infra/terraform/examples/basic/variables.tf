@@ -1,0 +1,40 @@
+variable "region" {
+  description = "AWS region to deploy into."
+  type        = string
+}
+
+variable "name_prefix" {
+  description = "Prefix of every deployed name, e.g. \"todo-dev\" gives the table todo-dev-tasks."
+  type        = string
+}
+
+variable "cost_allocation_tags" {
+  description = "Values of the cost-allocation tags set on every resource that takes tags."
+  type = object({
+    cost_center = string
+    project     = string
+    environment = string
+  })
+}
+
+variable "jwt_issuer" {
+  description = "Issuer URL of the JWT identity provider (the token's iss claim)."
+  type        = string
+}
+
+variable "jwt_audience" {
+  description = "Accepted audiences (the token's aud claim, or client_id for Cognito access tokens)."
+  type        = list(string)
+}
+
+variable "architecture" {
+  description = "arm64 or x86_64; null takes the manifest's value. Must match the zips tools/package.sh built."
+  type        = string
+  default     = null
+}
+
+variable "table_deletion_protection" {
+  description = "Refuse to delete the tables; set to false and apply before terraform destroy."
+  type        = bool
+  default     = true
+}

@@ -1,0 +1,66 @@
+variable "name_prefix" {
+  description = "Prefix of every deployed name: <name_prefix>-<manifest key>, e.g. \"prod\" gives the table prod-tasks and the function prod-todo-api."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{0,39}$", var.name_prefix))
+    error_message = "name_prefix must be 1-40 characters: letters, digits and hyphens, starting with a letter (Lambda function and IAM role names are limited to 64 characters)."
+  }
+}
+
+variable "cost_allocation_tags" {
+  description = "Values of the cost-allocation tags (keys from the manifest's cost_allocation_tags) set on every resource that takes tags."
+  type = object({
+    cost_center = string
+    project     = string
+    environment = string
+  })
+
+  validation {
+    condition     = alltrue([for value in values(var.cost_allocation_tags) : trimspace(value) != ""])
+    error_message = "cost_allocation_tags: cost_center, project and environment must all be non-empty."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "Issuer URL of the JWT identity provider (the token's iss claim), e.g. https://cognito-idp.<region>.amazonaws.com/<user pool id>."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://.+", var.jwt_issuer))
+    error_message = "jwt_issuer must be an https:// URL."
+  }
+}
+
+variable "jwt_audience" {
+  description = "Accepted audiences (the token's aud claim, or client_id for Cognito access tokens)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.jwt_audience) > 0 && alltrue([for audience in var.jwt_audience : trimspace(audience) != ""])
+    error_message = "jwt_audience must name at least one audience, none of them empty."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set of every function: arm64 or x86_64. null (the default) takes each function's architecture from the manifest. Must match the zips tools/package.sh built."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.architecture == null ? true : contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64, x86_64 or null."
+  }
+}
+
+variable "package_dir" {
+  description = "Directory holding <function>/bootstrap.zip for every manifest function, as tools/package.sh writes them. null means the repository's target/lambda (<module>/../../target/lambda)."
+  type        = string
+  default     = null
+}
+
+variable "table_deletion_protection" {
+  description = "Refuse to delete the tables (they hold user data). Set to false and apply before destroying the stack."
+  type        = bool
+  default     = true
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs every offline check of the deployment templates; needs no AWS account and, once the
+# tools are installed, no network:
+#
+#   cfn-lint    infra/sam/template.yaml
+#   checkov     infra/sam (CloudFormation/SAM) and infra/terraform, with infra/checkov.yaml
+#   terraform   fmt -check -recursive infra/terraform (skipped, saying so, without terraform)
+#   drift       python -m unittest discover -s infra/tests (templates against infra/stack.json)
+#
+# 1. creates .venv-infra/ inside the repository and installs the pinned tools
+#    (tools/requirements-infra.txt), only when the pins changed. It is not .venv: checkov's
+#    pins (boto3, networkx) conflict with the emulator's in tools/requirements.txt;
+# 2. runs the checks in parallel, prints one PASS/FAIL line per check (with the output of a
+#    failed one) and a closing `infra: N passed, N failed`; exits non-zero if any failed.
+#
+# Logs of the last run: target/check-infra/<check>.log
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root" || exit 1
+venv="$root/.venv-infra"
+requirements="$root/tools/requirements-infra.txt"
+
+if ! cmp -s "$requirements" "$venv/.installed-requirements" 2>/dev/null; then
+    echo "==> installing the pinned infra tools into .venv-infra"
+    python3 -m venv "$venv" || exit 1
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" || exit 1
+    cp "$requirements" "$venv/.installed-requirements"
+fi
+
+logs="$root/target/check-infra"
+rm -rf "$logs"
+mkdir -p "$logs"
+
+# checkov otherwise asks PyPI for a newer version of itself on every run.
+export CKV_SKIP_PACKAGE_UPDATE_CHECK=true
+export PYTHONDONTWRITEBYTECODE=1
+
+ids=()
+declare -A labels pids started
+
+# start ID LABEL COMMAND...: runs the command in the background, output to target/check-infra/ID.log.
+start() {
+    local id="$1" label="$2"
+    shift 2
+    ids+=("$id")
+    labels[$id]="$label"
+    started[$id]=$EPOCHREALTIME
+    (
+        "$@" >"$logs/$id.log" 2>&1
+        echo $? >"$logs/$id.status"
+        echo "$EPOCHREALTIME" >"$logs/$id.end"
+    ) &
+    pids[$id]=$!
+}
+
+start cfn-lint "cfn-lint infra/sam/template.yaml" \
+    "$venv/bin/cfn-lint" -- infra/sam/template.yaml
+start checkov-sam "checkov infra/sam (cloudformation)" \
+    "$venv/bin/checkov" --config-file infra/checkov.yaml --skip-download --framework cloudformation -d infra/sam
+start checkov-terraform "checkov infra/terraform (terraform)" \
+    "$venv/bin/checkov" --config-file infra/checkov.yaml --skip-download --framework terraform -d infra/terraform
+if command -v terraform >/dev/null 2>&1; then
+    start terraform-fmt "terraform fmt -check -recursive infra/terraform" \
+        terraform fmt -check -recursive -diff infra/terraform
+fi
+start drift "drift tests: python -m unittest discover -s infra/tests" \
+    "$venv/bin/python" -m unittest discover -s infra/tests
+
+passed=0
+failed=0
+for id in "${ids[@]}"; do
+    wait "${pids[$id]}"
+    status="$(cat "$logs/$id.status" 2>/dev/null || echo 1)"
+    end="$(cat "$logs/$id.end" 2>/dev/null || echo "$EPOCHREALTIME")"
+    seconds="$(awk -v a="${started[$id]}" -v b="$end" 'BEGIN { printf "%.1f", b - a }')"
+    if [ "$status" = 0 ]; then
+        printf 'PASS  %s (%ss)\n' "${labels[$id]}" "$seconds"
+        passed=$((passed + 1))
+    else
+        printf 'FAIL  %s (%ss, exit %s; log: target/check-infra/%s.log)\n' "${labels[$id]}" "$seconds" "$status" "$id"
+        sed 's/^/      /' "$logs/$id.log"
+        failed=$((failed + 1))
+    fi
+done
+if ! command -v terraform >/dev/null 2>&1; then
+    echo "SKIP  terraform fmt -check infra/terraform (no terraform on PATH; install Terraform >= 1.5 to run it)"
+fi
+
+echo "infra: $passed passed, $failed failed"
+[ "$failed" = 0 ]
