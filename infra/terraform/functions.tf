@@ -31,8 +31,8 @@ resource "aws_iam_role" "function" {
   }
 }
 
-# Exactly the manifest's actions on the manifest's tables and indexes, plus writing to the
-# function's own log group; no wildcard actions, no managed policies.
+# Exactly the manifest's actions on the manifest's tables (and indexes), queues and streams,
+# plus writing to the function's own log group; no wildcard actions, no managed policies.
 resource "aws_iam_role_policy" "function" {
   for_each = local.stack.functions
 
@@ -42,12 +42,17 @@ resource "aws_iam_role_policy" "function" {
     Version = "2012-10-17"
     Statement = concat(
       [for i, permission in try(each.value.permissions, []) : {
-        Sid    = "Table${i}"
+        Sid    = "Permission${i}"
         Effect = "Allow"
         Action = permission.actions
-        Resource = concat(
-          [aws_dynamodb_table.this[permission.table].arn],
-          [for index in try(permission.indexes, []) : "${aws_dynamodb_table.this[permission.table].arn}/index/${index}"],
+        # A permission names exactly one table, queue or stream (checked by shared::stack).
+        Resource = (
+          lookup(permission, "table", null) != null ? concat(
+            [aws_dynamodb_table.this[permission.table].arn],
+            [for index in try(permission.indexes, []) : "${aws_dynamodb_table.this[permission.table].arn}/index/${index}"],
+          ) :
+          lookup(permission, "queue", null) != null ? [aws_sqs_queue.this[permission.queue].arn] :
+          [aws_kinesis_stream.this[permission.stream].arn]
         )
       }],
       [{
@@ -76,10 +81,16 @@ resource "aws_lambda_function" "this" {
   timeout          = each.value.timeout_seconds
 
   environment {
-    # {"table": "<key>"} is the deployed name of that manifest table; {"value": "..."} is literal.
+    # {"table": "<key>"} is the deployed name of that manifest table, {"queue": "<key>"} the URL
+    # of that queue, {"stream": "<key>"} the name of that stream; {"value": "..."} is literal.
     variables = {
       for name, value in try(each.value.environment, {}) :
-      name => lookup(value, "table", null) != null ? aws_dynamodb_table.this[value.table].name : value.value
+      name => (
+        lookup(value, "table", null) != null ? aws_dynamodb_table.this[value.table].name :
+        lookup(value, "queue", null) != null ? aws_sqs_queue.this[value.queue].url :
+        lookup(value, "stream", null) != null ? aws_kinesis_stream.this[value.stream].name :
+        value.value
+      )
     }
   }
 
@@ -90,6 +101,28 @@ resource "aws_lambda_function" "this" {
 
   tags = local.tags
 
-  # The role must be able to write logs and reach its tables before the first invocation.
+  # The role must be able to write logs and reach its resources before the first invocation.
   depends_on = [aws_iam_role_policy.function]
+}
+
+# One SQS event source mapping per manifest event source: Lambda polls the queue and invokes the
+# function with batches; with report_batch_item_failures the function returns the ids of the
+# messages that failed, and only those return to the queue.
+resource "aws_lambda_event_source_mapping" "this" {
+  for_each = local.event_sources
+
+  function_name                      = aws_lambda_function.this[each.value.function].arn
+  event_source_arn                   = aws_sqs_queue.this[each.value.queue].arn
+  batch_size                         = each.value.batch_size
+  maximum_batching_window_in_seconds = each.value.maximum_batching_window_seconds
+  function_response_types            = each.value.report_batch_item_failures ? ["ReportBatchItemFailures"] : []
+
+  dynamic "scaling_config" {
+    for_each = try(each.value.maximum_concurrency, null) == null ? [] : [each.value.maximum_concurrency]
+    content {
+      maximum_concurrency = scaling_config.value
+    }
+  }
+
+  tags = local.tags
 }

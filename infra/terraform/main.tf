@@ -1,6 +1,8 @@
 # Everything this module creates comes from the manifest, infra/stack.json: one table per
-# manifest table, one function (with its role, policy and log group) per manifest function, one
-# route per manifest route. Deployed names are "<name_prefix>-<manifest key>".
+# manifest table, one queue per queue, one stream per stream, one event bus per bus with one rule
+# (and target) per rule, one function (with its role, policy, log group and SQS event source
+# mappings) per manifest function, one route per manifest route. Deployed names are
+# "<name_prefix>-<manifest key>" (FIFO queues end in ".fifo").
 locals {
   stack = jsondecode(file("${path.module}/../stack.json"))
 
@@ -13,4 +15,37 @@ locals {
   # The HTTP API is optional in the manifest; when present its key is "http-api".
   http_apis = try(local.stack.http_api, null) == null ? {} : { "http-api" = local.stack.http_api }
   routes    = try(local.stack.http_api.routes, [])
+
+  # Queues, streams and event buses are optional in the manifest.
+  queues      = try(local.stack.queues, {})
+  streams     = try(local.stack.streams, {})
+  event_buses = try(local.stack.event_buses, {})
+
+  # Queue key -> its dead_letter {queue, max_receive_count}, for the queues that have one.
+  dead_letters = {
+    for key, queue in local.queues : key => queue.dead_letter if try(queue.dead_letter, null) != null
+  }
+  # Dead-letter queue key -> the keys of the queues that redrive to it.
+  dead_letter_sources = { for key, dead_letter in local.dead_letters : dead_letter.queue => key... }
+
+  # Every rule of every bus, by rule key (deployed as <name_prefix>-<rule key>, so rule keys are
+  # unique across buses; a duplicate fails the plan with "Duplicate object key").
+  event_rules = {
+    for rule in flatten([
+      for bus, spec in local.event_buses : [
+        for key, rule_spec in spec.rules : { key = key, bus = bus, pattern = rule_spec.pattern, queue = rule_spec.target.queue }
+      ]
+    ]) : rule.key => rule
+  }
+  # Queue key -> the keys of the rules that target it: one queue policy per target queue.
+  rule_target_queues = { for key, rule in local.event_rules : rule.queue => key... }
+
+  # Every SQS event source of every function, by "<function>/<queue>".
+  event_sources = {
+    for source in flatten([
+      for function, spec in local.stack.functions : [
+        for source in try(spec.event_sources, []) : merge(source, { function = function })
+      ]
+    ]) : "${source.function}/${source.queue}" => source
+  }
 }

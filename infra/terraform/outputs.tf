@@ -32,3 +32,43 @@ output "role_arns" {
   description = "Execution role ARN of each function by manifest key."
   value       = { for key, role in aws_iam_role.function : key => role.arn }
 }
+
+output "queue_urls" {
+  description = "Queue URLs by manifest key."
+  value       = { for key, queue in aws_sqs_queue.this : key => queue.url }
+}
+
+output "queue_arns" {
+  description = "Queue ARNs by manifest key."
+  value       = { for key, queue in aws_sqs_queue.this : key => queue.arn }
+}
+
+output "stream_names" {
+  description = "Deployed Kinesis stream names by manifest key."
+  value       = { for key, stream in aws_kinesis_stream.this : key => stream.name }
+}
+
+output "stream_arns" {
+  description = "Kinesis stream ARNs by manifest key."
+  value       = { for key, stream in aws_kinesis_stream.this : key => stream.arn }
+}
+
+output "event_bus_names" {
+  description = "Deployed event bus names by manifest key (the EventBusName of PutEvents)."
+  value       = { for key, bus in aws_cloudwatch_event_bus.this : key => bus.name }
+}
+
+output "event_bus_arns" {
+  description = "Event bus ARNs by manifest key."
+  value       = { for key, bus in aws_cloudwatch_event_bus.this : key => bus.arn }
+}
+
+output "event_rule_arns" {
+  description = "EventBridge rule ARNs by manifest rule key."
+  value       = { for key, rule in aws_cloudwatch_event_rule.this : key => rule.arn }
+}
+
+output "event_source_mapping_uuids" {
+  description = "Lambda event source mapping UUIDs by \"<function>/<queue>\"."
+  value       = { for key, mapping in aws_lambda_event_source_mapping.this : key => mapping.uuid }
+}

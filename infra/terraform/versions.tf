@@ -5,8 +5,8 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # 5.26 added aws_lambda_function.logging_config; 6.x works unchanged.
-      version = ">= 5.26, < 7.0"
+      # 5.70 added tags on aws_lambda_event_source_mapping (5.26: aws_lambda_function.logging_config); 6.x works unchanged.
+      version = ">= 5.70, < 7.0"
     }
   }
 }

@@ -39,6 +39,15 @@ HANDLER = "bootstrap"
 PAYLOAD_FORMAT_VERSION = "2.0"
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 HTTP_API_KEY = "http-api"
+# Queues: SQS-managed server-side encryption on every one (EventBridge can deliver to it without
+# a key policy). Streams: provisioned shards; the AWS-managed key when the manifest encrypts.
+STREAM_MODE = "PROVISIONED"
+STREAM_KMS_KEY = "alias/aws/kinesis"
+# What lets an EventBridge rule deliver to its target queue, and nothing more.
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+EVENTS_QUEUE_ACTIONS = ["sqs:SendMessage"]
+RULE_STATE = "ENABLED"
+BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 
 
 # --------------------------------------------------------------------------- loading
@@ -57,8 +66,8 @@ def load_sam_template(path: Path = SAM_TEMPLATE_PATH) -> dict[str, Any]:
 
 
 def load_terraform(directory: Path) -> dict[str, Any]:
-    """Resources, locals, variables and modules of the .tf files directly in `directory`."""
-    module: dict[str, Any] = {"resource": {}, "locals": {}, "variable": {}, "module": {}, "provider": {}}
+    """Resources, locals, variables, modules and outputs of the .tf files directly in `directory`."""
+    module: dict[str, Any] = {"resource": {}, "locals": {}, "variable": {}, "module": {}, "provider": {}, "output": {}}
     for path in sorted(directory.glob("*.tf")):
         with path.open() as handle:
             parsed = hcl2.load(handle)
@@ -68,7 +77,7 @@ def load_terraform(directory: Path) -> dict[str, Any]:
                     module["resource"][(resource_type, name)] = body
         for block in parsed.get("locals", []):
             module["locals"].update({k: v for k, v in block.items() if not k.startswith("__")})
-        for kind in ("variable", "module", "provider"):
+        for kind in ("variable", "module", "provider", "output"):
             for block in parsed.get(kind, []):
                 module[kind].update(block)
     return module
@@ -117,8 +126,84 @@ def log_group_id(key: str) -> str:
     return f"{pascal(key)}LogGroup"
 
 
+def queue_id(key: str) -> str:
+    return f"{pascal(key)}Queue"
+
+
+def queue_policy_id(key: str) -> str:
+    """The policy of a queue that event rules target."""
+    return f"{pascal(key)}QueuePolicy"
+
+
+def stream_id(key: str) -> str:
+    return f"{pascal(key)}Stream"
+
+
+def event_bus_id(key: str) -> str:
+    return f"{pascal(key)}EventBus"
+
+
+def rule_id(key: str) -> str:
+    return f"{pascal(key)}Rule"
+
+
+def event_source_id(function: str, queue: str) -> str:
+    """The SQS event source mapping of `function` on `queue`."""
+    return f"{pascal(function)}{pascal(queue)}EventSource"
+
+
 HTTP_API_ID = "HttpApi"
 HTTP_API_LOG_GROUP_ID = "HttpApiAccessLogGroup"
+
+
+def queue_name(key: str, queue: dict[str, Any]) -> str:
+    """The queue's name after the prefix: FIFO queue names end in `.fifo`."""
+    return key + (".fifo" if queue["fifo"] else "")
+
+
+def queue_arn_sub(key: str, queue: dict[str, Any]) -> str:
+    """The queue's ARN spelled out with pseudo parameters, where !GetAtt would make a cycle."""
+    return "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-" + queue_name(key, queue)
+
+
+def arn_of(logical_id: str) -> str:
+    """`!GetAtt <logical_id>.Arn`, in canonical() spelling."""
+    return "${" + logical_id + ".Arn}"
+
+
+def manifest_rules(manifest: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Rule key -> (its bus key, its spec), over every bus."""
+    return {
+        rule: (bus, spec)
+        for bus, bus_spec in manifest.get("event_buses", {}).items()
+        for rule, spec in bus_spec.get("rules", {}).items()
+    }
+
+
+def rule_targets(manifest: dict[str, Any]) -> dict[str, list[str]]:
+    """Queue key -> the keys of the rules that target it."""
+    targets: dict[str, list[str]] = {}
+    for rule, (_, spec) in manifest_rules(manifest).items():
+        targets.setdefault(spec["target"]["queue"], []).append(rule)
+    return targets
+
+
+def dead_letter_sources(manifest: dict[str, Any], key: str) -> list[str]:
+    """The queues whose dead-letter queue is `key`."""
+    return [
+        source for source, queue in manifest.get("queues", {}).items()
+        if (queue.get("dead_letter") or {}).get("queue") == key
+    ]
+
+
+def json_value(value: Any) -> Any:
+    """A CloudFormation JSON property given as a string (allowed for policies and patterns) as data."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def deployed_name(key: str) -> dict[str, str]:
@@ -173,31 +258,59 @@ def parse_route(route: str) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- SAM checkers
 
-# Resource types that take tags, and how SAM/CloudFormation spell them.
+# Resource types that take tags, and how SAM/CloudFormation spell them. AWS::Events::Rule takes
+# Tags (its CloudFormation resource schema marks it taggable, tags on create and update; the
+# reference page of its Tag property still speaks of ECS targets only), and so does
+# AWS::Lambda::EventSourceMapping (since 2024).
 SAM_TAGGABLE = {
     "AWS::Serverless::Function": "map",
     "AWS::Serverless::HttpApi": "map",
     "AWS::DynamoDB::Table": "list",
     "AWS::IAM::Role": "list",
     "AWS::Logs::LogGroup": "list",
+    "AWS::SQS::Queue": "list",
+    "AWS::Kinesis::Stream": "list",
+    "AWS::Events::EventBus": "list",
+    "AWS::Events::Rule": "list",
+    "AWS::Lambda::EventSourceMapping": "list",
 }
 # Types the stack may contain that take no tags.
-SAM_UNTAGGABLE: set[str] = set()
+SAM_UNTAGGABLE: set[str] = {"AWS::SQS::QueuePolicy"}
 
 
 def expected_sam_resources(manifest: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """Logical ID -> (type, what in the manifest it stands for)."""
-    expected = {}
+    return {logical_id: (resource_type, origin) for logical_id, resource_type, origin in sam_resource_entries(manifest)}
+
+
+def sam_resource_entries(manifest: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(logical ID, type, what in the manifest it stands for) of every resource the manifest needs."""
+    entries = []
     for key in manifest["tables"]:
-        expected[table_id(key)] = ("AWS::DynamoDB::Table", f"table {key}")
-    for key in manifest["functions"]:
-        expected[function_id(key)] = ("AWS::Serverless::Function", f"function {key}")
-        expected[role_id(key)] = ("AWS::IAM::Role", f"function {key}")
-        expected[log_group_id(key)] = ("AWS::Logs::LogGroup", f"function {key}")
+        entries.append((table_id(key), "AWS::DynamoDB::Table", f"table {key}"))
+    for key in manifest.get("queues", {}):
+        entries.append((queue_id(key), "AWS::SQS::Queue", f"queue {key}"))
+    for key, rules in rule_targets(manifest).items():
+        entries.append((queue_policy_id(key), "AWS::SQS::QueuePolicy", f"queue {key}, target of rule {', '.join(rules)}"))
+    for key in manifest.get("streams", {}):
+        entries.append((stream_id(key), "AWS::Kinesis::Stream", f"stream {key}"))
+    for key in manifest.get("event_buses", {}):
+        entries.append((event_bus_id(key), "AWS::Events::EventBus", f"event bus {key}"))
+    for key, (bus, _) in manifest_rules(manifest).items():
+        entries.append((rule_id(key), "AWS::Events::Rule", f"rule {key} of event bus {bus}"))
+    for key, function in manifest["functions"].items():
+        entries.append((function_id(key), "AWS::Serverless::Function", f"function {key}"))
+        entries.append((role_id(key), "AWS::IAM::Role", f"function {key}"))
+        entries.append((log_group_id(key), "AWS::Logs::LogGroup", f"function {key}"))
+        for source in function.get("event_sources", []):
+            entries.append((
+                event_source_id(key, source["queue"]), "AWS::Lambda::EventSourceMapping",
+                f"event source of function {key} on queue {source['queue']}",
+            ))
     if manifest.get("http_api"):
-        expected[HTTP_API_ID] = ("AWS::Serverless::HttpApi", "http_api")
-        expected[HTTP_API_LOG_GROUP_ID] = ("AWS::Logs::LogGroup", "http_api")
-    return expected
+        entries.append((HTTP_API_ID, "AWS::Serverless::HttpApi", "http_api"))
+        entries.append((HTTP_API_LOG_GROUP_ID, "AWS::Logs::LogGroup", "http_api"))
+    return entries
 
 
 def check_sam_accounted_for(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
@@ -205,6 +318,11 @@ def check_sam_accounted_for(manifest: dict[str, Any], template: dict[str, Any]) 
     problems = []
     resources = template.get("Resources", {})
     expected = expected_sam_resources(manifest)
+    seen: dict[str, str] = {}
+    for logical_id, _, origin in sam_resource_entries(manifest):
+        if logical_id in seen:
+            problems.append(f"{logical_id}: stands for both {seen[logical_id]} and {origin}; rename a manifest key")
+        seen[logical_id] = origin
     for logical_id, (resource_type, origin) in expected.items():
         if logical_id not in resources:
             problems.append(f"{logical_id}: missing; the manifest's {origin} needs a {resource_type}")
@@ -278,6 +396,18 @@ def check_sam_tables(manifest: dict[str, Any], template: dict[str, Any]) -> list
     return problems
 
 
+def sam_environment_value(value: dict[str, str]) -> Any:
+    """A manifest environment value as the template writes it: Ref of a table gives its name, of
+    a queue its URL, of a stream its name."""
+    if "table" in value:
+        return ref(table_id(value["table"]))
+    if "queue" in value:
+        return ref(queue_id(value["queue"]))
+    if "stream" in value:
+        return ref(stream_id(value["stream"]))
+    return value["value"]
+
+
 def check_sam_functions(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
     problems = []
     resources = template.get("Resources", {})
@@ -313,12 +443,16 @@ def check_sam_functions(manifest: dict[str, Any], template: dict[str, Any]) -> l
             for setting in ("Policies", "PermissionsBoundary", "AutoPublishAlias", "DeploymentPreference"):
                 if setting in props:
                     problems.append(f"{where}: {setting} is set; the manifest gives the function only its own role")
+            for event_name, event in (props.get("Events") or {}).items():
+                if event.get("Type") != "HttpApi":
+                    problems.append(
+                        f"{where}: event {event_name} has Type {event.get('Type')}; queue event sources are "
+                        f"AWS::Lambda::EventSourceMapping resources, checked against manifest {source}.event_sources"
+                    )
             logging = props.get("LoggingConfig", {})
             _compare(problems, where, "LoggingConfig.LogFormat", logging.get("LogFormat"), function["log_format"], f"{source}.log_format")
             _compare(problems, where, "LoggingConfig.LogGroup", logging.get("LogGroup"), ref(log_group_id(key)), "(the function's own log group)")
-            expected_environment = {}
-            for name, value in function.get("environment", {}).items():
-                expected_environment[name] = ref(table_id(value["table"])) if "table" in value else value["value"]
+            expected_environment = {name: sam_environment_value(value) for name, value in function.get("environment", {}).items()}
             actual_environment = props.get("Environment", {}).get("Variables", {})
             for name in sorted(set(actual_environment) | set(expected_environment)):
                 if name not in expected_environment:
@@ -374,7 +508,7 @@ def check_sam_no_wildcard_actions(template: dict[str, Any]) -> list[str]:
 
 def check_sam_iam(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
     """Each role: assumable by Lambda only; exactly the manifest's actions on the manifest's tables
-    and indexes, plus writing to its own log group."""
+    (and indexes), queues and streams, plus writing to its own log group."""
     problems = []
     resources = template.get("Resources", {})
     for key, function in manifest["functions"].items():
@@ -397,8 +531,13 @@ def check_sam_iam(manifest: dict[str, Any], template: dict[str, Any]) -> list[st
 
         expected: set[tuple[str, str]] = set()
         for permission in function.get("permissions", []):
-            table_arn = "${" + table_id(permission["table"]) + ".Arn}"
-            arns = [table_arn] + [f"{table_arn}/index/{index}" for index in permission.get("indexes", [])]
+            if "table" in permission:
+                table_arn = arn_of(table_id(permission["table"]))
+                arns = [table_arn] + [f"{table_arn}/index/{index}" for index in permission.get("indexes", [])]
+            elif "queue" in permission:
+                arns = [arn_of(queue_id(permission["queue"]))]
+            else:
+                arns = [arn_of(stream_id(permission["stream"]))]
             expected |= {(action, arn) for action in permission["actions"] for arn in arns}
         expected |= {(action, "${" + log_group_id(key) + ".Arn}") for action in LOG_ACTIONS}
 
@@ -526,6 +665,255 @@ def check_sam_http_api(manifest: dict[str, Any], template: dict[str, Any]) -> li
     return problems
 
 
+def _unexpected_properties(problems: list[str], where: str, props: dict[str, Any], allowed: set[str]) -> None:
+    for setting in sorted(set(props) - allowed):
+        problems.append(f"{where}: {setting} is set; the manifest does not ask for it")
+
+
+QUEUE_PROPERTIES = {
+    "QueueName", "FifoQueue", "ContentBasedDeduplication", "VisibilityTimeout", "MessageRetentionPeriod",
+    "SqsManagedSseEnabled", "RedrivePolicy", "RedriveAllowPolicy", "Tags",
+}
+
+
+def check_sam_queues(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    """Name (FIFO: `.fifo`), FIFO settings, visibility timeout, retention, SSE-SQS, the redrive
+    policy to the manifest's dead-letter queue, and on a dead-letter queue a redrive-allow policy
+    naming exactly the queues that use it."""
+    problems = []
+    resources = template.get("Resources", {})
+    queues = manifest.get("queues", {})
+    for key, queue in queues.items():
+        logical_id = queue_id(key)
+        if logical_id not in resources:
+            continue  # reported by check_sam_accounted_for
+        props = resources[logical_id].get("Properties", {})
+        where = f"{logical_id} (queue {key})"
+        source = f"queues.{key}"
+        _compare(
+            problems, where, "QueueName", props.get("QueueName"),
+            {"Fn::Sub": "${AWS::StackName}-" + queue_name(key, queue)}, "naming <prefix>-<key>, .fifo when FIFO",
+        )
+        if queue["fifo"]:
+            _compare(problems, where, "FifoQueue", props.get("FifoQueue"), True, f"{source}.fifo")
+            _compare(
+                problems, where, "ContentBasedDeduplication", props.get("ContentBasedDeduplication"), False,
+                f"{source}.fifo (the function sets deduplication ids)",
+            )
+        else:
+            for setting in ("FifoQueue", "ContentBasedDeduplication"):
+                if setting in props:
+                    problems.append(f"{where}: {setting} is set on a standard queue; manifest {source}.fifo is false")
+        _compare(
+            problems, where, "VisibilityTimeout", props.get("VisibilityTimeout"),
+            queue["visibility_timeout_seconds"], f"{source}.visibility_timeout_seconds",
+        )
+        _compare(
+            problems, where, "MessageRetentionPeriod", props.get("MessageRetentionPeriod"),
+            queue["message_retention_seconds"], f"{source}.message_retention_seconds",
+        )
+        _compare(problems, where, "SqsManagedSseEnabled", props.get("SqsManagedSseEnabled"), True, "(SSE-SQS on every queue)")
+        if "KmsMasterKeyId" in props:
+            problems.append(f"{where}: KmsMasterKeyId is set; queues use SSE-SQS (EventBridge cannot use the aws/sqs key)")
+
+        dead_letter = queue.get("dead_letter")
+        redrive = json_value(props.get("RedrivePolicy"))
+        if isinstance(redrive, dict):
+            redrive = {**redrive, "deadLetterTargetArn": canonical(redrive.get("deadLetterTargetArn"))}
+        expected_redrive = None
+        if dead_letter:
+            expected_redrive = {
+                "deadLetterTargetArn": arn_of(queue_id(dead_letter["queue"])),
+                "maxReceiveCount": dead_letter["max_receive_count"],
+            }
+        _compare(problems, where, "RedrivePolicy", redrive, expected_redrive, f"{source}.dead_letter")
+
+        sources = dead_letter_sources(manifest, key)
+        allow = json_value(props.get("RedriveAllowPolicy"))
+        if isinstance(allow, dict):
+            allow = {**allow, "sourceQueueArns": [canonical(arn) for arn in as_list(allow.get("sourceQueueArns"))]}
+        expected_allow = None
+        if sources:
+            expected_allow = {
+                "redrivePermission": "byQueue",
+                "sourceQueueArns": [queue_arn_sub(name, queues[name]) for name in sources],
+            }
+        _compare(
+            problems, where, "RedriveAllowPolicy", allow, expected_allow,
+            f"dead_letter of {', '.join(f'queues.{name}' for name in sources) or 'no queue'}",
+        )
+        _unexpected_properties(problems, where, props, QUEUE_PROPERTIES)
+    return problems
+
+
+STREAM_PROPERTIES = {"Name", "StreamModeDetails", "ShardCount", "RetentionPeriodHours", "StreamEncryption", "Tags"}
+
+
+def check_sam_streams(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    problems = []
+    resources = template.get("Resources", {})
+    for key, stream in manifest.get("streams", {}).items():
+        logical_id = stream_id(key)
+        if logical_id not in resources:
+            continue
+        props = resources[logical_id].get("Properties", {})
+        where = f"{logical_id} (stream {key})"
+        source = f"streams.{key}"
+        _compare(problems, where, "Name", props.get("Name"), deployed_name(key), "naming <prefix>-<key>")
+        _compare(
+            problems, where, "StreamModeDetails", props.get("StreamModeDetails"), {"StreamMode": STREAM_MODE},
+            f"{source}.shard_count (provisioned shards)",
+        )
+        _compare(problems, where, "ShardCount", props.get("ShardCount"), stream["shard_count"], f"{source}.shard_count")
+        _compare(
+            problems, where, "RetentionPeriodHours", props.get("RetentionPeriodHours"),
+            stream["retention_hours"], f"{source}.retention_hours",
+        )
+        expected_encryption = {"EncryptionType": "KMS", "KeyId": STREAM_KMS_KEY} if stream["encryption"] else None
+        _compare(
+            problems, where, "StreamEncryption", props.get("StreamEncryption"), expected_encryption,
+            f"{source}.encryption (the AWS-managed key {STREAM_KMS_KEY})",
+        )
+        _unexpected_properties(problems, where, props, STREAM_PROPERTIES)
+    return problems
+
+
+EVENT_BUS_PROPERTIES = {"Name", "Tags"}
+RULE_PROPERTIES = {"Name", "EventBusName", "EventPattern", "State", "Targets", "Tags"}
+
+
+def check_sam_event_buses(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    """Each bus; each rule on its bus with exactly the manifest pattern and one target, the
+    manifest queue; and each target queue's policy: events.amazonaws.com may send to it only
+    from those rules."""
+    problems = []
+    resources = template.get("Resources", {})
+    queues = manifest.get("queues", {})
+    for bus in manifest.get("event_buses", {}):
+        logical_id = event_bus_id(bus)
+        if logical_id in resources:
+            props = resources[logical_id].get("Properties", {})
+            where = f"{logical_id} (event bus {bus})"
+            _compare(problems, where, "Name", props.get("Name"), deployed_name(bus), "naming <prefix>-<key>")
+            _unexpected_properties(problems, where, props, EVENT_BUS_PROPERTIES)
+    for rule, (bus, spec) in manifest_rules(manifest).items():
+        logical_id = rule_id(rule)
+        if logical_id not in resources:
+            continue
+        props = resources[logical_id].get("Properties", {})
+        where = f"{logical_id} (rule {rule})"
+        source = f"event_buses.{bus}.rules.{rule}"
+        target = spec["target"]["queue"]
+        _compare(problems, where, "Name", props.get("Name"), deployed_name(rule), "naming <prefix>-<key>")
+        _compare(problems, where, "EventBusName", props.get("EventBusName"), ref(event_bus_id(bus)), f"(the bus {bus})")
+        _compare(problems, where, "EventPattern", json_value(props.get("EventPattern")), spec["pattern"], f"{source}.pattern")
+        _compare(problems, where, "State", props.get("State"), RULE_STATE, "(rules are enabled)")
+        targets = [
+            {name: canonical(value) if name == "Arn" else value for name, value in item.items()}
+            for item in as_list(props.get("Targets")) if isinstance(item, dict)
+        ]
+        _compare(problems, where, "Targets", targets, [{"Id": target, "Arn": arn_of(queue_id(target))}], f"{source}.target")
+        if queues.get(target, {}).get("fifo"):
+            problems.append(f"{where}: targets FIFO queue {target}, which needs a message group id the manifest does not give")
+        _unexpected_properties(problems, where, props, RULE_PROPERTIES)
+
+    for queue, rules in rule_targets(manifest).items():
+        logical_id = queue_policy_id(queue)
+        if logical_id not in resources:
+            continue
+        props = resources[logical_id].get("Properties", {})
+        where = f"{logical_id} (queue {queue})"
+        _compare(problems, where, "Queues", props.get("Queues"), [ref(queue_id(queue))], f"(the queue rule {', '.join(rules)} targets)")
+        allowed_sources = {arn_of(rule_id(rule)): rule for rule in rules}
+        covered = set()
+        for statement in _statements(json_value(props.get("PolicyDocument"))):
+            sid = statement.get("Sid")
+            if statement.get("Effect") != "Allow":
+                problems.append(f"{where}: statement {sid!r} has Effect {statement.get('Effect')!r}; only Allow statements are expected")
+                continue
+            principal = statement.get("Principal")
+            services = as_list(principal.get("Service")) if isinstance(principal, dict) else None
+            if services != [EVENTS_PRINCIPAL] or set(principal) != {"Service"}:
+                problems.append(f"{where}: statement {sid!r} Principal is {json.dumps(principal)}, must be only the service {EVENTS_PRINCIPAL}")
+            for action in as_list(statement.get("Action")):
+                if action not in EVENTS_QUEUE_ACTIONS:
+                    problems.append(f"{where}: statement {sid!r} grants {action}; EventBridge needs only {', '.join(EVENTS_QUEUE_ACTIONS)}")
+            if not as_list(statement.get("Action")):
+                problems.append(f"{where}: statement {sid!r} grants no action; EventBridge needs {', '.join(EVENTS_QUEUE_ACTIONS)}")
+            resources_granted = [canonical(resource) for resource in as_list(statement.get("Resource"))]
+            if resources_granted != [arn_of(queue_id(queue))]:
+                problems.append(f"{where}: statement {sid!r} Resource is {resources_granted}, must be [{arn_of(queue_id(queue))!r}]")
+            if "NotAction" in statement or "NotResource" in statement or "NotPrincipal" in statement:
+                problems.append(f"{where}: statement {sid!r} uses NotAction, NotResource or NotPrincipal")
+            condition = statement.get("Condition")
+            source_arns = None
+            if isinstance(condition, dict) and set(condition) == {"ArnEquals"} and isinstance(condition["ArnEquals"], dict):
+                if set(condition["ArnEquals"]) == {"aws:SourceArn"}:
+                    source_arns = [canonical(arn) for arn in as_list(condition["ArnEquals"]["aws:SourceArn"])]
+            if source_arns is None:
+                problems.append(
+                    f"{where}: statement {sid!r} Condition is {json.dumps(condition)}; it must be exactly "
+                    f"ArnEquals aws:SourceArn of the rule, or any rule in any account could send"
+                )
+                continue
+            for arn in source_arns:
+                if arn in allowed_sources:
+                    covered.add(allowed_sources[arn])
+                else:
+                    problems.append(f"{where}: statement {sid!r} lets {arn} send; the manifest has no rule of that ARN targeting queue {queue}")
+        for rule in rules:
+            if rule not in covered:
+                problems.append(
+                    f"{where}: no statement lets rule {rule} ({arn_of(rule_id(rule))}) send to the queue, "
+                    f"with condition aws:SourceArn; manifest event_buses.*.rules.{rule}.target needs it"
+                )
+    return problems
+
+
+EVENT_SOURCE_PROPERTIES = {
+    "FunctionName", "EventSourceArn", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes",
+    "ScalingConfig", "Enabled", "Tags",
+}
+
+
+def check_sam_event_sources(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    """Each SQS event source mapping: its function and queue, batch size and window, partial
+    batch responses, maximum concurrency."""
+    problems = []
+    resources = template.get("Resources", {})
+    for key, function in manifest["functions"].items():
+        for i, spec in enumerate(function.get("event_sources", [])):
+            queue = spec["queue"]
+            logical_id = event_source_id(key, queue)
+            if logical_id not in resources:
+                continue
+            props = resources[logical_id].get("Properties", {})
+            where = f"{logical_id} (function {key}, queue {queue})"
+            source = f"functions.{key}.event_sources[{i}]"
+            function_ref = canonical(props.get("FunctionName"))
+            if function_ref not in ("${" + function_id(key) + "}", arn_of(function_id(key))):
+                problems.append(f"{where}: FunctionName is {json.dumps(props.get('FunctionName'))}, must be !Ref {function_id(key)}")
+            _compare(problems, where, "EventSourceArn", canonical(props.get("EventSourceArn")), arn_of(queue_id(queue)), f"{source}.queue")
+            _compare(problems, where, "BatchSize", props.get("BatchSize"), spec["batch_size"], f"{source}.batch_size")
+            _compare(
+                problems, where, "MaximumBatchingWindowInSeconds", props.get("MaximumBatchingWindowInSeconds"),
+                spec["maximum_batching_window_seconds"], f"{source}.maximum_batching_window_seconds",
+            )
+            _compare(
+                problems, where, "FunctionResponseTypes", props.get("FunctionResponseTypes") or None,
+                [BATCH_ITEM_FAILURES] if spec["report_batch_item_failures"] else None, f"{source}.report_batch_item_failures",
+            )
+            concurrency = spec.get("maximum_concurrency")
+            _compare(
+                problems, where, "ScalingConfig", props.get("ScalingConfig"),
+                {"MaximumConcurrency": concurrency} if concurrency is not None else None, f"{source}.maximum_concurrency",
+            )
+            if props.get("Enabled", True) is not True:
+                problems.append(f"{where}: Enabled is {json.dumps(props.get('Enabled'))}; a manifest event source is enabled")
+            _unexpected_properties(problems, where, props, EVENT_SOURCE_PROPERTIES)
+    return problems
+
+
 def _tag_values(tags: Any) -> dict[str, Any]:
     if isinstance(tags, dict):
         return tags
@@ -569,6 +957,9 @@ def check_sam_outputs(manifest: dict[str, Any], template: dict[str, Any]) -> lis
     outputs = template.get("Outputs", {})
     expected = {f"{pascal(key)}TableName": ref(table_id(key)) for key in manifest["tables"]}
     expected |= {f"{pascal(key)}FunctionName": ref(function_id(key)) for key in manifest["functions"]}
+    expected |= {f"{pascal(key)}QueueUrl": ref(queue_id(key)) for key in manifest.get("queues", {})}
+    expected |= {f"{pascal(key)}StreamName": ref(stream_id(key)) for key in manifest.get("streams", {})}
+    expected |= {f"{pascal(key)}EventBusName": ref(event_bus_id(key)) for key in manifest.get("event_buses", {})}
     for name, value in expected.items():
         _compare(problems, f"Outputs.{name}", "Value", outputs.get(name, {}).get("Value"), value, "(deployed name)")
     if manifest.get("http_api") and HTTP_API_ID not in canonical(outputs.get("ApiUrl", {}).get("Value")):
@@ -580,7 +971,11 @@ def check_sam(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
     return (
         check_sam_accounted_for(manifest, template)
         + check_sam_tables(manifest, template)
+        + check_sam_queues(manifest, template)
+        + check_sam_streams(manifest, template)
+        + check_sam_event_buses(manifest, template)
         + check_sam_functions(manifest, template)
+        + check_sam_event_sources(manifest, template)
         + check_sam_iam(manifest, template)
         + check_sam_no_wildcard_actions(template)
         + check_sam_routes(manifest, template)
@@ -593,9 +988,10 @@ def check_sam(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
 # What SAM generates: tags and authorization must survive the transform.
 TRANSLATED_TAGGABLE = {
     "AWS::Lambda::Function", "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage",
-    "AWS::DynamoDB::Table", "AWS::IAM::Role", "AWS::Logs::LogGroup",
+    "AWS::DynamoDB::Table", "AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::SQS::Queue",
+    "AWS::Kinesis::Stream", "AWS::Events::EventBus", "AWS::Events::Rule", "AWS::Lambda::EventSourceMapping",
 }
-TRANSLATED_UNTAGGABLE = {"AWS::Lambda::Permission"}
+TRANSLATED_UNTAGGABLE = {"AWS::Lambda::Permission", "AWS::SQS::QueuePolicy"}
 
 
 def check_sam_translated(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
@@ -686,21 +1082,26 @@ def mentions(expression: Any, reference: str) -> bool:
 
 MANIFEST_READ = '${jsondecode(file("${path.module}/../stack.json"))}'
 NAME = "${var.name_prefix}-${each.key}"
+QUEUE_NAME = '${var.name_prefix}-${each.key}${each.value.fifo ? ".fifo" : ""}'
 
+# aws_cloudwatch_event_rule and aws_lambda_event_source_mapping take tags (the latter since
+# provider 5.70, hence versions.tf).
 TF_TAGGABLE = {
     "aws_dynamodb_table", "aws_lambda_function", "aws_iam_role", "aws_cloudwatch_log_group",
-    "aws_apigatewayv2_api", "aws_apigatewayv2_stage",
+    "aws_apigatewayv2_api", "aws_apigatewayv2_stage", "aws_sqs_queue", "aws_kinesis_stream",
+    "aws_cloudwatch_event_bus", "aws_cloudwatch_event_rule", "aws_lambda_event_source_mapping",
 }
 TF_UNTAGGABLE = {
     "aws_iam_role_policy", "aws_apigatewayv2_route", "aws_apigatewayv2_integration",
-    "aws_apigatewayv2_authorizer", "aws_lambda_permission",
+    "aws_apigatewayv2_authorizer", "aws_lambda_permission", "aws_sqs_queue_policy",
+    "aws_sqs_queue_redrive_policy", "aws_sqs_queue_redrive_allow_policy", "aws_cloudwatch_event_target",
 }
 
 # For each resource type (one rule per kind of that type, told apart by what for_each
 # iterates): settings under "exact" must be exactly that expression or value; those under
 # "binds" must mention every listed reference (the manifest value they take); "references"
-# names the resource a setting must point at; "absent" settings must not be set. A literal in
-# place of a binding is drift waiting to happen.
+# names the resource (or resources) a setting must point at; "absent" settings must not be set.
+# A literal in place of a binding is drift waiting to happen.
 TF_RULES: dict[str, list[dict[str, Any]]] = {
     "aws_dynamodb_table": [{
         "for_each": "local.stack.tables",
@@ -737,11 +1138,14 @@ TF_RULES: dict[str, list[dict[str, Any]]] = {
             "filename": ["local.package_dir", "each.key"],
             "source_code_hash": ["filebase64sha256", "local.package_dir", "each.key"],
             "role": ["each.key"],
-            "environment.variables": ["each.value.environment", "value.table", "value.value"],
+            "environment.variables": ["each.value.environment", "value.table", "value.queue", "value.stream", "value.value"],
             "logging_config.log_format": ["each.value.log_format"],
             "logging_config.log_group": ["each.key"],
         },
-        "references": {"role": "aws_iam_role", "logging_config.log_group": "aws_cloudwatch_log_group", "environment.variables": "aws_dynamodb_table"},
+        "references": {
+            "role": "aws_iam_role", "logging_config.log_group": "aws_cloudwatch_log_group",
+            "environment.variables": ["aws_dynamodb_table", "aws_sqs_queue", "aws_kinesis_stream"],
+        },
     }],
     "aws_iam_role": [{
         "for_each": "local.stack.functions",
@@ -755,10 +1159,10 @@ TF_RULES: dict[str, list[dict[str, Any]]] = {
             "role": ["each.key"],
             "policy": [
                 "each.value.permissions", "permission.actions", "permission.table", "permission.indexes",
-                "logs:CreateLogStream", "logs:PutLogEvents", "each.key",
+                "permission.queue", "permission.stream", "logs:CreateLogStream", "logs:PutLogEvents", "each.key",
             ],
         },
-        "references": {"role": "aws_iam_role", "policy": "aws_dynamodb_table"},
+        "references": {"role": "aws_iam_role", "policy": ["aws_dynamodb_table", "aws_sqs_queue", "aws_kinesis_stream"]},
     }],
     "aws_cloudwatch_log_group": [
         {
@@ -820,6 +1224,96 @@ TF_RULES: dict[str, list[dict[str, Any]]] = {
         "binds": {"function_name": ["each.key"], "source_arn": ["execution_arn"]},
         "references": {"function_name": "aws_lambda_function"},
     }],
+    "aws_sqs_queue": [{
+        "for_each": "local.queues",
+        "exact": {
+            "name": QUEUE_NAME,
+            "sqs_managed_sse_enabled": True,
+            # FIFO queues only, and off: the function sets deduplication ids.
+            "content_based_deduplication": "${each.value.fifo ? False : None}",
+        },
+        "binds": {
+            "fifo_queue": ["each.value.fifo"],
+            "visibility_timeout_seconds": ["each.value.visibility_timeout_seconds"],
+            "message_retention_seconds": ["each.value.message_retention_seconds"],
+        },
+        "absent": [
+            "name_prefix", "redrive_policy", "redrive_allow_policy", "kms_master_key_id", "policy",
+            "delay_seconds", "max_message_size", "receive_wait_time_seconds",
+        ],
+    }],
+    "aws_sqs_queue_redrive_policy": [{
+        "for_each": "local.dead_letters",
+        "binds": {
+            "queue_url": ["each.key"],
+            "redrive_policy": ["deadLetterTargetArn", "each.value.queue", "maxReceiveCount", "each.value.max_receive_count"],
+        },
+        "references": {"queue_url": "aws_sqs_queue", "redrive_policy": "aws_sqs_queue"},
+    }],
+    "aws_sqs_queue_redrive_allow_policy": [{
+        "for_each": "local.dead_letter_sources",
+        "binds": {"queue_url": ["each.key"], "redrive_allow_policy": ["byQueue", "sourceQueueArns", "each.value"]},
+        "references": {"queue_url": "aws_sqs_queue", "redrive_allow_policy": "aws_sqs_queue"},
+    }],
+    "aws_sqs_queue_policy": [{
+        "for_each": "local.rule_target_queues",
+        "binds": {
+            "queue_url": ["each.key"],
+            "policy": ["each.value", EVENTS_PRINCIPAL, *EVENTS_QUEUE_ACTIONS, "ArnEquals", "aws:SourceArn", "each.key"],
+        },
+        "references": {"queue_url": "aws_sqs_queue", "policy": ["aws_sqs_queue", "aws_cloudwatch_event_rule"]},
+    }],
+    "aws_kinesis_stream": [{
+        "for_each": "local.streams",
+        "exact": {"name": NAME, "stream_mode_details.stream_mode": STREAM_MODE},
+        "binds": {
+            "shard_count": ["each.value.shard_count"],
+            "retention_period": ["each.value.retention_hours"],
+            "encryption_type": ["each.value.encryption", "KMS"],
+            "kms_key_id": ["each.value.encryption", STREAM_KMS_KEY],
+        },
+        "absent": ["shard_level_metrics"],
+    }],
+    "aws_cloudwatch_event_bus": [{
+        "for_each": "local.event_buses",
+        "exact": {"name": NAME},
+        "absent": ["event_source_name", "kms_key_identifier"],
+    }],
+    "aws_cloudwatch_event_rule": [{
+        "for_each": "local.event_rules",
+        "exact": {"name": NAME, "event_pattern": "${jsonencode(each.value.pattern)}"},
+        "binds": {"event_bus_name": ["each.value.bus"]},
+        "references": {"event_bus_name": "aws_cloudwatch_event_bus"},
+        # No state or is_enabled: rules are created enabled.
+        "absent": ["name_prefix", "schedule_expression", "role_arn", "state", "is_enabled"],
+    }],
+    "aws_cloudwatch_event_target": [{
+        "for_each": "local.event_rules",
+        "binds": {
+            "rule": ["each.key"], "event_bus_name": ["each.value.bus"],
+            "target_id": ["each.value.queue"], "arn": ["each.value.queue"],
+        },
+        "references": {"rule": "aws_cloudwatch_event_rule", "event_bus_name": "aws_cloudwatch_event_bus", "arn": "aws_sqs_queue"},
+        "absent": ["input", "input_path", "input_transformer", "role_arn", "sqs_target"],
+    }],
+    "aws_lambda_event_source_mapping": [{
+        "for_each": "local.event_sources",
+        "binds": {
+            "function_name": ["each.value.function"],
+            "event_source_arn": ["each.value.queue"],
+            "batch_size": ["each.value.batch_size"],
+            "maximum_batching_window_in_seconds": ["each.value.maximum_batching_window_seconds"],
+            "function_response_types": ["each.value.report_batch_item_failures", BATCH_ITEM_FAILURES],
+        },
+        "references": {"function_name": "aws_lambda_function", "event_source_arn": "aws_sqs_queue"},
+        "dynamic": {
+            "scaling_config": {
+                "for_each": ["each.value.maximum_concurrency"],
+                "content": {"maximum_concurrency": ["scaling_config.value"]},
+            },
+        },
+        "absent": ["enabled", "filter_criteria", "starting_position"],
+    }],
 }
 
 
@@ -835,6 +1329,21 @@ def check_terraform_reads_manifest(module: dict[str, Any]) -> list[str]:
         problems.append("locals.http_apis: must come from local.stack.http_api")
     if not mentions(tf_value(locals_, "routes"), "local.stack.http_api.routes"):
         problems.append("locals.routes: must come from local.stack.http_api.routes")
+    derived = {
+        "queues": ["local.stack.queues"],
+        "streams": ["local.stack.streams"],
+        "event_buses": ["local.stack.event_buses"],
+        "dead_letters": ["local.queues", "dead_letter"],
+        "dead_letter_sources": ["local.dead_letters", "dead_letter.queue"],
+        "event_rules": ["local.event_buses", "rules", "pattern", "target.queue"],
+        "rule_target_queues": ["local.event_rules", "rule.queue"],
+        "event_sources": ["local.stack.functions", "event_sources", "source.function", "source.queue"],
+    }
+    for name, references in derived.items():
+        value = tf_value(locals_, name)
+        missing = [reference for reference in references if not mentions(value, reference)]
+        if value is None or missing:
+            problems.append(f"locals.{name}: must be built from the manifest ({', '.join(references)}); it is {json.dumps(value)}")
     attributes = tf_value(locals_, "table_attributes")
     for reference in ("local.stack.tables", "partition_key", "sort_key", "global_secondary_indexes"):
         if not (isinstance(attributes, str) and reference in attributes):
@@ -855,9 +1364,10 @@ def _check_tf_rule(where: str, body: dict[str, Any], rule: dict[str, Any]) -> li
             problems.append(f"{where}: {path} is not set; it must bind {', '.join(references)}")
         elif missing:
             problems.append(f"{where}: {path} is {json.dumps(actual)}, which does not bind {', '.join(missing)}")
-    for path, resource_type in rule.get("references", {}).items():
-        if not mentions(tf_value(body, path), resource_type):
-            problems.append(f"{where}: {path} must refer to the manifest's {resource_type}")
+    for path, resource_types in rule.get("references", {}).items():
+        for resource_type in as_list(resource_types):
+            if not mentions(tf_value(body, path), resource_type):
+                problems.append(f"{where}: {path} must refer to the manifest's {resource_type}")
     for path in rule.get("absent", []):
         if tf_value(body, path) is not None:
             problems.append(f"{where}: {path} is set; the manifest does not ask for it")
@@ -897,6 +1407,18 @@ def check_terraform_resources(manifest: dict[str, Any], module: dict[str, Any]) 
             "aws_apigatewayv2_api", "aws_apigatewayv2_authorizer", "aws_apigatewayv2_stage",
             "aws_apigatewayv2_route", "aws_apigatewayv2_integration", "aws_lambda_permission",
         }
+    if manifest.get("queues"):
+        needed.add("aws_sqs_queue")
+    if any(queue.get("dead_letter") for queue in manifest.get("queues", {}).values()):
+        needed |= {"aws_sqs_queue_redrive_policy", "aws_sqs_queue_redrive_allow_policy"}
+    if manifest.get("streams"):
+        needed.add("aws_kinesis_stream")
+    if manifest.get("event_buses"):
+        needed.add("aws_cloudwatch_event_bus")
+    if manifest_rules(manifest):
+        needed |= {"aws_cloudwatch_event_rule", "aws_cloudwatch_event_target", "aws_sqs_queue_policy"}
+    if any(function.get("event_sources") for function in manifest["functions"].values()):
+        needed.add("aws_lambda_event_source_mapping")
     for resource_type in sorted(needed - seen_types):
         problems.append(f"{resource_type}: missing; the manifest needs it")
     return problems
@@ -908,24 +1430,53 @@ def _quoted_actions(text: str) -> set[str]:
 
 
 def check_terraform_iam(module: dict[str, Any]) -> list[str]:
-    """No literal IAM action with `*`; the only literal actions are the log-writing ones, the
-    rest come from the manifest's permissions."""
+    """No literal IAM action with `*`; in roles' policies the only literal actions are the
+    log-writing ones, the rest come from the manifest's permissions; queue policies grant only
+    what EventBridge needs to deliver."""
     problems = []
     for (resource_type, name), body in module["resource"].items():
-        if resource_type not in ("aws_iam_role_policy", "aws_iam_policy"):
+        if resource_type in ("aws_iam_role_policy", "aws_iam_policy"):
+            allowed, why = LOG_ACTIONS, "actions come from the manifest's permissions"
+        elif resource_type == "aws_sqs_queue_policy":
+            allowed, why = set(EVENTS_QUEUE_ACTIONS), f"EventBridge needs only {', '.join(EVENTS_QUEUE_ACTIONS)}"
+        else:
             continue
-        actions = _quoted_actions(str(tf_value(body, "policy")))
+        policy = str(tf_value(body, "policy"))
+        if re.search(r"\bNot(Action|Resource|Principal)\b", policy):
+            problems.append(f"{resource_type}.{name}: NotAction, NotResource or NotPrincipal in the policy")
+        # Condition keys (aws:SourceArn) look like actions; they are not.
+        actions = {action for action in _quoted_actions(policy) if not action.startswith("aws:")}
         for action in sorted(actions):
             if "*" in action:
                 problems.append(f"{resource_type}.{name}: wildcard action {action!r}")
-            elif action not in LOG_ACTIONS:
-                problems.append(f"{resource_type}.{name}: literal action {action!r}; actions come from the manifest's permissions")
+            elif action not in allowed:
+                problems.append(f"{resource_type}.{name}: literal action {action!r}; {why}")
     return problems
+
+
+def _json_strings(value: Any) -> set[str]:
+    """Every string value (not key) inside a JSON value."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return set().union(*(_json_strings(item) for item in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_json_strings(item) for item in value)) if value else set()
+    return set()
+
+
+# Literals the module writes for their own reason, which the manifest happens to hold too: the
+# action EventBridge needs on a target queue is also event-router's action on its output queues.
+TF_OWN_LITERALS = {"aws_sqs_queue_policy": set(EVENTS_QUEUE_ACTIONS)}
+SERVICE_PRINCIPAL = re.compile(r"[a-z0-9-]+\.amazonaws\.com")
 
 
 def check_terraform_no_manifest_literals(manifest: dict[str, Any], module: dict[str, Any]) -> list[str]:
     """Names and values from the manifest appear in the module only through local.stack."""
     literals = set(manifest["tables"]) | set(manifest["functions"])
+    literals |= set(manifest.get("queues", {})) | set(manifest.get("streams", {})) | set(manifest.get("event_buses", {}))
+    for rule, (_, spec) in manifest_rules(manifest).items():
+        literals |= {rule} | _json_strings(spec["pattern"])
     for table in manifest["tables"].values():
         literals |= set(table.get("global_secondary_indexes", {})) | set(attribute_definitions(table))
         literals.add(table["billing_mode"])
@@ -937,8 +1488,9 @@ def check_terraform_no_manifest_literals(manifest: dict[str, Any], module: dict[
         literals |= {route["route"], parse_route(route["route"])[1]}
     problems = []
     for (resource_type, name), body in module["resource"].items():
-        text = json.dumps(body)
-        for literal in sorted(literals):
+        # A service principal (events.amazonaws.com) is not the bus key `events`.
+        text = SERVICE_PRINCIPAL.sub("", json.dumps(body))
+        for literal in sorted(literals - TF_OWN_LITERALS.get(resource_type, set())):
             if re.search(r"(?<![\w.])" + re.escape(literal) + r"(?![\w])", text):
                 problems.append(f"{resource_type}.{name}: manifest value {literal!r} is written out; take it from local.stack")
     return problems
@@ -998,6 +1550,43 @@ def check_terraform_example(example: dict[str, Any]) -> list[str]:
     return problems
 
 
+def snake(key: str) -> str:
+    """`todo-api` -> `todo_api`."""
+    return re.sub(r"[^a-z0-9]+", "_", key.lower())
+
+
+# Which module output holds each kind of manifest resource, and the example's output name for it.
+TF_EXAMPLE_OUTPUTS = {
+    "tables": ("table_names", "{}_table_name"),
+    "functions": ("function_names", "{}_function_name"),
+    "queues": ("queue_urls", "{}_queue_url"),
+    "streams": ("stream_names", "{}_stream_name"),
+    "event_buses": ("event_bus_names", "{}_event_bus_name"),
+}
+
+
+def check_terraform_example_outputs(manifest: dict[str, Any], module: dict[str, Any], example: dict[str, Any]) -> list[str]:
+    """The example names every manifest resource the SAM stack outputs, from the module's maps,
+    and the module has those maps."""
+    problems = []
+    outputs = example["output"]
+    expected = {}
+    for section, (module_output, example_name) in TF_EXAMPLE_OUTPUTS.items():
+        if manifest.get(section) and module_output not in module["output"]:
+            problems.append(f"output {module_output}: missing from the module; manifest {section} needs it")
+        for key in manifest.get(section, {}):
+            expected[example_name.format(snake(key))] = f'${{module.stack.{module_output}["{key}"]}}'
+    if manifest.get("http_api"):
+        expected["api_url"] = "${module.stack.api_url}"
+    for name, value in expected.items():
+        actual = tf_value(outputs.get(name, {}), "value")
+        if actual != value:
+            problems.append(f"examples/basic output {name}: value is {json.dumps(actual)}, must be {json.dumps(value)}")
+    for name in sorted(set(outputs) - set(expected)):
+        problems.append(f"examples/basic output {name}: names nothing in the manifest")
+    return problems
+
+
 def check_terraform(manifest: dict[str, Any], module: dict[str, Any]) -> list[str]:
     return (
         check_terraform_reads_manifest(module)
@@ -1007,6 +1596,50 @@ def check_terraform(manifest: dict[str, Any], module: dict[str, Any]) -> list[st
         + check_terraform_tags(manifest, module)
         + check_terraform_variables(module)
     )
+
+
+def check_manifest_reasons(manifest: dict[str, Any]) -> list[str]:
+    """Every reason names a setting the manifest has: top-level reasons by their dotted path,
+    function and HTTP API reasons by a setting of theirs."""
+    problems = []
+    for path in manifest.get("reasons", {}):
+        node: Any = manifest
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            problems.append(f"reasons.{path}: the manifest has no setting {path}")
+    owners = {f"functions.{key}": function for key, function in manifest["functions"].items()}
+    if manifest.get("http_api"):
+        owners["http_api"] = manifest["http_api"]
+    for owner, spec in owners.items():
+        for setting in spec.get("reasons", {}):
+            if setting not in spec or setting == "reasons":
+                problems.append(f"{owner}.reasons.{setting}: {owner} has no setting {setting}")
+    return problems
+
+
+def check_manifest_rule_keys(manifest: dict[str, Any]) -> list[str]:
+    """Rule keys are unique across buses: the deployed rule name and the logical ID carry only
+    the rule key (Terraform's local.event_rules fails the plan on a duplicate)."""
+    problems = []
+    seen: dict[str, str] = {}
+    for bus, spec in manifest.get("event_buses", {}).items():
+        for rule in spec.get("rules", {}):
+            if rule in seen:
+                problems.append(f"event_buses.{bus}.rules.{rule}: rule key {rule} is also a rule of bus {seen[rule]}; rule keys must be unique")
+            seen[rule] = bus
+    return problems
+
+
+def check_cloudformation_inline_skips(template: dict[str, Any]) -> list[str]:
+    """Every checkov skip in a resource's Metadata (the CloudFormation form) gives its reason."""
+    problems = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        checkov = (resource.get("Metadata") or {}).get("checkov") or {}
+        for skip in as_list(checkov.get("skip")):
+            if not isinstance(skip, dict) or not skip.get("id") or not str(skip.get("comment") or "").strip():
+                problems.append(f"{logical_id}: checkov skip {json.dumps(skip)} has no id or no comment (its reason)")
+    return problems
 
 
 def check_checkov_config(text: str) -> list[str]:
@@ -1080,6 +1713,18 @@ class SamTemplateMatchesManifest(Fixtures):
     def test_functions_and_log_groups(self) -> None:
         self.assertNoProblems(check_sam_functions(self.manifest, self.template))
 
+    def test_queues(self) -> None:
+        self.assertNoProblems(check_sam_queues(self.manifest, self.template))
+
+    def test_streams(self) -> None:
+        self.assertNoProblems(check_sam_streams(self.manifest, self.template))
+
+    def test_event_buses_rules_and_queue_policies(self) -> None:
+        self.assertNoProblems(check_sam_event_buses(self.manifest, self.template))
+
+    def test_event_source_mappings(self) -> None:
+        self.assertNoProblems(check_sam_event_sources(self.manifest, self.template))
+
     def test_roles_grant_exactly_the_manifest_permissions(self) -> None:
         self.assertNoProblems(check_sam_iam(self.manifest, self.template))
 
@@ -1124,6 +1769,33 @@ class TerraformModuleFollowsManifest(Fixtures):
     def test_example_root_configuration(self) -> None:
         self.assertNoProblems(check_terraform_example(self.example))
 
+    def test_example_outputs_follow_the_manifest(self) -> None:
+        self.assertNoProblems(check_terraform_example_outputs(self.manifest, self.module, self.example))
+
+
+class ManifestChecks(Fixtures):
+    def test_every_reason_names_a_setting(self) -> None:
+        self.assertNoProblems(check_manifest_reasons(self.manifest))
+
+    def test_rule_keys_are_unique_across_buses(self) -> None:
+        self.assertNoProblems(check_manifest_rule_keys(self.manifest))
+
+    def test_the_checker_finds_a_rule_key_on_two_buses(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        manifest["event_buses"]["audit"] = copy.deepcopy(manifest["event_buses"]["events"])
+        self.assertEqual(
+            check_manifest_rule_keys(manifest),
+            ["event_buses.audit.rules.to-ingest: rule key to-ingest is also a rule of bus events; rule keys must be unique"],
+        )
+
+    def test_the_checker_finds_a_reason_for_nothing(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        manifest["reasons"]["queues.ingest.visibility_timeout"] = "typo"
+        manifest["functions"]["event-router"]["reasons"]["batch_size"] = "belongs to event_sources"
+        problems = check_manifest_reasons(manifest)
+        self.assertIn("reasons.queues.ingest.visibility_timeout: the manifest has no setting queues.ingest.visibility_timeout", problems)
+        self.assertIn("functions.event-router.reasons.batch_size: functions.event-router has no setting batch_size", problems)
+
 
 class CheckovConfig(unittest.TestCase):
     def test_every_skip_has_a_reason_and_failures_fail(self) -> None:
@@ -1132,9 +1804,13 @@ class CheckovConfig(unittest.TestCase):
             self.fail(report(problems))
 
     def test_every_inline_skip_has_a_reason(self) -> None:
-        problems = check_inline_skips(template_texts())
+        problems = check_inline_skips(template_texts()) + check_cloudformation_inline_skips(load_sam_template())
         if problems:
             self.fail(report(problems))
+
+    def test_the_checker_finds_a_cloudformation_skip_without_reason(self) -> None:
+        template = {"Resources": {"Q": {"Metadata": {"checkov": {"skip": [{"id": "CKV_AWS_27"}, {"id": "CKV_AWS_1", "comment": "why"}]}}}}}
+        self.assertEqual(check_cloudformation_inline_skips(template), ['Q: checkov skip {"id": "CKV_AWS_27"} has no id or no comment (its reason)'])
 
     def test_the_checker_finds_an_inline_skip_without_reason(self) -> None:
         problems = check_inline_skips({"x.tf": "  #checkov:skip=CKV_AWS_28\n  #checkov:skip=CKV_AWS_50:costs\n"})
@@ -1243,6 +1919,260 @@ class CheckersFindDrift(Fixtures):
         del self.props(template, "TodoApiFunction")["Role"]
         self.assertFinds(check_sam(self.manifest, template), "TodoApiFunction", "Role")
         self.assertFinds(check_sam_translated(self.manifest, template), "SAM generated a role")
+
+    # ------------------------------------------------ queues, streams, events, event sources
+
+    def statement(self, template: dict[str, Any], role: str, sid: str) -> dict[str, Any]:
+        statements = self.props(template, role)["Policies"][0]["PolicyDocument"]["Statement"]
+        return next(statement for statement in statements if statement.get("Sid") == sid)
+
+    def queue_policy_statement(self, template: dict[str, Any]) -> dict[str, Any]:
+        return self.props(template, "IngestQueuePolicy")["PolicyDocument"]["Statement"][0]
+
+    def test_changed_batch_size(self) -> None:
+        template = self.sam()
+        self.props(template, "EventRouterIngestEventSource")["BatchSize"] = 10
+        self.assertFinds(check_sam(self.manifest, template), "EventRouterIngestEventSource", "BatchSize is 10", "wants 100")
+
+    def test_missing_report_batch_item_failures(self) -> None:
+        template = self.sam()
+        del self.props(template, "EventRouterIngestEventSource")["FunctionResponseTypes"]
+        self.assertFinds(
+            check_sam(self.manifest, template), "EventRouterIngestEventSource", "FunctionResponseTypes is null",
+            "report_batch_item_failures", '["ReportBatchItemFailures"]',
+        )
+
+    def test_manifest_event_source_change_not_followed(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        manifest["functions"]["event-router"]["event_sources"][0]["maximum_concurrency"] = 10
+        manifest["functions"]["event-router"]["event_sources"][0]["maximum_batching_window_seconds"] = 5
+        problems = check_sam(manifest, self.template)
+        self.assertFinds(problems, "EventRouterIngestEventSource", "ScalingConfig", '{"MaximumConcurrency": 10}')
+        self.assertFinds(problems, "EventRouterIngestEventSource", "MaximumBatchingWindowInSeconds is 1", "wants 5")
+
+    def test_event_source_on_another_queue_or_disabled(self) -> None:
+        template = self.sam()
+        props = self.props(template, "EventRouterIngestEventSource")
+        props["EventSourceArn"] = {"Fn::GetAtt": ["RejectsQueue", "Arn"]}
+        props["Enabled"] = False
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "EventRouterIngestEventSource", "EventSourceArn", "${IngestQueue.Arn}")
+        self.assertFinds(problems, "EventRouterIngestEventSource", "Enabled is false")
+
+    def test_sqs_event_on_the_function_instead_of_a_mapping(self) -> None:
+        template = self.sam()
+        self.props(template, "EventRouterFunction")["Events"] = {
+            "Ingest": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["IngestQueue", "Arn"]}}},
+        }
+        self.assertFinds(check_sam(self.manifest, template), "EventRouterFunction", "event Ingest has Type SQS")
+
+    def test_changed_pattern(self) -> None:
+        template = self.sam()
+        self.props(template, "ToIngestRule")["EventPattern"] = {"detail-type": ["user_activity"]}
+        self.assertFinds(check_sam(self.manifest, template), "ToIngestRule", "EventPattern", "order_placed")
+
+    def test_pattern_as_a_json_string_is_compared_as_data(self) -> None:
+        template = self.sam()
+        pattern = self.manifest["event_buses"]["events"]["rules"]["to-ingest"]["pattern"]
+        self.props(template, "ToIngestRule")["EventPattern"] = json.dumps(pattern, indent=2)
+        self.assertNoProblems(check_sam_event_buses(self.manifest, template))
+
+    def test_rule_targets_another_queue(self) -> None:
+        template = self.sam()
+        self.props(template, "ToIngestRule")["Targets"][0]["Arn"] = {"Fn::GetAtt": ["RejectsQueue", "Arn"]}
+        self.assertFinds(check_sam(self.manifest, template), "ToIngestRule", "Targets", "${IngestQueue.Arn}")
+
+    def test_rule_on_the_default_bus(self) -> None:
+        template = self.sam()
+        del self.props(template, "ToIngestRule")["EventBusName"]
+        self.assertFinds(check_sam(self.manifest, template), "ToIngestRule", "EventBusName is null", '{"Ref": "EventsEventBus"}')
+
+    def test_changed_max_receive_count(self) -> None:
+        template = self.sam()
+        self.props(template, "IngestQueue")["RedrivePolicy"]["maxReceiveCount"] = 3
+        self.assertFinds(
+            check_sam(self.manifest, template), "IngestQueue (queue ingest)", "RedrivePolicy", '"maxReceiveCount": 3',
+            "queues.ingest.dead_letter",
+        )
+
+    def test_redrive_to_another_queue_and_open_redrive_allow(self) -> None:
+        template = self.sam()
+        self.props(template, "IngestQueue")["RedrivePolicy"]["deadLetterTargetArn"] = {"Fn::GetAtt": ["RejectsQueue", "Arn"]}
+        self.props(template, "IngestDlqQueue")["RedriveAllowPolicy"] = {"redrivePermission": "allowAll"}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "IngestQueue", "RedrivePolicy", "${IngestDlqQueue.Arn}")
+        self.assertFinds(problems, "IngestDlqQueue", "RedriveAllowPolicy", "byQueue")
+
+    def test_queue_without_sse_or_fifo(self) -> None:
+        template = self.sam()
+        self.props(template, "RejectsQueue")["SqsManagedSseEnabled"] = False
+        del self.props(template, "OrdersQueue")["FifoQueue"]
+        self.props(template, "OrdersQueue")["ContentBasedDeduplication"] = True
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "RejectsQueue", "SqsManagedSseEnabled is false")
+        self.assertFinds(problems, "OrdersQueue", "FifoQueue is null", "queues.orders.fifo")
+        self.assertFinds(problems, "OrdersQueue", "ContentBasedDeduplication is true")
+
+    def test_changed_visibility_timeout_and_extra_queue_setting(self) -> None:
+        template = self.sam()
+        self.props(template, "IngestQueue")["VisibilityTimeout"] = 30
+        self.props(template, "IngestQueue")["DelaySeconds"] = 5
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "IngestQueue", "VisibilityTimeout is 30", "wants 180")
+        self.assertFinds(problems, "IngestQueue", "DelaySeconds is set")
+
+    def test_stream_unencrypted_or_on_demand(self) -> None:
+        template = self.sam()
+        del self.props(template, "ActivityStream")["StreamEncryption"]
+        self.props(template, "ActivityStream")["StreamModeDetails"] = {"StreamMode": "ON_DEMAND"}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "ActivityStream", "StreamEncryption is null", "alias/aws/kinesis")
+        self.assertFinds(problems, "ActivityStream", "StreamModeDetails", "PROVISIONED")
+
+    def test_missing_queue_policy_condition(self) -> None:
+        template = self.sam()
+        del self.queue_policy_statement(template)["Condition"]
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "IngestQueuePolicy", "Condition is null", "aws:SourceArn")
+        self.assertFinds(problems, "IngestQueuePolicy", "no statement lets rule to-ingest")
+
+    def test_queue_policy_condition_on_another_rule_or_key(self) -> None:
+        template = self.sam()
+        self.queue_policy_statement(template)["Condition"] = {"ArnLike": {"aws:SourceArn": "*"}}
+        self.assertFinds(check_sam(self.manifest, template), "IngestQueuePolicy", "ArnLike")
+        template = self.sam()
+        self.queue_policy_statement(template)["Condition"]["ArnEquals"]["aws:SourceArn"] = {"Fn::GetAtt": ["EventsEventBus", "Arn"]}
+        self.assertFinds(check_sam(self.manifest, template), "IngestQueuePolicy", "lets ${EventsEventBus.Arn} send")
+
+    def test_queue_policy_grants_more(self) -> None:
+        template = self.sam()
+        statement = self.queue_policy_statement(template)
+        statement["Action"] = ["sqs:SendMessage", "sqs:ReceiveMessage"]
+        statement["Principal"] = {"AWS": "*"}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "IngestQueuePolicy", "grants sqs:ReceiveMessage")
+        self.assertFinds(problems, "IngestQueuePolicy", "Principal", "events.amazonaws.com")
+
+    def test_missing_queue_policy(self) -> None:
+        template = self.sam()
+        del template["Resources"]["IngestQueuePolicy"]
+        self.assertFinds(check_sam(self.manifest, template), "IngestQueuePolicy: missing", "target of rule to-ingest")
+
+    def test_extra_sqs_action(self) -> None:
+        template = self.sam()
+        self.statement(template, "EventRouterRole", "IngestQueue")["Action"].append("sqs:SendMessage")
+        self.assertFinds(check_sam(self.manifest, template), "EventRouterRole", "grants sqs:SendMessage on ${IngestQueue.Arn}")
+
+    def test_stream_permission_on_another_resource(self) -> None:
+        template = self.sam()
+        self.statement(template, "EventRouterRole", "ActivityStream")["Resource"] = {"Fn::Sub": "${ActivityStream.Arn}/*"}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "EventRouterRole", "does not grant kinesis:PutRecords on ${ActivityStream.Arn}")
+        self.assertFinds(problems, "EventRouterRole", "grants kinesis:PutRecords on ${ActivityStream.Arn}/*")
+
+    def test_environment_names_another_queue_or_stream(self) -> None:
+        template = self.sam()
+        variables = self.props(template, "EventRouterFunction")["Environment"]["Variables"]
+        variables["ORDERS_QUEUE_URL"] = {"Ref": "RejectsQueue"}
+        variables["ACTIVITY_STREAM"] = {"Fn::GetAtt": ["ActivityStream", "Arn"]}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "Environment ORDERS_QUEUE_URL", '{"Ref": "OrdersQueue"}')
+        self.assertFinds(problems, "Environment ACTIVITY_STREAM", '{"Ref": "ActivityStream"}')
+
+    def test_missing_tags_on_rule_and_event_source(self) -> None:
+        template = self.sam()
+        del self.props(template, "ToIngestRule")["Tags"]
+        tags = self.props(template, "EventRouterIngestEventSource")["Tags"]
+        tags[:] = [tag for tag in tags if tag["Key"] != "project"]
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "ToIngestRule", "cost-allocation tag cost_center is missing")
+        self.assertFinds(problems, "EventRouterIngestEventSource", "cost-allocation tag project is missing")
+        self.assertFinds(check_sam_translated(self.manifest, template), "ToIngestRule (AWS::Events::Rule", "missing")
+
+    def test_missing_output(self) -> None:
+        template = self.sam()
+        del template["Outputs"]["IngestDlqQueueUrl"]
+        self.assertFinds(check_sam(self.manifest, template), "Outputs.IngestDlqQueueUrl", '{"Ref": "IngestDlqQueue"}')
+
+    def test_colliding_logical_ids(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        manifest["queues"]["ingest_dlq"] = manifest["queues"]["ingest-dlq"]
+        self.assertFinds(check_sam_accounted_for(manifest, self.template), "IngestDlqQueue: stands for both queue ingest-dlq and queue ingest_dlq")
+
+    def test_terraform_event_source_literal(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_lambda_event_source_mapping", "this")]
+        body["batch_size"] = [100]
+        body["function_response_types"] = [["ReportBatchItemFailures"]]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_lambda_event_source_mapping.this", "batch_size is 100", "each.value.batch_size")
+        self.assertFinds(problems, "aws_lambda_event_source_mapping.this", "function_response_types", "each.value.report_batch_item_failures")
+
+    def test_terraform_event_source_without_scaling_config(self) -> None:
+        module = copy.deepcopy(self.module)
+        del module["resource"][("aws_lambda_event_source_mapping", "this")]["dynamic"]
+        self.assertFinds(check_terraform(self.manifest, module), "aws_lambda_event_source_mapping.this", 'no dynamic "scaling_config"')
+
+    def test_terraform_queue_policy_without_condition(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_sqs_queue_policy", "event_rules")]
+        body["policy"] = [re.sub(r", 'Condition': \{.*\}\}\}", "}", body["policy"][0])]
+        self.assertNotIn("Condition", body["policy"][0])
+        self.assertFinds(check_terraform(self.manifest, module), "aws_sqs_queue_policy.event_rules", "does not bind", "aws:SourceArn")
+
+    def test_terraform_queue_policy_extra_action(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_sqs_queue_policy", "event_rules")]
+        body["policy"] = [body["policy"][0].replace("'Action': 'sqs:SendMessage'", "'Action': ['sqs:SendMessage', 'sqs:ReceiveMessage']")]
+        self.assertFinds(check_terraform(self.manifest, module), "aws_sqs_queue_policy.event_rules", "literal action 'sqs:ReceiveMessage'")
+
+    def test_terraform_pattern_and_queue_settings_written_out(self) -> None:
+        module = copy.deepcopy(self.module)
+        module["resource"][("aws_cloudwatch_event_rule", "this")]["event_pattern"] = ['{"detail-type": ["user_activity"]}']
+        module["resource"][("aws_sqs_queue", "this")]["sqs_managed_sse_enabled"] = [False]
+        module["resource"][("aws_sqs_queue", "this")]["visibility_timeout_seconds"] = [180]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_cloudwatch_event_rule.this", "event_pattern is", "jsonencode(each.value.pattern)")
+        self.assertFinds(problems, "aws_cloudwatch_event_rule.this", "manifest value 'user_activity' is written out")
+        self.assertFinds(problems, "aws_sqs_queue.this", "sqs_managed_sse_enabled is false")
+        self.assertFinds(problems, "aws_sqs_queue.this", "visibility_timeout_seconds is 180")
+
+    def test_terraform_redrive_without_the_manifest_count(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_sqs_queue_redrive_policy", "this")]
+        body["redrive_policy"] = [body["redrive_policy"][0].replace("${each.value.max_receive_count}", "5")]
+        self.assertFinds(check_terraform(self.manifest, module), "aws_sqs_queue_redrive_policy.this", "does not bind each.value.max_receive_count")
+
+    def test_terraform_queue_key_written_out(self) -> None:
+        module = copy.deepcopy(self.module)
+        module["resource"][("aws_cloudwatch_event_target", "this")]["arn"] = ['${aws_sqs_queue.this["ingest"].arn}']
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_cloudwatch_event_target.this", "manifest value 'ingest' is written out")
+        self.assertFinds(problems, "aws_cloudwatch_event_target.this", "arn is", "does not bind each.value.queue")
+
+    def test_terraform_environment_without_queue_urls(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_lambda_function", "this")]
+        body["environment"] = [{"variables": [body["environment"][0]["variables"][0].replace("aws_sqs_queue.this[value.queue].url", "value.queue")]}]
+        self.assertFinds(check_terraform(self.manifest, module), "aws_lambda_function.this", "environment.variables must refer to the manifest's aws_sqs_queue")
+
+    def test_terraform_missing_tags_on_rule(self) -> None:
+        module = copy.deepcopy(self.module)
+        del module["resource"][("aws_cloudwatch_event_rule", "this")]["tags"]
+        self.assertFinds(check_terraform(self.manifest, module), "aws_cloudwatch_event_rule.this", "must be local.tags")
+
+    def test_terraform_missing_resource_kind(self) -> None:
+        module = copy.deepcopy(self.module)
+        del module["resource"][("aws_sqs_queue_policy", "event_rules")]
+        self.assertFinds(check_terraform(self.manifest, module), "aws_sqs_queue_policy: missing")
+
+    def test_terraform_example_output_for_a_removed_queue(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        del manifest["queues"]["rejects"]
+        manifest["queues"]["audit"] = manifest["queues"]["ingest-dlq"]
+        problems = check_terraform_example_outputs(manifest, self.module, self.example)
+        self.assertFinds(problems, "output rejects_queue_url", "names nothing in the manifest")
+        self.assertFinds(problems, "output audit_queue_url", 'module.stack.queue_urls[\\"audit\\"]')
 
     def test_terraform_literal_instead_of_manifest_value(self) -> None:
         module = copy.deepcopy(self.module)

@@ -51,13 +51,21 @@ pub fn attribute<T: Serialize + ?Sized>(value: &T) -> Result<AttributeValue, Ite
     })
 }
 
-/// Error codes DynamoDB uses for load it may take back a moment later.
+/// Error codes AWS services use for load they may take back a moment later: DynamoDB's, and
+/// Kinesis's and SQS's, whose clients share this classification.
 const TRANSIENT_CODES: &[&str] = &[
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
+    "Throttling",
     "RequestLimitExceeded",
+    "RequestThrottled",
+    "KMSThrottlingException",
+    "KmsThrottled",
     "InternalServerError",
+    "InternalFailure",
+    "InternalError",
     "ServiceUnavailable",
+    "ServiceUnavailableException",
     "TransactionInProgressException",
 ];
 

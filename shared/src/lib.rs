@@ -7,6 +7,9 @@
 pub mod clients;
 pub mod config;
 pub mod dynamo;
+pub mod events;
+#[cfg(feature = "test-support")]
+pub mod fake_endpoint;
 pub mod http;
 pub mod metrics;
 pub mod stack;

@@ -38,9 +38,75 @@ pub struct Stack {
     /// Tag keys every taggable resource carries, with values from one deployment input.
     pub cost_allocation_tags: Vec<String>,
     pub tables: BTreeMap<String, TableSpec>,
+    #[serde(default)]
+    pub queues: BTreeMap<String, QueueSpec>,
+    #[serde(default)]
+    pub streams: BTreeMap<String, StreamSpec>,
+    #[serde(default)]
+    pub event_buses: BTreeMap<String, EventBusSpec>,
+    /// Why settings outside the functions have their values, keyed by their path.
+    #[serde(default)]
+    pub reasons: BTreeMap<String, String>,
     pub functions: BTreeMap<String, FunctionSpec>,
     #[serde(default)]
     pub http_api: Option<HttpApiSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSpec {
+    pub fifo: bool,
+    pub visibility_timeout_seconds: u32,
+    pub message_retention_seconds: u32,
+    #[serde(default)]
+    pub dead_letter: Option<DeadLetterSpec>,
+}
+
+impl QueueSpec {
+    /// The queue's name as deployed: FIFO queue names must end in `.fifo`.
+    pub fn deployed_name(&self, prefix: &str, key: &str) -> String {
+        let name = resource_name(prefix, key);
+        if self.fifo {
+            format!("{name}.fifo")
+        } else {
+            name
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterSpec {
+    pub queue: String,
+    pub max_receive_count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    pub shard_count: u32,
+    pub retention_hours: u32,
+    pub encryption: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBusSpec {
+    pub rules: BTreeMap<String, RuleSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// The EventBridge event pattern, as EventBridge takes it.
+    pub pattern: serde_json::Value,
+    pub target: RuleTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTarget {
+    pub queue: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -107,6 +173,9 @@ pub struct FunctionSpec {
     pub environment: BTreeMap<String, EnvValue>,
     #[serde(default)]
     pub permissions: Vec<Permission>,
+    /// Queues the function is triggered by (Lambda event source mappings).
+    #[serde(default)]
+    pub event_sources: Vec<EventSourceSpec>,
     /// Why each setting has its value, keyed by setting name.
     #[serde(default)]
     pub reasons: BTreeMap<String, String>,
@@ -136,21 +205,43 @@ impl LogFormat {
     }
 }
 
-/// An environment variable's value: literal, or the deployed name of a manifest resource.
+/// An environment variable's value: literal, or a manifest resource as deployed (a table's or
+/// a stream's name, a queue's URL).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum EnvValue {
     Table { table: String },
+    Queue { queue: String },
+    Stream { stream: String },
     Literal { value: String },
 }
 
+/// Actions a function may take on one manifest resource: exactly one of `table` (with
+/// `indexes`), `queue` or `stream`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Permission {
-    pub table: String,
+    #[serde(default)]
+    pub table: Option<String>,
     #[serde(default)]
     pub indexes: Vec<String>,
+    #[serde(default)]
+    pub queue: Option<String>,
+    #[serde(default)]
+    pub stream: Option<String>,
     pub actions: Vec<String>,
+}
+
+/// An SQS event source mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSourceSpec {
+    pub queue: String,
+    pub batch_size: u32,
+    pub maximum_batching_window_seconds: u32,
+    pub report_batch_item_failures: bool,
+    #[serde(default)]
+    pub maximum_concurrency: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -258,38 +349,95 @@ impl Stack {
                 ));
             }
             for (name, value) in &function.environment {
-                if let EnvValue::Table { table } = value
-                    && !self.tables.contains_key(table)
-                {
+                let (kind, target, known) = match value {
+                    EnvValue::Table { table } => ("table", table, self.tables.contains_key(table)),
+                    EnvValue::Queue { queue } => ("queue", queue, self.queues.contains_key(queue)),
+                    EnvValue::Stream { stream } => {
+                        ("stream", stream, self.streams.contains_key(stream))
+                    }
+                    EnvValue::Literal { .. } => continue,
+                };
+                if !known {
                     return invalid(format!(
-                        "function {key}: environment {name} names table {table}, which the manifest does not define"
+                        "function {key}: environment {name} names {kind} {target}, which the manifest does not define"
                     ));
                 }
             }
             for permission in &function.permissions {
-                let Some(table) = self.tables.get(&permission.table) else {
+                self.check_permission(key, permission)?;
+            }
+            for source in &function.event_sources {
+                self.check_event_source(key, function, source)?;
+            }
+        }
+        for (key, queue) in &self.queues {
+            check_resource_key(key)?;
+            if let Some(dead_letter) = &queue.dead_letter {
+                match self.queues.get(&dead_letter.queue) {
+                    None => {
+                        return invalid(format!(
+                            "queue {key}: dead-letter queue {} is not defined",
+                            dead_letter.queue
+                        ));
+                    }
+                    Some(dlq) if dlq.fifo != queue.fifo => {
+                        return invalid(format!(
+                            "queue {key}: its dead-letter queue {} must be FIFO exactly when it is",
+                            dead_letter.queue
+                        ));
+                    }
+                    Some(_) if !(1..=1000).contains(&dead_letter.max_receive_count) => {
+                        return invalid(format!(
+                            "queue {key}: max_receive_count {} is outside SQS's 1..=1000",
+                            dead_letter.max_receive_count
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            if queue.visibility_timeout_seconds > 43_200 {
+                return invalid(format!(
+                    "queue {key}: visibility timeout over SQS's 12 hours"
+                ));
+            }
+            if !(60..=1_209_600).contains(&queue.message_retention_seconds) {
+                return invalid(format!(
+                    "queue {key}: message retention outside SQS's 60 s..=14 days"
+                ));
+            }
+        }
+        for (key, stream) in &self.streams {
+            check_resource_key(key)?;
+            if stream.shard_count == 0 || !(24..=8760).contains(&stream.retention_hours) {
+                return invalid(format!(
+                    "stream {key}: needs at least one shard and a retention of 24..=8760 hours"
+                ));
+            }
+        }
+        let mut rule_keys = std::collections::BTreeSet::new();
+        for (bus, spec) in &self.event_buses {
+            check_resource_key(bus)?;
+            for (rule, rule_spec) in &spec.rules {
+                check_resource_key(rule)?;
+                if !rule_keys.insert(rule) {
                     return invalid(format!(
-                        "function {key}: a permission names table {}, which the manifest does not define",
-                        permission.table
-                    ));
-                };
-                if let Some(index) = permission
-                    .indexes
-                    .iter()
-                    .find(|index| !table.global_secondary_indexes.contains_key(*index))
-                {
-                    return invalid(format!(
-                        "function {key}: a permission names index {index} of table {}, which has no such index",
-                        permission.table
+                        "rule {rule} is defined on two buses; rule keys name deployed rules and must be unique"
                     ));
                 }
-                if let Some(action) = permission
-                    .actions
-                    .iter()
-                    .find(|action| action.contains('*') || !action.starts_with("dynamodb:"))
-                {
+                let Some(target) = self.queues.get(&rule_spec.target.queue) else {
                     return invalid(format!(
-                        "function {key}: action {action:?} is not one exact dynamodb action"
+                        "event bus {bus}, rule {rule}: target queue {} is not defined",
+                        rule_spec.target.queue
+                    ));
+                };
+                if target.fifo {
+                    return invalid(format!(
+                        "event bus {bus}, rule {rule}: a FIFO queue needs a message group, which rule targets here do not set"
+                    ));
+                }
+                if !rule_spec.pattern.is_object() {
+                    return invalid(format!(
+                        "event bus {bus}, rule {rule}: the pattern must be a JSON object"
                     ));
                 }
             }
@@ -310,6 +458,112 @@ impl Stack {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl Stack {
+    fn check_permission(&self, function: &str, permission: &Permission) -> Result<(), StackError> {
+        let invalid = |message: String| Err(StackError::Invalid(message));
+        let (service, resource) = match (&permission.table, &permission.queue, &permission.stream) {
+            (Some(table), None, None) => {
+                let Some(spec) = self.tables.get(table) else {
+                    return invalid(format!(
+                        "function {function}: a permission names table {table}, which the manifest does not define"
+                    ));
+                };
+                if let Some(index) = permission
+                    .indexes
+                    .iter()
+                    .find(|index| !spec.global_secondary_indexes.contains_key(*index))
+                {
+                    return invalid(format!(
+                        "function {function}: a permission names index {index} of table {table}, which has no such index"
+                    ));
+                }
+                ("dynamodb", format!("table {table}"))
+            }
+            (None, Some(queue), None) if self.queues.contains_key(queue) => {
+                ("sqs", format!("queue {queue}"))
+            }
+            (None, None, Some(stream)) if self.streams.contains_key(stream) => {
+                ("kinesis", format!("stream {stream}"))
+            }
+            (None, Some(name), None) | (None, None, Some(name)) => {
+                return invalid(format!(
+                    "function {function}: a permission names {name}, which the manifest does not define"
+                ));
+            }
+            _ => {
+                return invalid(format!(
+                    "function {function}: a permission must name exactly one table, queue or stream"
+                ));
+            }
+        };
+        if permission.table.is_none() && !permission.indexes.is_empty() {
+            return invalid(format!(
+                "function {function}: indexes belong to a table permission, not to {resource}"
+            ));
+        }
+        let exact = |action: &&String| {
+            !action.contains('*')
+                && action
+                    .strip_prefix(service)
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .is_some_and(|name| !name.is_empty())
+        };
+        if let Some(action) = permission.actions.iter().find(|action| !exact(action)) {
+            return invalid(format!(
+                "function {function}: action {action:?} on {resource} is not one exact {service} action"
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_event_source(
+        &self,
+        function: &str,
+        spec: &FunctionSpec,
+        source: &EventSourceSpec,
+    ) -> Result<(), StackError> {
+        let invalid = |message: String| Err(StackError::Invalid(message));
+        let Some(queue) = self.queues.get(&source.queue) else {
+            return invalid(format!(
+                "function {function}: event source queue {} is not defined",
+                source.queue
+            ));
+        };
+        let max_batch = if queue.fifo { 10 } else { 10_000 };
+        if !(1..=max_batch).contains(&source.batch_size) {
+            return invalid(format!(
+                "function {function}: batch_size {} is outside 1..={max_batch} for queue {}",
+                source.batch_size, source.queue
+            ));
+        }
+        if source.batch_size > 10 && source.maximum_batching_window_seconds == 0 {
+            return invalid(format!(
+                "function {function}: a batch_size over 10 needs a batching window of at least 1 s"
+            ));
+        }
+        if source.maximum_batching_window_seconds > 300 {
+            return invalid(format!(
+                "function {function}: maximum_batching_window_seconds is over Lambda's 300"
+            ));
+        }
+        if source
+            .maximum_concurrency
+            .is_some_and(|concurrency| !(2..=1000).contains(&concurrency))
+        {
+            return invalid(format!(
+                "function {function}: maximum_concurrency must be 2..=1000"
+            ));
+        }
+        if queue.visibility_timeout_seconds < spec.timeout_seconds {
+            return invalid(format!(
+                "function {function}: queue {}'s visibility timeout ({} s) is shorter than the function's timeout ({} s); Lambda refuses such a mapping",
+                source.queue, queue.visibility_timeout_seconds, spec.timeout_seconds
+            ));
         }
         Ok(())
     }
@@ -458,6 +712,71 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("owner has two types"), "{error}");
+    }
+
+    #[test]
+    fn queue_stream_and_event_source_references_are_checked() {
+        let stack = Stack::workspace();
+        assert!(stack.queues["orders"].fifo);
+        assert_eq!(
+            stack.queues["orders"].deployed_name("prod", "orders"),
+            "prod-orders.fifo"
+        );
+        assert_eq!(
+            stack.queues["ingest"].deployed_name("prod", "ingest"),
+            "prod-ingest"
+        );
+
+        let error = |edit: fn(&mut serde_json::Value)| manifest_with(edit).unwrap_err().to_string();
+        let message = error(|m| m["queues"]["ingest"]["dead_letter"]["queue"] = "nope".into());
+        assert!(message.contains("dead-letter queue nope"), "{message}");
+        let message = error(|m| m["queues"]["ingest-dlq"]["fifo"] = true.into());
+        assert!(message.contains("FIFO exactly when"), "{message}");
+        let message = error(|m| {
+            m["functions"]["event-router"]["permissions"][1]["actions"][0] =
+                "sqs:SendMessage".into()
+        });
+        assert!(
+            message.contains("not one exact kinesis action"),
+            "{message}"
+        );
+        let message = error(|m| {
+            m["functions"]["event-router"]["permissions"][0]["stream"] = "activity".into()
+        });
+        assert!(
+            message.contains("exactly one table, queue or stream"),
+            "{message}"
+        );
+        let message = error(|m| {
+            m["functions"]["event-router"]["environment"]["ORDERS_QUEUE_URL"]["queue"] = "x".into()
+        });
+        assert!(message.contains("names queue x"), "{message}");
+        let message = error(|m| m["queues"]["ingest"]["visibility_timeout_seconds"] = 10.into());
+        assert!(
+            message.contains("shorter than the function's timeout"),
+            "{message}"
+        );
+        let message = error(|m| {
+            m["functions"]["event-router"]["event_sources"][0]["maximum_batching_window_seconds"] =
+                0.into()
+        });
+        assert!(message.contains("batching window"), "{message}");
+        let message = error(|m| {
+            m["event_buses"]["events"]["rules"]["to-ingest"]["target"]["queue"] = "gone".into()
+        });
+        assert!(message.contains("target queue gone"), "{message}");
+    }
+
+    #[test]
+    fn the_ingest_queue_gives_six_function_timeouts() {
+        // Lambda's advice for SQS event sources; the manifest's reason says so.
+        let stack = Stack::workspace();
+        let router = &stack.functions["event-router"];
+        let source = &router.event_sources[0];
+        assert_eq!(
+            stack.queues[&source.queue].visibility_timeout_seconds,
+            6 * router.timeout_seconds
+        );
     }
 
     #[test]

@@ -7,61 +7,29 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::{Body, Request};
 use shared::clients::{self, ClientSettings};
+use shared::fake_endpoint::{self, FakeResponse};
 use shared::http::Problem;
 use todo_api::{App, Config};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
 
 /// Serves `error_type` (a DynamoDB error code) with HTTP `status` to every request on a
 /// loopback port; returns the endpoint and the request counter.
 async fn failing_dynamodb(status: u16, error_type: &'static str) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));
     let counter = requests.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut reader = BufReader::new(read);
-                loop {
-                    // Request line and headers, then the body by Content-Length.
-                    let mut content_length = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some((name, value)) = line.split_once(':')
-                            && name.eq_ignore_ascii_case("content-length")
-                        {
-                            content_length = value.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; content_length];
-                    if reader.read_exact(&mut body).await.is_err() {
-                        return;
-                    }
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    let payload = format!(
-                        r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"injected {error_type}"}}"#
-                    );
-                    let response = format!(
-                        "HTTP/1.1 {status} Error\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-ErrorType: {error_type}\r\nContent-Length: {}\r\n\r\n{payload}",
-                        payload.len()
-                    );
-                    if write.write_all(response.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
+    let endpoint = fake_endpoint::serve(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        FakeResponse {
+            status,
+            headers: vec![
+                ("Content-Type", "application/x-amz-json-1.0".into()),
+                ("x-amzn-ErrorType", error_type.into()),
+            ],
+            body: format!(
+                r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"injected {error_type}"}}"#
+            ),
         }
-    });
+    })
+    .await;
     (endpoint, requests)
 }
 

@@ -10,6 +10,15 @@ async fn main() -> Result<(), Error> {
         return Err("init failed on purpose".into());
     }
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        // An SQS event: every message whose body is "fail" is reported as a batch item failure.
+        if let Some(records) = event.payload["Records"].as_array() {
+            let failures: Vec<Value> = records
+                .iter()
+                .filter(|record| record["body"] == "fail")
+                .map(|record| json!({"itemIdentifier": record["messageId"]}))
+                .collect();
+            return Ok(json!({"batchItemFailures": failures}));
+        }
         let action = event.payload["action"]
             .as_str()
             .unwrap_or_default()

@@ -7,7 +7,9 @@
 
 mod child;
 pub mod demo;
+pub mod demo_events;
 pub mod emulator;
+pub mod event_sources;
 pub mod functions;
 pub mod gateway;
 pub mod http_client;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use local_stack::demo::{self, DemoOptions, DemoTarget};
+use local_stack::demo_events::{self, EventsOptions};
 use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
 use local_stack::token;
 use shared::stack::Stack;
@@ -78,6 +79,15 @@ struct UpArgs {
     /// Tasks each demo user creates.
     #[arg(long, default_value_t = 10)]
     tasks_per_user: usize,
+    /// Activity events each demo user publishes to the event bus.
+    #[arg(long, default_value_t = 12)]
+    events_per_user: usize,
+    /// Orders each demo user places.
+    #[arg(long, default_value_t = 2)]
+    orders_per_user: usize,
+    /// Events the demo publishes that can never be processed (they must end up rejected).
+    #[arg(long, default_value_t = 4)]
+    invalid_events: usize,
     /// The one log every component writes to.
     #[arg(long, default_value = "target/local-stack/stack.log")]
     log_file: PathBuf,
@@ -160,14 +170,26 @@ async fn up(args: UpArgs) -> ExitCode {
             users: args.users,
             tasks_per_user: args.tasks_per_user,
         };
+        let events = EventsOptions {
+            users: args.users,
+            activities_per_user: args.events_per_user,
+            orders_per_user: args.orders_per_user,
+            invalid: args.invalid_events,
+        };
+        let both = async {
+            let todo = demo::run(&target, options, true).await;
+            let pipeline = demo_events::run(&stack.clients, &stack.resources, events).await;
+            (todo, pipeline)
+        };
         let report = tokio::select! {
-            report = demo::run(&target, options, true) => Some(report),
+            report = both => Some(report),
             () = stop_requested() => None,
         };
         match report {
-            Some(report) => {
-                print!("{}", report.render());
-                if !report.passed() {
+            Some((todo, pipeline)) => {
+                print!("{}", todo.render());
+                print!("{}", pipeline.render());
+                if !todo.passed() || !pipeline.passed() {
                     status = ExitCode::from(1);
                 }
             }

@@ -1,6 +1,6 @@
 //! Bringing the stack up and down, in order: emulator, resources, functions, HTTP API.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +11,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::emulator::{Emulator, EmulatorError};
+use crate::event_sources::{self, EventSourceStats, QueueSource};
 use crate::functions::{self, FunctionPool, FunctionSettings};
 use crate::gateway::{self, AuthorizerSettings, Gateway};
 use crate::logs::LogSink;
-use crate::resources::Resources;
+use crate::resources::{Clients, Resources};
 use crate::routes::{RouteError, RouteTable};
 use crate::token;
 
@@ -54,7 +55,7 @@ pub enum StartError {
     #[error(transparent)]
     Emulator(#[from] EmulatorError),
     #[error("creating resources: {0}")]
-    Resources(#[from] shared::tables::CreateTableError),
+    Resources(#[from] crate::resources::ResourceError),
     #[error(transparent)]
     Function(#[from] functions::StartError),
     #[error("the manifest's HTTP API: {0}")]
@@ -70,8 +71,13 @@ pub struct RunningStack {
     pub logs: Arc<LogSink>,
     /// A client for the emulator's DynamoDB, for checks made from outside the functions.
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Clients for every emulated service.
+    pub clients: Clients,
+    /// Per function and queue (`<function><-<queue key>`), what its event source did.
+    pub event_sources: BTreeMap<String, Arc<EventSourceStats>>,
     emulator: Emulator,
     pools: Vec<Arc<FunctionPool>>,
+    pollers: Vec<JoinHandle<()>>,
     gateway: Option<JoinHandle<()>>,
 }
 
@@ -91,11 +97,15 @@ impl RunningStack {
             EmulatorChoice::Start { moto_server } => Emulator::start(moto_server, &logs).await?,
             EmulatorChoice::Existing { endpoint } => Emulator::existing(endpoint).await?,
         };
+        let clients = emulator_clients(&emulator.endpoint, &options.region);
         let mut stack = Self {
             api_url: String::new(),
             endpoint: emulator.endpoint.clone(),
             resources: Resources::name(&options.manifest, &options.prefix),
-            dynamodb: dynamodb_client(&emulator.endpoint, &options.region),
+            dynamodb: clients.dynamodb.clone(),
+            clients,
+            event_sources: BTreeMap::new(),
+            pollers: Vec::new(),
             logs,
             emulator,
             pools: Vec::new(),
@@ -114,7 +124,7 @@ impl RunningStack {
     async fn bring_up(&mut self, options: &StackOptions) -> Result<(), StartError> {
         let manifest = &options.manifest;
         self.resources
-            .create(manifest, &self.dynamodb, &self.logs)
+            .create(manifest, &self.clients, &self.logs)
             .await?;
 
         let mut pools = HashMap::new();
@@ -141,6 +151,28 @@ impl RunningStack {
             };
             let pool = Arc::new(FunctionPool::start(settings, Arc::clone(&self.logs)).await?);
             self.pools.push(Arc::clone(&pool));
+            for source in &spec.event_sources {
+                let stats = Arc::new(EventSourceStats::default());
+                let queue_source = QueueSource {
+                    function: key.clone(),
+                    pool: Arc::clone(&pool),
+                    queue: self.resources.queues[&source.queue].clone(),
+                    spec: source.clone(),
+                    region: options.region.clone(),
+                    sqs: self.clients.sqs.clone(),
+                    logs: Arc::clone(&self.logs),
+                    stats: Arc::clone(&stats),
+                };
+                // Lambda scales pollers up to the maximum concurrency; locally the execution
+                // environments are the limit.
+                let pollers = source.maximum_concurrency.map_or(options.instances, |max| {
+                    (max as usize).min(options.instances)
+                });
+                self.pollers
+                    .extend(event_sources::start(Arc::new(queue_source), pollers));
+                self.event_sources
+                    .insert(format!("{key}<-{}", source.queue), stats);
+            }
             pools.insert(key.clone(), pool);
         }
 
@@ -183,6 +215,10 @@ impl RunningStack {
 
     /// Stops the HTTP API, every function process and the emulator this stack started.
     pub async fn stop(mut self) {
+        for poller in self.pollers.drain(..) {
+            poller.abort();
+            let _ = poller.await;
+        }
         if let Some(gateway) = self.gateway.take() {
             gateway.abort();
             let _ = gateway.await;
@@ -195,18 +231,25 @@ impl RunningStack {
     }
 }
 
-fn dynamodb_client(endpoint: &str, region: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(Region::new(region.to_owned()))
-        .credentials_provider(Credentials::new(
-            EMULATOR_KEY_ID,
-            EMULATOR_SECRET,
-            None,
-            None,
-            "local-stack",
-        ))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+fn emulator_clients(endpoint: &str, region: &str) -> Clients {
+    let credentials = Credentials::new(EMULATOR_KEY_ID, EMULATOR_SECRET, None, None, "local-stack");
+    let region = Region::new(region.to_owned());
+    macro_rules! client {
+        ($sdk:ident) => {
+            $sdk::Client::from_conf(
+                $sdk::Config::builder()
+                    .behavior_version_latest()
+                    .endpoint_url(endpoint)
+                    .region(region.clone())
+                    .credentials_provider(credentials.clone())
+                    .build(),
+            )
+        };
+    }
+    Clients {
+        dynamodb: client!(aws_sdk_dynamodb),
+        sqs: client!(aws_sdk_sqs),
+        kinesis: client!(aws_sdk_kinesis),
+        eventbridge: client!(aws_sdk_eventbridge),
+    }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use hyper::{Method, StatusCode};
 use local_stack::demo::{self, DemoOptions, DemoTarget};
+use local_stack::demo_events::{self, EventsOptions};
 use local_stack::http_client::HttpClient;
 use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
 use local_stack::token;
@@ -96,6 +97,41 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
     assert_eq!(report.requests, options.total_requests());
     // Each user keeps all tasks but the one deleted.
     assert_eq!((report.tasks_in_table, report.tasks_expected), (9, 9));
+
+    // The pipeline: bus -> rule -> ingest queue -> event source -> event-router -> targets.
+    let pipeline = demo_events::run(
+        &stack.clients,
+        &stack.resources,
+        EventsOptions {
+            users: 3,
+            activities_per_user: 5,
+            orders_per_user: 1,
+            invalid: 2,
+        },
+    )
+    .await;
+    assert!(pipeline.passed(), "{}", pipeline.render());
+    assert_eq!(
+        (
+            pipeline.on_stream,
+            pipeline.orders_queued,
+            pipeline.rejected
+        ),
+        (18, 3, 2)
+    );
+    let router_source = &stack.event_sources["event-router<-ingest"];
+    assert!(
+        router_source
+            .messages
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 20
+    );
+    assert_eq!(
+        router_source
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
 
     let client = HttpClient::new(Duration::from_secs(10));
     let url = |path: &str| format!("{}{path}", stack.api_url);
@@ -242,6 +278,7 @@ fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("demo: PASS"), "{stdout}");
+    assert!(stdout.contains("pipeline: PASS"), "{stdout}");
     assert!(
         stdout.contains("table check: 4 tasks stored, 4 expected"),
         "{stdout}"

@@ -12,3 +12,38 @@ output "todo_api_function_name" {
   description = "Name of the todo-api function."
   value       = module.stack.function_names["todo-api"]
 }
+
+output "event_router_function_name" {
+  description = "Name of the event-router function."
+  value       = module.stack.function_names["event-router"]
+}
+
+output "events_event_bus_name" {
+  description = "Name of the events bus: the EventBusName of aws events put-events."
+  value       = module.stack.event_bus_names["events"]
+}
+
+output "ingest_queue_url" {
+  description = "URL of the ingest queue (the events bus delivers to it; event-router reads it)."
+  value       = module.stack.queue_urls["ingest"]
+}
+
+output "ingest_dlq_queue_url" {
+  description = "URL of the ingest queue's dead-letter queue."
+  value       = module.stack.queue_urls["ingest-dlq"]
+}
+
+output "orders_queue_url" {
+  description = "URL of the orders FIFO queue."
+  value       = module.stack.queue_urls["orders"]
+}
+
+output "rejects_queue_url" {
+  description = "URL of the rejects queue (events that failed validation)."
+  value       = module.stack.queue_urls["rejects"]
+}
+
+output "activity_stream_name" {
+  description = "Name of the activity Kinesis stream."
+  value       = module.stack.stream_names["activity"]
+}

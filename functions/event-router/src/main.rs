@@ -1,0 +1,37 @@
+//! Lambda entry point: init logging, config and clients once, then route batches.
+
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::sqs::SqsEvent;
+use event_router::{Config, Router};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::clients::{self, ClientSettings};
+use shared::config::Env;
+
+/// Time kept back from the invocation's deadline to answer after the last retry.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = Config::from_env(&Env::process())?;
+    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let router = Router::new(
+        aws_sdk_kinesis::Client::new(&sdk),
+        aws_sdk_sqs::Client::new(&sdk),
+        &config,
+    );
+    let router = &router;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let remaining = event
+            .context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(DEADLINE_MARGIN);
+        let deadline = tokio::time::Instant::now() + remaining;
+        let (response, _) = router.handle(event.payload, deadline).await;
+        Ok::<_, Error>(response)
+    }))
+    .await
+}

@@ -1,0 +1,404 @@
+//! The pure part of routing a batch: decode and validate each SQS message body, and decide
+//! exactly which records go to which stream and queue, and which messages are rejected and why.
+//! No I/O: the handler sends what the plan says.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde_json::Value;
+use shared::events::{self, DomainEvent, Envelope, Rejection, TimeLimits};
+use time::OffsetDateTime;
+
+use crate::routing::{Payload, RoutingTable, Target};
+
+/// A Kinesis record to write, for the message it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRecord {
+    pub message_id: String,
+    pub partition_key: String,
+    pub data: Vec<u8>,
+}
+
+/// An SQS message to send, for the message it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub message_id: String,
+    pub body: String,
+    /// FIFO queues: message group and deduplication id.
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+}
+
+/// A message that can never be routed, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub message_id: String,
+    pub code: &'static str,
+    pub reason: String,
+    /// The message body exactly as received, so it can be replayed once fixed.
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub streams: BTreeMap<String, Vec<StreamRecord>>,
+    pub queues: BTreeMap<String, Vec<QueueMessage>>,
+    pub rejects: Vec<Reject>,
+    /// Messages routed to at least one target.
+    pub routed: usize,
+}
+
+/// Why a message is rejected, beyond the event's own validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RouteRejection {
+    Invalid(Rejection),
+    Unrouted { detail_type: String, source: String },
+    MissingKey { field: String },
+}
+
+impl RouteRejection {
+    fn code(&self) -> &'static str {
+        match self {
+            RouteRejection::Invalid(rejection) => rejection.code(),
+            RouteRejection::Unrouted { .. } => "unrouted",
+            RouteRejection::MissingKey { .. } => "missing-key-field",
+        }
+    }
+
+    fn reason(&self) -> String {
+        match self {
+            RouteRejection::Invalid(rejection) => rejection.to_string(),
+            RouteRejection::Unrouted {
+                detail_type,
+                source,
+            } => format!("no route for detail-type {detail_type:?} from source {source:?}"),
+            RouteRejection::MissingKey { field } => {
+                format!("the routing key field {field} is absent from the event")
+            }
+        }
+    }
+}
+
+/// Plans `messages` (message id, body) against `table` at processing time `now`.
+pub fn plan<'a>(
+    messages: impl IntoIterator<Item = (&'a str, &'a str)>,
+    table: &RoutingTable,
+    now: OffsetDateTime,
+    limits: TimeLimits,
+) -> Plan {
+    let mut plan = Plan::default();
+    for (message_id, body) in messages {
+        match route_message(body, table, now, limits) {
+            Ok(outputs) => {
+                plan.routed += 1;
+                for output in outputs {
+                    match output {
+                        Output::Stream {
+                            stream,
+                            partition_key,
+                            data,
+                        } => plan.streams.entry(stream).or_default().push(StreamRecord {
+                            message_id: message_id.to_owned(),
+                            partition_key,
+                            data,
+                        }),
+                        Output::Queue {
+                            queue_url,
+                            body,
+                            group_id,
+                            deduplication_id,
+                        } => plan
+                            .queues
+                            .entry(queue_url)
+                            .or_default()
+                            .push(QueueMessage {
+                                message_id: message_id.to_owned(),
+                                body,
+                                group_id,
+                                deduplication_id,
+                            }),
+                    }
+                }
+            }
+            Err(rejection) => plan.rejects.push(Reject {
+                message_id: message_id.to_owned(),
+                code: rejection.code(),
+                reason: rejection.reason(),
+                body: body.to_owned(),
+            }),
+        }
+    }
+    plan
+}
+
+enum Output {
+    Stream {
+        stream: String,
+        partition_key: String,
+        data: Vec<u8>,
+    },
+    Queue {
+        queue_url: String,
+        body: String,
+        group_id: Option<String>,
+        deduplication_id: Option<String>,
+    },
+}
+
+fn route_message(
+    body: &str,
+    table: &RoutingTable,
+    now: OffsetDateTime,
+    limits: TimeLimits,
+) -> Result<Vec<Output>, RouteRejection> {
+    let invalid = RouteRejection::Invalid;
+    let value: Value = serde_json::from_str(body)
+        .map_err(|error| invalid(Rejection::NotJson(error.to_string())))?;
+    let envelope: EventBridgeEvent<Value> = serde_json::from_value(value)
+        .map_err(|error| invalid(Rejection::NotAnEvent(error.to_string())))?;
+    let time = envelope.time.and_then(|t| {
+        OffsetDateTime::from_unix_timestamp_nanos(t.timestamp_nanos_opt()?.into()).ok()
+    });
+    let event = events::validate(
+        Envelope {
+            id: envelope.id.as_deref(),
+            detail_type: &envelope.detail_type,
+            time,
+        },
+        &envelope.detail,
+        now,
+        limits,
+    )
+    .map_err(invalid)?;
+    let targets = table
+        .targets(&envelope.detail_type, &envelope.source)
+        .ok_or_else(|| RouteRejection::Unrouted {
+            detail_type: envelope.detail_type.clone(),
+            source: envelope.source.clone(),
+        })?;
+    targets
+        .iter()
+        .map(|target| output(&event, target))
+        .collect()
+}
+
+fn payload(event: &DomainEvent, payload: Payload) -> Value {
+    match payload {
+        Payload::Event => event.to_json(),
+        Payload::Activity => serde_json::to_value(event.as_activity()).expect("serializes"),
+    }
+}
+
+fn field(record: &Value, name: &str) -> Result<String, RouteRejection> {
+    match record.get(name) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
+        _ => Err(RouteRejection::MissingKey {
+            field: name.to_owned(),
+        }),
+    }
+}
+
+fn output(event: &DomainEvent, target: &Target) -> Result<Output, RouteRejection> {
+    match target {
+        Target::Kinesis {
+            stream,
+            partition_key,
+            payload: kind,
+        } => {
+            let record = payload(event, *kind);
+            Ok(Output::Stream {
+                stream: stream.clone(),
+                partition_key: field(&record, partition_key)?,
+                data: serde_json::to_vec(&record).expect("serializes"),
+            })
+        }
+        Target::Sqs {
+            queue_url,
+            message_group,
+            payload: kind,
+        } => {
+            let record = payload(event, *kind);
+            let group_id = message_group
+                .as_deref()
+                .map(|group| field(&record, group))
+                .transpose()?;
+            Ok(Output::Queue {
+                queue_url: queue_url.clone(),
+                body: record.to_string(),
+                deduplication_id: group_id.as_ref().map(|_| event.event_id().to_owned()),
+                group_id,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::routing::DEFAULT_ROUTING_TABLE;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
+    const ORDERS: &str = "https://sqs.us-east-1.amazonaws.com/1/orders.fifo";
+
+    fn table() -> RoutingTable {
+        RoutingTable::parse(DEFAULT_ROUTING_TABLE, |name| match name {
+            "ACTIVITY_STREAM" => Some("activity".into()),
+            "ORDERS_QUEUE_URL" => Some(ORDERS.into()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    fn event(detail_type: &str, detail: Value) -> String {
+        json!({"version": "0", "id": format!("eb-{detail_type}"), "detail-type": detail_type,
+               "source": "test", "time": "2026-11-23T09:59:00Z", "region": "us-east-1",
+               "resources": [], "detail": detail})
+        .to_string()
+    }
+
+    fn plan_of(bodies: &[(&str, String)]) -> Plan {
+        plan(
+            bodies.iter().map(|(id, body)| (*id, body.as_str())),
+            &table(),
+            NOW,
+            TimeLimits::default(),
+        )
+    }
+
+    #[test]
+    fn activity_goes_to_the_stream_keyed_by_user() {
+        let body = event(
+            "user_activity",
+            json!({"userId": "u-7", "type": "click", "timestamp": "2026-11-23T09:58:00Z"}),
+        );
+        let plan = plan_of(&[("m1", body)]);
+        assert_eq!(plan.routed, 1);
+        let records = &plan.streams["activity"];
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].partition_key, "u-7");
+        let data: Value = serde_json::from_slice(&records[0].data).unwrap();
+        assert_eq!(data["eventId"], "eb-user_activity");
+        assert_eq!(data["type"], "click");
+        assert!(plan.queues.is_empty() && plan.rejects.is_empty());
+    }
+
+    #[test]
+    fn an_order_goes_to_the_stream_as_a_purchase_and_to_the_fifo_queue() {
+        let body = event(
+            "order_placed",
+            json!({"eventId": "ord-evt-1", "orderId": "o-1", "userId": "u-1",
+            "amount": 42.0, "currency": "USD", "items": [{"itemId": "a", "quantity": 2, "price": 21.0}]}),
+        );
+        let plan = plan_of(&[("m1", body)]);
+        let purchase: Value = serde_json::from_slice(&plan.streams["activity"][0].data).unwrap();
+        assert_eq!(purchase["type"], "purchase");
+        assert_eq!(purchase["amount"], 42.0);
+        assert_eq!(purchase["eventId"], "ord-evt-1");
+        let order = &plan.queues[ORDERS][0];
+        assert_eq!(order.group_id.as_deref(), Some("u-1"));
+        assert_eq!(order.deduplication_id.as_deref(), Some("ord-evt-1"));
+        let body: Value = serde_json::from_str(&order.body).unwrap();
+        assert_eq!(body["orderId"], "o-1");
+        assert_eq!(body["timestamp"], "2026-11-23T09:59:00Z");
+    }
+
+    #[test]
+    fn every_class_of_bad_input_is_rejected_with_its_reason_and_body() {
+        let bodies = [
+            ("not-json", "{oops".to_owned()),
+            ("not-event", json!({"hello": "world"}).to_string()),
+            ("unknown-type", event("invoice_sent", json!({}))),
+            (
+                "schema",
+                event(
+                    "user_activity",
+                    json!({"type": "click", "timestamp": "2026-11-23T09:58:00Z"}),
+                ),
+            ),
+            (
+                "future",
+                event(
+                    "user_activity",
+                    json!({"userId": "u", "type": "click", "timestamp": "2026-11-23T11:00:00Z"}),
+                ),
+            ),
+            (
+                "old",
+                event(
+                    "user_activity",
+                    json!({"userId": "u", "type": "click", "timestamp": "2026-01-01T00:00:00Z"}),
+                ),
+            ),
+            (
+                "good",
+                event(
+                    "user_activity",
+                    json!({"userId": "u", "type": "view", "timestamp": "2026-11-23T09:58:00Z"}),
+                ),
+            ),
+        ];
+        let plan = plan_of(&bodies);
+        assert_eq!(plan.routed, 1, "the batch goes on");
+        let codes: Vec<(&str, &str)> = plan
+            .rejects
+            .iter()
+            .map(|r| (r.message_id.as_str(), r.code))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ("not-json", "not-json"),
+                ("not-event", "not-an-event"),
+                ("unknown-type", "unknown-detail-type"),
+                ("schema", "schema-violation"),
+                ("future", "timestamp-in-future"),
+                ("old", "timestamp-too-old"),
+            ]
+        );
+        for (reject, (_, body)) in plan.rejects.iter().zip(&bodies) {
+            assert_eq!(&reject.body, body, "the original body, unchanged");
+            assert!(!reject.reason.is_empty());
+        }
+        assert!(plan.rejects[3].reason.contains("missing field `userId`"));
+    }
+
+    #[test]
+    fn a_known_type_without_a_route_is_rejected_as_unrouted() {
+        let table = RoutingTable::parse(
+            r#"{"routes": [{"detail_type": "user_activity", "targets": [{"kinesis": {"stream": "s"}}]}]}"#,
+            |_| None,
+        )
+        .unwrap();
+        let body = event(
+            "order_placed",
+            json!({"orderId": "o", "userId": "u", "amount": 1.0,
+            "currency": "USD", "items": [{"itemId": "a", "quantity": 1, "price": 1.0}]}),
+        );
+        let plan = plan([("m", body.as_str())], &table, NOW, TimeLimits::default());
+        assert_eq!(plan.rejects[0].code, "unrouted");
+        assert!(
+            plan.rejects[0]
+                .reason
+                .contains("\"order_placed\" from source \"test\"")
+        );
+    }
+
+    #[test]
+    fn a_missing_routing_key_rejects_the_message() {
+        let table = RoutingTable::parse(
+            r#"{"routes": [{"detail_type": "user_activity", "targets": [{"kinesis": {"stream": "s", "partition_key": "itemId"}}]}]}"#,
+            |_| None,
+        )
+        .unwrap();
+        let body = event(
+            "user_activity",
+            json!({"userId": "u", "type": "login", "timestamp": "2026-11-23T09:58:00Z"}),
+        );
+        let plan = plan([("m", body.as_str())], &table, NOW, TimeLimits::default());
+        assert_eq!(plan.rejects[0].code, "missing-key-field");
+        assert!(plan.streams.is_empty(), "nothing half-routed");
+    }
+}
