@@ -23,6 +23,12 @@ pub struct Router {
     backoff: Backoff,
 }
 
+/// Metric names (EMF, namespace `RealtimePipeline`) of a batch's counts.
+pub const EVENTS_ROUTED: &str = "EventsRouted";
+pub const EVENTS_REJECTED: &str = "EventsRejected";
+pub const ENTRIES_RETRIED: &str = "EntriesRetried";
+pub const MESSAGES_FAILED: &str = "MessagesFailed";
+
 /// What one batch did, logged as structured fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchReport {
@@ -35,6 +41,26 @@ pub struct BatchReport {
     pub failed: usize,
     /// Calls made to Kinesis and SQS.
     pub calls: usize,
+}
+
+impl BatchReport {
+    /// Adds the batch's counts to the invocation's metrics.
+    pub fn record(&self, invocation: &shared::metrics::Invocation) {
+        invocation.count(EVENTS_ROUTED, self.routed as u64);
+        invocation.count(EVENTS_REJECTED, self.rejected as u64);
+        invocation.count(ENTRIES_RETRIED, self.retried as u64);
+        invocation.count(MESSAGES_FAILED, self.failed as u64);
+    }
+
+    /// A batch that leaves messages for redelivery counts as an error: something downstream
+    /// refused or failed.
+    pub fn outcome(&self) -> shared::metrics::Outcome {
+        if self.failed > 0 {
+            shared::metrics::Outcome::Error
+        } else {
+            shared::metrics::Outcome::Success
+        }
+    }
 }
 
 impl Router {

@@ -14,7 +14,11 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let config = Config::from_env(&Env::process())?;
+    let env = Env::process();
+    let config = Config::from_env(&env)?;
+    let function_name: String =
+        env.or_default("AWS_LAMBDA_FUNCTION_NAME", "event-router".to_owned())?;
+    let metrics = shared::metrics::init(&function_name)?;
     let sdk = clients::load(ClientSettings::batch_consumer()).await;
     let router = Router::new(
         aws_sdk_kinesis::Client::new(&sdk),
@@ -30,7 +34,11 @@ async fn main() -> Result<(), Error> {
             .unwrap_or_default()
             .saturating_sub(DEADLINE_MARGIN);
         let deadline = tokio::time::Instant::now() + remaining;
-        let (response, _) = router.handle(event.payload, deadline).await;
+        let invocation = shared::metrics::Invocation::begin();
+        let (response, report) = router.handle(event.payload, deadline).await;
+        report.record(&invocation);
+        invocation.finish(report.outcome());
+        shared::metrics::flush(metrics, std::io::stdout());
         Ok::<_, Error>(response)
     }))
     .await

@@ -166,14 +166,22 @@ impl Resources {
 
         for (key, spec) in &stack.streams {
             let name = &self.streams[key];
-            clients
+            let created = clients
                 .kinesis
                 .create_stream()
                 .stream_name(name)
                 .shard_count(spec.shard_count as i32)
                 .send()
-                .await
-                .map_err(failed(format!("stream {name}")))?;
+                .await;
+            match created {
+                Ok(_) => {}
+                // A re-run against a long-lived emulator: the stream is there already.
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+                Err(error) => return Err(failed(format!("stream {name}"))(error)),
+            }
             wait_for_stream(&clients.kinesis, name).await?;
             logs.line(
                 "stack",
@@ -183,13 +191,20 @@ impl Resources {
 
         for (key, bus) in &stack.event_buses {
             let bus_name = &self.event_buses[key];
-            clients
+            let created = clients
                 .eventbridge
                 .create_event_bus()
                 .name(bus_name)
                 .send()
-                .await
-                .map_err(failed(format!("event bus {bus_name}")))?;
+                .await;
+            match created {
+                Ok(_) => {}
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_resource_already_exists_exception()) => {}
+                Err(error) => return Err(failed(format!("event bus {bus_name}"))(error)),
+            }
             for (rule_key, rule) in &bus.rules {
                 let rule_name = stack::resource_name(&self.prefix, rule_key);
                 clients

@@ -435,3 +435,14 @@ fn ctrl_c_stops_every_component() {
     .unwrap();
     assert!(log.contains("stopped"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_the_same_emulator_reuses_its_resources() {
+    let prefix = unique_prefix("rerun");
+    let first = start(&prefix).await;
+    let queues = first.resources.queues.clone();
+    first.stop().await;
+    let second = start(&prefix).await;
+    assert_eq!(second.resources.queues, queues, "the same queues, found again");
+    second.stop().await;
+}
