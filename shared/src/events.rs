@@ -59,6 +59,18 @@ pub enum ActivityType {
 }
 
 impl ActivityType {
+    /// The name producers and records use (`add_to_cart`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityType::Click => "click",
+            ActivityType::View => "view",
+            ActivityType::Search => "search",
+            ActivityType::AddToCart => "add_to_cart",
+            ActivityType::Purchase => "purchase",
+            ActivityType::Login => "login",
+        }
+    }
+
     pub const ALL: [ActivityType; 6] = [
         ActivityType::Click,
         ActivityType::View,
@@ -283,16 +295,16 @@ pub struct Envelope<'a> {
     pub time: Option<OffsetDateTime>,
 }
 
-/// Validates `detail` of the event `envelope` describes, at processing time `now`.
+/// Validates `detail` (its JSON text, as the producer sent it) of the event `envelope`
+/// describes. Event times are checked against the envelope's `time` (when the bus received the
+/// event), or `now` when the envelope has none.
 pub fn validate(
     envelope: Envelope<'_>,
-    detail: &serde_json::Value,
+    detail: &str,
     now: OffsetDateTime,
     limits: TimeLimits,
 ) -> Result<DomainEvent, Rejection> {
-    let size = serde_json::to_vec(detail)
-        .map(|bytes| bytes.len())
-        .unwrap_or(0);
+    let size = detail.len();
     if size > MAX_DETAIL_BYTES {
         return Err(Rejection::TooLarge {
             bytes: size,
@@ -315,7 +327,7 @@ pub fn validate(
                 event_id,
                 user_id: detail.user_id,
                 activity_type: detail.activity_type,
-                timestamp: detail.timestamp,
+                timestamp: detail.timestamp.to_offset(time::UtcOffset::UTC),
                 item_id: detail.item_id,
                 amount: detail.amount,
                 attributes: detail.attributes,
@@ -351,9 +363,13 @@ pub fn validate(
                     )));
                 }
             }
-            let timestamp = detail.timestamp.or(envelope.time).ok_or_else(|| {
-                Rejection::Schema("no timestamp in detail and no time in the event".into())
-            })?;
+            let timestamp = detail
+                .timestamp
+                .or(envelope.time)
+                .map(|t| t.to_offset(time::UtcOffset::UTC))
+                .ok_or_else(|| {
+                    Rejection::Schema("no timestamp in detail and no time in the event".into())
+                })?;
             DomainEvent::Order(OrderPlaced {
                 event_id,
                 order_id: detail.order_id,
@@ -370,15 +386,17 @@ pub fn validate(
         DomainEvent::Activity(event) => event.timestamp,
         DomainEvent::Order(order) => order.timestamp,
     };
-    check_time(timestamp, now, limits)?;
+    // Age and skew are measured against the time the bus received the event, when there is
+    // one: the verdict is then the same on every redelivery (and after a DLQ redrive days
+    // later), so a message is never routed once and rejected the next time.
+    check_time(timestamp, envelope.time.unwrap_or(now), limits)?;
     Ok(event)
 }
 
 /// Deserializes a detail, naming the field at fault (`items[0].price: invalid type ...`).
-fn parse_detail<T: serde::de::DeserializeOwned>(
-    detail: &serde_json::Value,
-) -> Result<T, Rejection> {
-    serde_path_to_error::deserialize(detail).map_err(|error| {
+fn parse_detail<T: serde::de::DeserializeOwned>(detail: &str) -> Result<T, Rejection> {
+    let mut deserializer = serde_json::Deserializer::from_str(detail);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         Rejection::Schema(if path == "." {
@@ -404,12 +422,18 @@ fn check_id(field: &str, value: &str) -> Result<(), Rejection> {
             "{field} must be 1..={MAX_ID_CHARS} characters, not {chars}"
         )));
     }
-    if value.chars().any(char::is_control) || value.trim() != value {
+    if value.chars().any(|c| c.is_control() || is_noncharacter(c)) || value.trim() != value {
         return Err(Rejection::Schema(format!(
-            "{field} has control characters or surrounding white space"
+            "{field} has control characters, noncharacters or surrounding white space"
         )));
     }
     Ok(())
+}
+
+/// U+FFFE, U+FFFF and the like: valid in JSON, refused by SQS.
+fn is_noncharacter(c: char) -> bool {
+    let code = c as u32;
+    (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE
 }
 
 fn check_amount(field: &str, amount: f64) -> Result<(), Rejection> {
@@ -437,6 +461,11 @@ fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), Rejecti
         {
             return Err(Rejection::Schema(format!(
                 "attribute name {key:?} must be 1..={MAX_ATTRIBUTE_KEY_CHARS} characters without control characters"
+            )));
+        }
+        if value.chars().any(is_noncharacter) {
+            return Err(Rejection::Schema(format!(
+                "attribute {key} has noncharacters (such as U+FFFF)"
             )));
         }
         if value.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS {
@@ -486,16 +515,26 @@ mod tests {
         Envelope {
             id: Some("eb-id-1"),
             detail_type,
-            time: Some(datetime!(2026-11-23 09:59:00 UTC)),
+            time: Some(NOW),
         }
     }
 
     fn activity(detail: serde_json::Value) -> Result<DomainEvent, Rejection> {
-        validate(envelope(USER_ACTIVITY), &detail, NOW, TimeLimits::default())
+        validate(
+            envelope(USER_ACTIVITY),
+            &detail.to_string(),
+            NOW,
+            TimeLimits::default(),
+        )
     }
 
     fn order(detail: serde_json::Value) -> Result<DomainEvent, Rejection> {
-        validate(envelope(ORDER_PLACED), &detail, NOW, TimeLimits::default())
+        validate(
+            envelope(ORDER_PLACED),
+            &detail.to_string(),
+            NOW,
+            TimeLimits::default(),
+        )
     }
 
     fn valid_order() -> serde_json::Value {
@@ -522,6 +561,62 @@ mod tests {
     }
 
     #[test]
+    fn time_is_judged_against_when_the_bus_received_the_event() {
+        // Received 6 days ago with a timestamp from then, processed today (a DLQ redrive):
+        // still valid, as it was on its first delivery.
+        let received = NOW - Duration::days(6);
+        let detail =
+            json!({"userId": "u", "type": "view", "timestamp": "2026-11-17T09:59:00Z"}).to_string();
+        let envelope = Envelope {
+            id: Some("e"),
+            detail_type: USER_ACTIVITY,
+            time: Some(received),
+        };
+        let later = NOW + Duration::days(2);
+        assert!(validate(envelope, &detail, later, TimeLimits::default()).is_ok());
+        // Without an envelope time, the processing clock decides.
+        let envelope = Envelope {
+            time: None,
+            ..envelope
+        };
+        assert_eq!(
+            validate(envelope, &detail, later, TimeLimits::default())
+                .unwrap_err()
+                .code(),
+            "timestamp-too-old"
+        );
+    }
+
+    #[test]
+    fn noncharacters_are_refused_and_times_become_utc() {
+        let rejected = activity(
+            json!({"userId": "u\u{FFFF}", "type": "view", "timestamp": "2026-11-23T09:59:00Z"}),
+        );
+        assert_eq!(rejected.unwrap_err().code(), "schema-violation");
+        let event = activity(
+            json!({"userId": "u", "type": "view", "timestamp": "2026-11-23T10:59:00+01:00"}),
+        )
+        .unwrap();
+        let DomainEvent::Activity(event) = event else {
+            panic!()
+        };
+        assert_eq!(
+            serde_json::to_value(&event).unwrap()["timestamp"],
+            "2026-11-23T09:59:00Z"
+        );
+    }
+
+    #[test]
+    fn type_names_are_the_serialized_ones() {
+        for activity_type in ActivityType::ALL {
+            assert_eq!(
+                serde_json::to_value(activity_type).unwrap(),
+                activity_type.as_str()
+            );
+        }
+    }
+
+    #[test]
     fn the_producers_event_id_wins() {
         let event = activity(json!({"eventId": "mine", "userId": "u", "type": "click",
             "timestamp": "2026-11-23T09:59:59Z"}))
@@ -534,11 +629,7 @@ mod tests {
         let DomainEvent::Order(order) = order(valid_order()).unwrap() else {
             panic!()
         };
-        assert_eq!(
-            order.timestamp,
-            datetime!(2026-11-23 09:59:00 UTC),
-            "the envelope's time"
-        );
+        assert_eq!(order.timestamp, NOW, "the envelope's time");
         let purchase = order.as_activity();
         assert_eq!(purchase.activity_type, ActivityType::Purchase);
         assert_eq!(purchase.amount, Some(25.5));
@@ -625,13 +716,7 @@ mod tests {
         detail["padding"] = "x".repeat(MAX_DETAIL_BYTES).into();
         assert_eq!(activity(detail).unwrap_err().code(), "too-large");
         assert_eq!(
-            validate(
-                envelope("invoice_sent"),
-                &json!({}),
-                NOW,
-                TimeLimits::default()
-            )
-            .unwrap_err(),
+            validate(envelope("invoice_sent"), "{}", NOW, TimeLimits::default()).unwrap_err(),
             Rejection::UnknownDetailType("invoice_sent".into())
         );
     }

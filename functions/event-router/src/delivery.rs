@@ -52,6 +52,7 @@ pub async fn deliver<E, F, Fut>(
     mut send: F,
 ) -> Delivery<E>
 where
+    E: Clone,
     F: FnMut(Vec<E>) -> Fut,
     Fut: Future<Output = (Vec<(E, Failure)>, usize)>,
 {
@@ -63,7 +64,19 @@ where
     let mut pending = entries;
     let mut delay = backoff.first;
     while !pending.is_empty() {
-        let (failures, calls) = send(pending).await;
+        // A call still running at the deadline is abandoned: its entries count as failed, so
+        // the invocation answers in time instead of being killed with nothing reported.
+        let sent = pending.clone();
+        let Ok((failures, calls)) = tokio::time::timeout_at(deadline, send(pending)).await else {
+            delivery.calls += 1;
+            delivery.failed.extend(sent.into_iter().map(|entry| {
+                (
+                    entry,
+                    "no answer before the invocation's deadline".to_owned(),
+                )
+            }));
+            break;
+        };
         delivery.calls += calls;
         let mut transient = Vec::new();
         for (entry, failure) in failures {
@@ -119,6 +132,23 @@ mod tests {
     use std::cell::RefCell;
 
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_still_running_at_the_deadline_fails_its_entries() {
+        let delivery = deliver(
+            vec![1, 2],
+            Instant::now() + Duration::from_secs(5),
+            Backoff::default(),
+            |_batch: Vec<i32>| async {
+                tokio::time::sleep(Duration::from_secs(15)).await;
+                (Vec::new(), 1)
+            },
+        )
+        .await;
+        let failed: Vec<i32> = delivery.failed.iter().map(|(n, _)| *n).collect();
+        assert_eq!(failed, [1, 2]);
+        assert!(delivery.failed[0].1.contains("deadline"));
+    }
 
     #[test]
     fn chunks_respect_count_and_bytes() {

@@ -90,7 +90,13 @@ impl Router {
             .records
             .iter()
             .filter_map(|record| {
-                let id = record.message_id.as_deref()?;
+                let Some(id) = record.message_id.as_deref() else {
+                    // Lambda always sets it; without one a failure could not be reported.
+                    tracing::error!(
+                        "an SQS record without messageId cannot be processed or reported"
+                    );
+                    return None;
+                };
                 Some((id, record.body.as_deref().unwrap_or_default()))
             })
             .collect();

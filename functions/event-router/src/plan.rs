@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use serde_json::Value;
-use shared::events::{self, DomainEvent, Envelope, Rejection, TimeLimits};
+use serde_json::value::RawValue;
+use shared::events::{
+    self, ActivityEvent, DomainEvent, Envelope, OrderPlaced, Rejection, TimeLimits,
+};
 use time::OffsetDateTime;
 
 use crate::routing::{Payload, RoutingTable, Target};
@@ -152,10 +154,16 @@ fn route_message(
     limits: TimeLimits,
 ) -> Result<Vec<Output>, RouteRejection> {
     let invalid = RouteRejection::Invalid;
-    let value: Value = serde_json::from_str(body)
-        .map_err(|error| invalid(Rejection::NotJson(error.to_string())))?;
-    let envelope: EventBridgeEvent<Value> = serde_json::from_value(value)
-        .map_err(|error| invalid(Rejection::NotAnEvent(error.to_string())))?;
+    // One pass over the body: the envelope typed, the detail kept as its raw text for the
+    // schema of its detail-type.
+    let envelope: EventBridgeEvent<Box<RawValue>> =
+        serde_json::from_str(body).map_err(|error| {
+            invalid(if error.is_syntax() || error.is_eof() {
+                Rejection::NotJson(error.to_string())
+            } else {
+                Rejection::NotAnEvent(error.to_string())
+            })
+        })?;
     let time = envelope.time.and_then(|t| {
         OffsetDateTime::from_unix_timestamp_nanos(t.timestamp_nanos_opt()?.into()).ok()
     });
@@ -165,7 +173,7 @@ fn route_message(
             detail_type: &envelope.detail_type,
             time,
         },
-        &envelope.detail,
+        envelope.detail.get(),
         now,
         limits,
     )
@@ -182,20 +190,52 @@ fn route_message(
         .collect()
 }
 
-fn payload(event: &DomainEvent, payload: Payload) -> Value {
-    match payload {
-        Payload::Event => event.to_json(),
-        Payload::Activity => serde_json::to_value(event.as_activity()).expect("serializes"),
+/// A record as written to a target.
+enum Record {
+    Activity(ActivityEvent),
+    Order(OrderPlaced),
+}
+
+impl Record {
+    fn of(event: &DomainEvent, payload: Payload) -> Self {
+        match (event, payload) {
+            (DomainEvent::Order(order), Payload::Event) => Record::Order(order.clone()),
+            (event, _) => Record::Activity(event.as_activity()),
+        }
+    }
+
+    /// A top-level string field of the record, by its JSON name.
+    fn field(&self, name: &str) -> Option<&str> {
+        let value = match (self, name) {
+            (Record::Activity(a), "eventId") => Some(a.event_id.as_str()),
+            (Record::Activity(a), "userId") => Some(a.user_id.as_str()),
+            (Record::Activity(a), "type") => Some(a.activity_type.as_str()),
+            (Record::Activity(a), "itemId") => a.item_id.as_deref(),
+            (Record::Order(o), "eventId") => Some(o.event_id.as_str()),
+            (Record::Order(o), "orderId") => Some(o.order_id.as_str()),
+            (Record::Order(o), "userId") => Some(o.user_id.as_str()),
+            (Record::Order(o), "currency") => Some(o.currency.as_str()),
+            _ => None,
+        };
+        value.filter(|text| !text.is_empty())
+    }
+
+    fn to_vec(&self) -> Vec<u8> {
+        match self {
+            Record::Activity(activity) => serde_json::to_vec(activity),
+            Record::Order(order) => serde_json::to_vec(order),
+        }
+        .expect("records serialize")
     }
 }
 
-fn field(record: &Value, name: &str) -> Result<String, RouteRejection> {
-    match record.get(name) {
-        Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
-        _ => Err(RouteRejection::MissingKey {
+fn key(record: &Record, name: &str) -> Result<String, RouteRejection> {
+    record
+        .field(name)
+        .map(str::to_owned)
+        .ok_or_else(|| RouteRejection::MissingKey {
             field: name.to_owned(),
-        }),
-    }
+        })
 }
 
 fn output(event: &DomainEvent, target: &Target) -> Result<Output, RouteRejection> {
@@ -203,38 +243,53 @@ fn output(event: &DomainEvent, target: &Target) -> Result<Output, RouteRejection
         Target::Kinesis {
             stream,
             partition_key,
-            payload: kind,
+            payload,
         } => {
-            let record = payload(event, *kind);
+            let record = Record::of(event, *payload);
             Ok(Output::Stream {
                 stream: stream.clone(),
-                partition_key: field(&record, partition_key)?,
-                data: serde_json::to_vec(&record).expect("serializes"),
+                partition_key: key(&record, partition_key)?,
+                data: record.to_vec(),
             })
         }
         Target::Sqs {
             queue_url,
             message_group,
-            payload: kind,
+            payload,
         } => {
-            let record = payload(event, *kind);
+            let record = Record::of(event, *payload);
             let group_id = message_group
                 .as_deref()
-                .map(|group| field(&record, group))
+                .map(|group| key(&record, group).map(|value| fifo_id(&value)))
                 .transpose()?;
             Ok(Output::Queue {
                 queue_url: queue_url.clone(),
-                body: record.to_string(),
-                deduplication_id: group_id.as_ref().map(|_| event.event_id().to_owned()),
+                body: String::from_utf8(record.to_vec()).expect("JSON is UTF-8"),
+                deduplication_id: group_id.as_ref().map(|_| fifo_id(event.event_id())),
                 group_id,
             })
         }
     }
 }
 
+/// A FIFO message group or deduplication id for `value`: the value itself when SQS accepts it
+/// (1 to 128 printable ASCII characters), else a stable digest of it, so an id such as a
+/// non-ASCII user id still groups and deduplicates, the same way on every delivery.
+pub fn fifo_id(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let accepted =
+        (1..=128).contains(&value.len()) && value.bytes().all(|b| (0x21..=0x7E).contains(&b));
+    if accepted {
+        return value.to_owned();
+    }
+    let digest = Sha256::digest(value.as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("sha256-{hex}")
+}
+
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
     use time::macros::datetime;
 
     use super::*;
@@ -383,6 +438,23 @@ mod tests {
             plan.rejects[0]
                 .reason
                 .contains("\"order_placed\" from source \"test\"")
+        );
+    }
+
+    #[test]
+    fn fifo_ids_are_always_acceptable_to_sqs_and_stable() {
+        assert_eq!(fifo_id("user-42"), "user-42");
+        let hashed = fifo_id("josé garcía");
+        assert!(
+            hashed.starts_with("sha256-") && hashed.len() == 71,
+            "{hashed}"
+        );
+        assert_eq!(hashed, fifo_id("josé garcía"), "the same on every delivery");
+        assert_ne!(hashed, fifo_id("jose garcia"));
+        assert!(fifo_id(&"x".repeat(129)).starts_with("sha256-"));
+        assert!(
+            fifo_id("a b").starts_with("sha256-"),
+            "spaces are not accepted by SQS"
         );
     }
 

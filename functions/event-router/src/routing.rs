@@ -217,6 +217,22 @@ impl RoutingTable {
                     }
                 });
             }
+            // Two FIFO targets on one queue would share the eventId as deduplication id, and
+            // SQS would drop the second.
+            let mut fifo_queues = HashSet::new();
+            for target in &targets {
+                if let Target::Sqs {
+                    queue_url,
+                    message_group: Some(_),
+                    ..
+                } = target
+                    && !fifo_queues.insert(queue_url.clone())
+                {
+                    return Err(fail(format!(
+                        "two targets send to the FIFO queue {queue_url}"
+                    )));
+                }
+            }
             routes.push(Route {
                 detail_type: route.detail_type,
                 source: route.source,
@@ -357,6 +373,15 @@ mod tests {
             r#"{"routes": [{"detail_type": "order_placed", "targets": [{"sqs": {"queue_url": "https://q/standard", "message_group": "userId"}}]}]}"#,
         );
         assert!(message.contains("only for FIFO"), "{message}");
+        let message = error(
+            r#"{"routes": [{"detail_type": "order_placed", "targets": [
+            {"sqs": {"queue_url": "${ORDERS_QUEUE_URL}", "message_group": "userId"}},
+            {"sqs": {"queue_url": "${ORDERS_QUEUE_URL}", "message_group": "orderId"}}]}]}"#,
+        );
+        assert!(
+            message.contains("two targets send to the FIFO queue"),
+            "{message}"
+        );
         let message =
             error(r#"{"routes": [{"detail_type": "order_placed", "targets": [{"s3": {}}]}]}"#);
         assert!(message.contains("unknown variant `s3`"), "{message}");

@@ -125,7 +125,17 @@ impl Outgoing {
     /// A reject: the original body, unchanged (so it can be sent to the ingest queue again
     /// once fixed), with the reason and origin in message attributes.
     pub fn reject(reject: Reject, rejected_at: OffsetDateTime) -> Self {
-        let reason: String = reject.reason.chars().take(MAX_REASON_CHARS).collect();
+        // The reason can quote the producer's input; SQS refuses some characters in attributes.
+        let reason: String = reject
+            .reason
+            .chars()
+            .take(MAX_REASON_CHARS)
+            .flat_map(|c| {
+                let accepted = matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+                let escaped: Vec<char> = if accepted { vec![c] } else { c.escape_unicode().collect() };
+                escaped
+            })
+            .collect();
         Self {
             message_id: reject.message_id.clone(),
             body: reject.body,
@@ -199,7 +209,23 @@ pub async fn send_messages(
             .await
         {
             Ok(output) => {
-                let mut by_index: Vec<Option<Failure>> = vec![None; chunk.len()];
+                // An entry SQS names neither as sent nor as failed is not known to be sent.
+                let mut by_index: Vec<Option<Failure>> = vec![
+                    Some(Failure::Transient(
+                        "not confirmed by SendMessageBatch".into()
+                    ));
+                    chunk.len()
+                ];
+                for sent in output.successful() {
+                    if let Some(slot) = sent
+                        .id()
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| by_index.get_mut(i))
+                    {
+                        *slot = None;
+                    }
+                }
                 for failed in output.failed() {
                     if let Some(slot) = failed
                         .id()

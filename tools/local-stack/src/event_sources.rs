@@ -113,29 +113,7 @@ async fn deliver(source: &QueueSource, component: &str, messages: Vec<Message>) 
         .filter_map(|m| m.message_id.clone())
         .collect();
     let failed: HashSet<String> = match outcome {
-        Ok(response) if source.spec.report_batch_item_failures => {
-            match serde_json::from_slice::<SqsBatchResponse>(&response) {
-                Ok(response) => {
-                    let named: HashSet<String> = response
-                        .batch_item_failures
-                        .into_iter()
-                        .map(|failure| failure.item_identifier)
-                        .collect();
-                    // As in Lambda: an id that is not in the batch fails the whole batch.
-                    if named.iter().all(|id| all.contains(id)) {
-                        named
-                    } else {
-                        all.clone()
-                    }
-                }
-                Err(_)
-                    if response.iter().all(u8::is_ascii_whitespace) || &response[..] == b"null" =>
-                {
-                    HashSet::new()
-                }
-                Err(_) => all.clone(),
-            }
-        }
+        Ok(response) if source.spec.report_batch_item_failures => batch_failures(&response, &all),
         Ok(_) => HashSet::new(),
         Err(error) => {
             source.logs.line(
@@ -161,7 +139,7 @@ async fn deliver(source: &QueueSource, component: &str, messages: Vec<Message>) 
                     .expect("id and receipt handle set")
             })
             .collect();
-        if let Err(error) = source
+        match source
             .sqs
             .delete_message_batch()
             .queue_url(&source.queue.url)
@@ -169,13 +147,27 @@ async fn deliver(source: &QueueSource, component: &str, messages: Vec<Message>) 
             .send()
             .await
         {
-            source.logs.line(
+            Ok(output) if output.failed().is_empty() => {}
+            Ok(output) => source.logs.line(
+                component,
+                &format!(
+                    "DeleteMessageBatch left {} message(s), which will be delivered again: {}",
+                    output.failed().len(),
+                    output
+                        .failed()
+                        .iter()
+                        .map(|f| f.code())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            Err(error) => source.logs.line(
                 component,
                 &format!(
                     "DeleteMessageBatch failed: {}",
                     aws_sdk_sqs::error::DisplayErrorContext(error)
                 ),
-            );
+            ),
         }
     }
     source.stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -196,6 +188,45 @@ async fn deliver(source: &QueueSource, component: &str, messages: Vec<Message>) 
             failed.len()
         ),
     );
+}
+
+/// The messages a function's answer leaves for redelivery, as Lambda reads it: an empty or null
+/// answer, `{}` or a null list is success; an id that is not in the batch, or an answer that is
+/// not a batch response, fails the whole batch.
+fn batch_failures(response: &[u8], all: &HashSet<String>) -> HashSet<String> {
+    let value: serde_json::Value = if response.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Null
+    } else {
+        match serde_json::from_slice(response) {
+            Ok(value) => value,
+            Err(_) => return all.clone(),
+        }
+    };
+    let list = match &value {
+        serde_json::Value::Null => return HashSet::new(),
+        serde_json::Value::Object(object) => match object.get("batchItemFailures") {
+            None | Some(serde_json::Value::Null) => return HashSet::new(),
+            Some(list) => list.clone(),
+        },
+        _ => return all.clone(),
+    };
+    match serde_json::from_value::<SqsBatchResponse>(
+        serde_json::json!({ "batchItemFailures": list }),
+    ) {
+        Ok(parsed) => {
+            let named: HashSet<String> = parsed
+                .batch_item_failures
+                .into_iter()
+                .map(|failure| failure.item_identifier)
+                .collect();
+            if named.iter().all(|id| all.contains(id)) {
+                named
+            } else {
+                all.clone()
+            }
+        }
+        Err(_) => all.clone(),
+    }
 }
 
 /// The event Lambda builds from received messages.
@@ -234,4 +265,36 @@ fn sqs_event(messages: &[Message], queue_arn: &str, region: &str) -> SqsEvent {
         })
         .collect();
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_as_lambda_reads_them() {
+        let all: HashSet<String> = ["a", "b"].into_iter().map(String::from).collect();
+        let failed = |answer: &str| {
+            let mut ids: Vec<String> = batch_failures(answer.as_bytes(), &all)
+                .into_iter()
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert!(failed("").is_empty());
+        assert!(failed("null").is_empty());
+        assert!(failed("{}").is_empty());
+        assert!(failed(r#"{"batchItemFailures": null}"#).is_empty());
+        assert!(failed(r#"{"batchItemFailures": []}"#).is_empty());
+        assert_eq!(
+            failed(r#"{"batchItemFailures": [{"itemIdentifier": "b"}]}"#),
+            ["b"]
+        );
+        assert_eq!(
+            failed(r#"{"batchItemFailures": [{"itemIdentifier": "zzz"}]}"#),
+            ["a", "b"]
+        );
+        assert_eq!(failed("[1, 2]"), ["a", "b"]);
+        assert_eq!(failed("not json"), ["a", "b"]);
+    }
 }

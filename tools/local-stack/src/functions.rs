@@ -105,8 +105,10 @@ impl FunctionPool {
             shutdown,
             supervisors: std::sync::Mutex::new(supervisors),
         };
+        // One init limit for all environments, which start side by side.
+        let init_deadline = tokio::time::Instant::now() + INIT_TIMEOUT;
         for ready in readiness {
-            let failure = match tokio::time::timeout(INIT_TIMEOUT, ready).await {
+            let failure = match tokio::time::timeout_at(init_deadline, ready).await {
                 Ok(Ok(Ok(()))) => continue,
                 Ok(Ok(Err(reason))) => StartError::InitFailed {
                     function: settings.key.clone(),

@@ -60,9 +60,19 @@ impl LogSink {
     {
         let sink = Arc::clone(self);
         tokio::spawn(async move {
-            let mut lines = BufReader::new(reader).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                sink.line(&component, &line);
+            // Bytes, not lines of UTF-8: a child writing invalid UTF-8 must not stop the copy
+            // (its pipe would fill and the child would block).
+            let mut reader = BufReader::new(reader);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let text = String::from_utf8_lossy(&line);
+                        sink.line(&component, text.trim_end_matches(['\n', '\r']));
+                    }
+                }
             }
         })
     }

@@ -443,6 +443,9 @@ async fn a_second_run_on_the_same_emulator_reuses_its_resources() {
     let queues = first.resources.queues.clone();
     first.stop().await;
     let second = start(&prefix).await;
-    assert_eq!(second.resources.queues, queues, "the same queues, found again");
+    assert_eq!(
+        second.resources.queues, queues,
+        "the same queues, found again"
+    );
     second.stop().await;
 }
