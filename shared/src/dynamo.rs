@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, TableStatus};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -69,17 +70,21 @@ const TRANSIENT_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
-/// Whether a failed call may succeed if tried again later: throttling, timeouts, transport
-/// errors and 5xx. Everything else (validation, missing table, failed conditions) is permanent.
-pub fn is_transient<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+/// Whether a failed call of any AWS SDK client may succeed if tried again later: throttling,
+/// timeouts, transport errors and any 5xx (with a known code or none, as a proxy's 502 has).
+/// Everything else (validation, missing table, failed conditions) is permanent.
+pub fn is_transient<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
     match error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
         }
-        SdkError::ServiceError(service) => service
-            .err()
-            .code()
-            .is_some_and(|code| TRANSIENT_CODES.contains(&code)),
+        SdkError::ServiceError(service) => {
+            service.raw().status().is_server_error()
+                || service
+                    .err()
+                    .code()
+                    .is_some_and(|code| TRANSIENT_CODES.contains(&code))
+        }
         _ => false,
     }
 }
@@ -199,10 +204,31 @@ mod tests {
     }
 
     fn service_error(err: GetItemError) -> SdkError<GetItemError, Response> {
+        service_error_with_status(err, 400)
+    }
+
+    fn service_error_with_status(
+        err: GetItemError,
+        status: u16,
+    ) -> SdkError<GetItemError, Response> {
         SdkError::service_error(
             err,
-            Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty()),
+            Response::new(StatusCode::try_from(status).unwrap(), SdkBody::empty()),
         )
+    }
+
+    #[test]
+    fn any_server_error_is_transient_even_without_a_known_code() {
+        let bad_gateway = service_error_with_status(
+            GetItemError::generic(ErrorMetadata::builder().message("bad gateway").build()),
+            502,
+        );
+        assert!(is_transient(&bad_gateway));
+        let unknown_client_error = service_error_with_status(
+            GetItemError::generic(ErrorMetadata::builder().code("Whatever").build()),
+            400,
+        );
+        assert!(!is_transient(&unknown_client_error));
     }
 
     #[test]

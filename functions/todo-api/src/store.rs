@@ -107,10 +107,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
-fn call_error<E, R>(error: SdkError<E, R>) -> StoreError
+fn call_error<E>(error: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> StoreError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     if dynamo::is_transient(&error) {
         StoreError::Transient(dynamo::describe(&error))
@@ -424,13 +423,15 @@ impl ConditionalWriteError for DeleteItemError {
     }
 }
 
-fn write_error<E, R>(id: &str, error: SdkError<E, R>) -> StoreError
+fn write_error<E>(
+    id: &str,
+    error: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError
 where
     E: ConditionalWriteError
         + aws_sdk_dynamodb::error::ProvideErrorMetadata
         + std::error::Error
         + 'static,
-    R: std::fmt::Debug,
 {
     match error.as_service_error().and_then(E::failed_condition) {
         Some(stored) => condition_failure(id, stored),
