@@ -163,7 +163,7 @@ async fn up(args: UpArgs) -> ExitCode {
     if args.demo {
         let target = DemoTarget {
             api_url: &stack.api_url,
-            dynamodb: &stack.dynamodb,
+            dynamodb: &stack.clients.dynamodb,
             tasks_table: &stack.resources.tables["tasks"],
         };
         let options = DemoOptions {

@@ -69,9 +69,7 @@ pub struct RunningStack {
     pub endpoint: String,
     pub resources: Resources,
     pub logs: Arc<LogSink>,
-    /// A client for the emulator's DynamoDB, for checks made from outside the functions.
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    /// Clients for every emulated service.
+    /// Clients for every emulated service, for checks made from outside the functions.
     pub clients: Clients,
     /// Per function and queue (`<function><-<queue key>`), what its event source did.
     pub event_sources: BTreeMap<String, Arc<EventSourceStats>>,
@@ -102,7 +100,6 @@ impl RunningStack {
             api_url: String::new(),
             endpoint: emulator.endpoint.clone(),
             resources: Resources::name(&options.manifest, &options.prefix),
-            dynamodb: clients.dynamodb.clone(),
             clients,
             event_sources: BTreeMap::new(),
             pollers: Vec::new(),

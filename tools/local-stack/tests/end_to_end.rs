@@ -86,7 +86,7 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
     let report = demo::run(
         &DemoTarget {
             api_url: &stack.api_url,
-            dynamodb: &stack.dynamodb,
+            dynamodb: &stack.clients.dynamodb,
             tasks_table: &tasks_table,
         },
         options,
@@ -209,6 +209,7 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
         .unwrap()
         .to_owned();
     let item = stack
+        .clients
         .dynamodb
         .get_item()
         .table_name(&tasks_table)
