@@ -105,17 +105,38 @@ resource "aws_lambda_function" "this" {
   depends_on = [aws_iam_role_policy.function]
 }
 
-# One SQS event source mapping per manifest event source: Lambda polls the queue and invokes the
-# function with batches; with report_batch_item_failures the function returns the ids of the
-# messages that failed, and only those return to the queue.
+# One event source mapping per manifest event source. On an SQS queue, Lambda polls the queue and
+# invokes the function with batches; with report_batch_item_failures the function returns the
+# ids of the messages that failed, and only those return to the queue. On a Kinesis stream,
+# Lambda reads each shard in order from starting_position; a reported failure retries from the
+# first failed record, and a batch given up on (retries, record age) sends a pointer to the
+# manifest's on_failure_queue. The stream-only settings are null for a queue.
 resource "aws_lambda_event_source_mapping" "this" {
   for_each = local.event_sources
 
-  function_name                      = aws_lambda_function.this[each.value.function].arn
-  event_source_arn                   = aws_sqs_queue.this[each.value.queue].arn
+  function_name = aws_lambda_function.this[each.value.function].arn
+  event_source_arn = (
+    lookup(each.value, "queue", null) != null ? aws_sqs_queue.this[each.value.queue].arn :
+    aws_kinesis_stream.this[each.value.stream].arn
+  )
   batch_size                         = each.value.batch_size
   maximum_batching_window_in_seconds = each.value.maximum_batching_window_seconds
   function_response_types            = each.value.report_batch_item_failures ? ["ReportBatchItemFailures"] : []
+
+  starting_position              = try(each.value.starting_position, null)
+  bisect_batch_on_function_error = try(each.value.bisect_batch_on_function_error, null)
+  maximum_retry_attempts         = try(each.value.maximum_retry_attempts, null)
+  maximum_record_age_in_seconds  = try(each.value.maximum_record_age_seconds, null)
+  parallelization_factor         = try(each.value.parallelization_factor, null)
+
+  dynamic "destination_config" {
+    for_each = try(each.value.on_failure_queue, null) == null ? [] : [each.value.on_failure_queue]
+    content {
+      on_failure {
+        destination_arn = aws_sqs_queue.this[destination_config.value].arn
+      }
+    }
+  }
 
   dynamic "scaling_config" {
     for_each = try(each.value.maximum_concurrency, null) == null ? [] : [each.value.maximum_concurrency]

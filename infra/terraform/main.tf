@@ -1,7 +1,7 @@
 # Everything this module creates comes from the manifest, infra/stack.json: one table per
 # manifest table, one queue per queue, one stream per stream, one event bus per bus with one rule
-# (and target) per rule, one function (with its role, policy, log group and SQS event source
-# mappings) per manifest function, one route per manifest route. Deployed names are
+# (and target) per rule, one function (with its role, policy, log group and SQS or Kinesis event
+# source mappings) per manifest function, one route per manifest route. Deployed names are
 # "<name_prefix>-<manifest key>" (FIFO queues end in ".fifo").
 locals {
   stack = jsondecode(file("${path.module}/../stack.json"))
@@ -40,12 +40,13 @@ locals {
   # Queue key -> the keys of the rules that target it: one queue policy per target queue.
   rule_target_queues = { for key, rule in local.event_rules : rule.queue => key... }
 
-  # Every SQS event source of every function, by "<function>/<queue>".
+  # Every event source of every function (an SQS queue or a Kinesis stream), by
+  # "<function>/<queue or stream>".
   event_sources = {
     for source in flatten([
       for function, spec in local.stack.functions : [
         for source in try(spec.event_sources, []) : merge(source, { function = function })
       ]
-    ]) : "${source.function}/${source.queue}" => source
+    ]) : "${source.function}/${try(source.queue, source.stream)}" => source
   }
 }

@@ -69,6 +69,6 @@ output "event_rule_arns" {
 }
 
 output "event_source_mapping_uuids" {
-  description = "Lambda event source mapping UUIDs by \"<function>/<queue>\"."
+  description = "Lambda event source mapping UUIDs by \"<function>/<queue or stream>\"."
   value       = { for key, mapping in aws_lambda_event_source_mapping.this : key => mapping.uuid }
 }

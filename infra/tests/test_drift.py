@@ -48,6 +48,25 @@ EVENTS_PRINCIPAL = "events.amazonaws.com"
 EVENTS_QUEUE_ACTIONS = ["sqs:SendMessage"]
 RULE_STATE = "ENABLED"
 BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+# Event sources: what every one has, and what only one kind has. A stream source has every
+# STREAM_SOURCE_REQUIRED field and may name an on_failure_queue; a queue source has none of
+# STREAM_SOURCE_FIELDS (a queue's failures go to its dead-letter queue) and may carry
+# QUEUE_SOURCE_FIELDS, which a stream source must not.
+EVENT_SOURCE_FIELDS = {"batch_size", "maximum_batching_window_seconds", "report_batch_item_failures"}
+STREAM_SOURCE_REQUIRED = {
+    "starting_position", "bisect_batch_on_function_error", "maximum_retry_attempts",
+    "maximum_record_age_seconds", "parallelization_factor",
+}
+STREAM_SOURCE_FIELDS = STREAM_SOURCE_REQUIRED | {"on_failure_queue"}
+QUEUE_SOURCE_FIELDS = {"maximum_concurrency"}
+# What the event source mapping does with the function's role: read the queue or the stream,
+# and send a given-up batch's pointer to the on-failure queue.
+QUEUE_SOURCE_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+STREAM_SOURCE_ACTIONS = {
+    "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+    "kinesis:GetShardIterator", "kinesis:ListShards",
+}
+ON_FAILURE_ACTIONS = {"sqs:SendMessage"}
 
 
 # --------------------------------------------------------------------------- loading
@@ -147,9 +166,16 @@ def rule_id(key: str) -> str:
     return f"{pascal(key)}Rule"
 
 
-def event_source_id(function: str, queue: str) -> str:
-    """The SQS event source mapping of `function` on `queue`."""
-    return f"{pascal(function)}{pascal(queue)}EventSource"
+def event_source_id(function: str, source: str) -> str:
+    """The event source mapping of `function` on the queue or stream `source`."""
+    return f"{pascal(function)}{pascal(source)}EventSource"
+
+
+def event_source_of(spec: dict[str, Any]) -> tuple[str, str]:
+    """("queue", key) or ("stream", key): what a manifest event source reads."""
+    if "stream" in spec:
+        return "stream", spec["stream"]
+    return "queue", spec["queue"]
 
 
 HTTP_API_ID = "HttpApi"
@@ -303,9 +329,10 @@ def sam_resource_entries(manifest: dict[str, Any]) -> list[tuple[str, str, str]]
         entries.append((role_id(key), "AWS::IAM::Role", f"function {key}"))
         entries.append((log_group_id(key), "AWS::Logs::LogGroup", f"function {key}"))
         for source in function.get("event_sources", []):
+            kind, name = event_source_of(source)
             entries.append((
-                event_source_id(key, source["queue"]), "AWS::Lambda::EventSourceMapping",
-                f"event source of function {key} on queue {source['queue']}",
+                event_source_id(key, name), "AWS::Lambda::EventSourceMapping",
+                f"event source of function {key} on {kind} {name}",
             ))
     if manifest.get("http_api"):
         entries.append((HTTP_API_ID, "AWS::Serverless::HttpApi", "http_api"))
@@ -446,7 +473,7 @@ def check_sam_functions(manifest: dict[str, Any], template: dict[str, Any]) -> l
             for event_name, event in (props.get("Events") or {}).items():
                 if event.get("Type") != "HttpApi":
                     problems.append(
-                        f"{where}: event {event_name} has Type {event.get('Type')}; queue event sources are "
+                        f"{where}: event {event_name} has Type {event.get('Type')}; queue and stream event sources are "
                         f"AWS::Lambda::EventSourceMapping resources, checked against manifest {source}.event_sources"
                     )
             logging = props.get("LoggingConfig", {})
@@ -872,28 +899,40 @@ def check_sam_event_buses(manifest: dict[str, Any], template: dict[str, Any]) ->
 
 EVENT_SOURCE_PROPERTIES = {
     "FunctionName", "EventSourceArn", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes",
-    "ScalingConfig", "Enabled", "Tags",
+    "ScalingConfig", "StartingPosition", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds", "DestinationConfig", "ParallelizationFactor", "Enabled", "Tags",
+}
+# Stream-only settings of a manifest event source -> the mapping's property; a source without the
+# setting (every queue source) must leave the property unset.
+STREAM_SOURCE_PROPERTIES = {
+    "starting_position": "StartingPosition",
+    "bisect_batch_on_function_error": "BisectBatchOnFunctionError",
+    "maximum_retry_attempts": "MaximumRetryAttempts",
+    "maximum_record_age_seconds": "MaximumRecordAgeInSeconds",
+    "parallelization_factor": "ParallelizationFactor",
 }
 
 
 def check_sam_event_sources(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
-    """Each SQS event source mapping: its function and queue, batch size and window, partial
-    batch responses, maximum concurrency."""
+    """Each event source mapping: its function and queue or stream, batch size and window,
+    partial batch responses; on a queue the maximum concurrency; on a stream the starting
+    position, bisecting, retries, record age, on-failure destination and parallelization."""
     problems = []
     resources = template.get("Resources", {})
     for key, function in manifest["functions"].items():
         for i, spec in enumerate(function.get("event_sources", [])):
-            queue = spec["queue"]
-            logical_id = event_source_id(key, queue)
+            kind, name = event_source_of(spec)
+            logical_id = event_source_id(key, name)
             if logical_id not in resources:
                 continue
             props = resources[logical_id].get("Properties", {})
-            where = f"{logical_id} (function {key}, queue {queue})"
+            where = f"{logical_id} (function {key}, {kind} {name})"
             source = f"functions.{key}.event_sources[{i}]"
             function_ref = canonical(props.get("FunctionName"))
             if function_ref not in ("${" + function_id(key) + "}", arn_of(function_id(key))):
                 problems.append(f"{where}: FunctionName is {json.dumps(props.get('FunctionName'))}, must be !Ref {function_id(key)}")
-            _compare(problems, where, "EventSourceArn", canonical(props.get("EventSourceArn")), arn_of(queue_id(queue)), f"{source}.queue")
+            source_id = queue_id(name) if kind == "queue" else stream_id(name)
+            _compare(problems, where, "EventSourceArn", canonical(props.get("EventSourceArn")), arn_of(source_id), f"{source}.{kind}")
             _compare(problems, where, "BatchSize", props.get("BatchSize"), spec["batch_size"], f"{source}.batch_size")
             _compare(
                 problems, where, "MaximumBatchingWindowInSeconds", props.get("MaximumBatchingWindowInSeconds"),
@@ -907,6 +946,18 @@ def check_sam_event_sources(manifest: dict[str, Any], template: dict[str, Any]) 
             _compare(
                 problems, where, "ScalingConfig", props.get("ScalingConfig"),
                 {"MaximumConcurrency": concurrency} if concurrency is not None else None, f"{source}.maximum_concurrency",
+            )
+            for field, setting in STREAM_SOURCE_PROPERTIES.items():
+                _compare(problems, where, setting, props.get(setting), spec.get(field), f"{source}.{field}")
+            on_failure = spec.get("on_failure_queue")
+            destination = json_value(props.get("DestinationConfig"))
+            if isinstance(destination, dict) and isinstance(destination.get("OnFailure"), dict):
+                on_failure_config = destination["OnFailure"]
+                destination = {**destination, "OnFailure": {**on_failure_config, "Destination": canonical(on_failure_config.get("Destination"))}}
+            _compare(
+                problems, where, "DestinationConfig", destination,
+                {"OnFailure": {"Destination": arn_of(queue_id(on_failure))}} if on_failure is not None else None,
+                f"{source}.on_failure_queue",
             )
             if props.get("Enabled", True) is not True:
                 problems.append(f"{where}: Enabled is {json.dumps(props.get('Enabled'))}; a manifest event source is enabled")
@@ -1300,19 +1351,32 @@ TF_RULES: dict[str, list[dict[str, Any]]] = {
         "for_each": "local.event_sources",
         "binds": {
             "function_name": ["each.value.function"],
-            "event_source_arn": ["each.value.queue"],
+            "event_source_arn": ["each.value.queue", "each.value.stream"],
             "batch_size": ["each.value.batch_size"],
             "maximum_batching_window_in_seconds": ["each.value.maximum_batching_window_seconds"],
             "function_response_types": ["each.value.report_batch_item_failures", BATCH_ITEM_FAILURES],
+            # Stream sources only: null for a queue source, which has none of these.
+            "starting_position": ["each.value.starting_position"],
+            "bisect_batch_on_function_error": ["each.value.bisect_batch_on_function_error"],
+            "maximum_retry_attempts": ["each.value.maximum_retry_attempts"],
+            "maximum_record_age_in_seconds": ["each.value.maximum_record_age_seconds"],
+            "parallelization_factor": ["each.value.parallelization_factor"],
         },
-        "references": {"function_name": "aws_lambda_function", "event_source_arn": "aws_sqs_queue"},
+        "references": {"function_name": "aws_lambda_function", "event_source_arn": ["aws_sqs_queue", "aws_kinesis_stream"]},
         "dynamic": {
             "scaling_config": {
                 "for_each": ["each.value.maximum_concurrency"],
                 "content": {"maximum_concurrency": ["scaling_config.value"]},
             },
+            "destination_config": {
+                "for_each": ["each.value.on_failure_queue"],
+                "content": {"on_failure.destination_arn": ["aws_sqs_queue", "destination_config.value"]},
+            },
         },
-        "absent": ["enabled", "filter_criteria", "starting_position"],
+        "absent": [
+            "enabled", "filter_criteria", "starting_position_timestamp", "tumbling_window_in_seconds",
+            "destination_config", "scaling_config",
+        ],
     }],
 }
 
@@ -1337,7 +1401,7 @@ def check_terraform_reads_manifest(module: dict[str, Any]) -> list[str]:
         "dead_letter_sources": ["local.dead_letters", "dead_letter.queue"],
         "event_rules": ["local.event_buses", "rules", "pattern", "target.queue"],
         "rule_target_queues": ["local.event_rules", "rule.queue"],
-        "event_sources": ["local.stack.functions", "event_sources", "source.function", "source.queue"],
+        "event_sources": ["local.stack.functions", "event_sources", "source.function", "source.queue", "source.stream"],
     }
     for name, references in derived.items():
         value = tf_value(locals_, name)
@@ -1484,6 +1548,8 @@ def check_terraform_no_manifest_literals(manifest: dict[str, Any], module: dict[
         literals |= {function["runtime"], *function.get("environment", {})}
         for permission in function.get("permissions", []):
             literals |= set(permission["actions"])
+        for source in function.get("event_sources", []):
+            literals |= {source["starting_position"]} if "starting_position" in source else set()
     for route in (manifest.get("http_api") or {}).get("routes", []):
         literals |= {route["route"], parse_route(route["route"])[1]}
     problems = []
@@ -1615,6 +1681,60 @@ def check_manifest_reasons(manifest: dict[str, Any]) -> list[str]:
         for setting in spec.get("reasons", {}):
             if setting not in spec or setting == "reasons":
                 problems.append(f"{owner}.reasons.{setting}: {owner} has no setting {setting}")
+    return problems
+
+
+def check_manifest_event_sources(manifest: dict[str, Any]) -> list[str]:
+    """Each event source reads exactly one manifest queue or stream and has the settings of its
+    kind and no other kind's: a stream source every stream-only setting (on_failure_queue is
+    optional, and a standard manifest queue), a queue source none of them and a stream source no
+    queue-only one. The function's permissions cover what the mapping does with its role."""
+    problems = []
+    queues = manifest.get("queues", {})
+    streams = manifest.get("streams", {})
+    known = {"queue", "stream"} | EVENT_SOURCE_FIELDS | STREAM_SOURCE_FIELDS | QUEUE_SOURCE_FIELDS
+    for key, function in manifest["functions"].items():
+        granted = {
+            (kind, permission[kind], action)
+            for permission in function.get("permissions", [])
+            for kind in ("table", "queue", "stream") if kind in permission
+            for action in permission["actions"]
+        }
+        for i, spec in enumerate(function.get("event_sources", [])):
+            where = f"functions.{key}.event_sources[{i}]"
+            kinds = [kind for kind in ("queue", "stream") if kind in spec]
+            if len(kinds) != 1:
+                problems.append(f"{where}: names {' and '.join(kinds) or 'neither queue nor stream'}; an event source reads exactly one queue or stream")
+                continue
+            kind, name = event_source_of(spec)
+            if name not in (queues if kind == "queue" else streams):
+                problems.append(f"{where}: {kind} {name} is not a manifest {kind}")
+            for field in sorted(EVENT_SOURCE_FIELDS - set(spec)):
+                problems.append(f"{where}: {field} is missing; every event source sets it")
+            for field in sorted(set(spec) - known):
+                problems.append(f"{where}: {field} is not an event source setting")
+            if kind == "stream":
+                for field in sorted(STREAM_SOURCE_REQUIRED - set(spec)):
+                    problems.append(f"{where}: stream source {name} lacks {field}; a stream source sets every one of {', '.join(sorted(STREAM_SOURCE_REQUIRED))}")
+                for field in sorted(QUEUE_SOURCE_FIELDS & set(spec)):
+                    problems.append(f"{where}: {field} is a queue setting; stream source {name} cannot take it")
+                needed = {("stream", name, action) for action in STREAM_SOURCE_ACTIONS}
+            else:
+                for field in sorted(STREAM_SOURCE_FIELDS & set(spec)):
+                    problems.append(f"{where}: {field} is a stream setting; queue source {name} cannot take it (a queue's failures go to its dead-letter queue)")
+                needed = {("queue", name, action) for action in QUEUE_SOURCE_ACTIONS}
+            on_failure = spec.get("on_failure_queue")
+            if kind == "stream" and on_failure is not None:
+                if on_failure not in queues:
+                    problems.append(f"{where}: on_failure_queue {on_failure} is not a manifest queue")
+                elif queues[on_failure]["fifo"]:
+                    problems.append(f"{where}: on_failure_queue {on_failure} is FIFO; Lambda sends failure records to standard queues only")
+                needed |= {("queue", on_failure, action) for action in ON_FAILURE_ACTIONS}
+            for resource_kind, resource, action in sorted(needed - granted):
+                problems.append(
+                    f"{where}: functions.{key}.permissions lacks {action} on {resource_kind} {resource}, "
+                    f"which the event source mapping needs (it uses the function's role)"
+                )
     return problems
 
 
@@ -1779,6 +1899,55 @@ class ManifestChecks(Fixtures):
 
     def test_rule_keys_are_unique_across_buses(self) -> None:
         self.assertNoProblems(check_manifest_rule_keys(self.manifest))
+
+    def test_event_sources_have_the_settings_of_their_kind(self) -> None:
+        self.assertNoProblems(check_manifest_event_sources(self.manifest))
+
+    def test_the_checker_finds_a_stream_source_without_a_stream_setting(self) -> None:
+        for field in sorted(STREAM_SOURCE_REQUIRED):
+            with self.subTest(field=field):
+                manifest = copy.deepcopy(self.manifest)
+                del manifest["functions"]["stream-enrichment"]["event_sources"][0][field]
+                self.assertEqual(
+                    check_manifest_event_sources(manifest),
+                    [
+                        f"functions.stream-enrichment.event_sources[0]: stream source activity lacks {field}; a stream source "
+                        f"sets every one of {', '.join(sorted(STREAM_SOURCE_REQUIRED))}"
+                    ],
+                )
+
+    def test_the_checker_finds_a_queue_source_with_a_stream_setting(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        source = manifest["functions"]["event-router"]["event_sources"][0]
+        source["parallelization_factor"] = 1
+        source["on_failure_queue"] = "rejects"
+        problems = check_manifest_event_sources(manifest)
+        for field in ("parallelization_factor", "on_failure_queue"):
+            self.assertIn(
+                f"functions.event-router.event_sources[0]: {field} is a stream setting; queue source ingest cannot "
+                f"take it (a queue's failures go to its dead-letter queue)", problems,
+            )
+        self.assertEqual(len(problems), 2, report(problems))
+
+    def test_the_checker_finds_a_stream_source_with_a_queue_setting_or_both_kinds(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        manifest["functions"]["stream-enrichment"]["event_sources"][0]["maximum_concurrency"] = 5
+        manifest["functions"]["event-router"]["event_sources"][0]["stream"] = "activity"
+        problems = check_manifest_event_sources(manifest)
+        self.assertIn("functions.stream-enrichment.event_sources[0]: maximum_concurrency is a queue setting; stream source activity cannot take it", problems)
+        self.assertIn("functions.event-router.event_sources[0]: names queue and stream; an event source reads exactly one queue or stream", problems)
+
+    def test_the_checker_finds_a_bad_on_failure_queue_or_a_missing_permission(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        manifest["functions"]["stream-enrichment"]["event_sources"][0]["on_failure_queue"] = "orders"
+        permissions = manifest["functions"]["stream-enrichment"]["permissions"]
+        permissions[0]["actions"].remove("kinesis:GetShardIterator")
+        problems = check_manifest_event_sources(manifest)
+        where = "functions.stream-enrichment.event_sources[0]"
+        self.assertIn(f"{where}: on_failure_queue orders is FIFO; Lambda sends failure records to standard queues only", problems)
+        self.assertIn(f"{where}: functions.stream-enrichment.permissions lacks sqs:SendMessage on queue orders, which the event source mapping needs (it uses the function's role)", problems)
+        self.assertIn(f"{where}: functions.stream-enrichment.permissions lacks kinesis:GetShardIterator on stream activity, which the event source mapping needs (it uses the function's role)", problems)
+        self.assertEqual(len(problems), 3, report(problems))
 
     def test_the_checker_finds_a_rule_key_on_two_buses(self) -> None:
         manifest = copy.deepcopy(self.manifest)
@@ -1966,6 +2135,109 @@ class CheckersFindDrift(Fixtures):
         }
         self.assertFinds(check_sam(self.manifest, template), "EventRouterFunction", "event Ingest has Type SQS")
 
+    def test_changed_starting_position(self) -> None:
+        template = self.sam()
+        self.props(template, "StreamEnrichmentActivityEventSource")["StartingPosition"] = "LATEST"
+        self.assertFinds(
+            check_sam(self.manifest, template), "StreamEnrichmentActivityEventSource (function stream-enrichment, stream activity)",
+            'StartingPosition is "LATEST"', "event_sources[0].starting_position", '"TRIM_HORIZON"',
+        )
+
+    def test_missing_bisect_flag(self) -> None:
+        template = self.sam()
+        del self.props(template, "StreamEnrichmentActivityEventSource")["BisectBatchOnFunctionError"]
+        self.assertFinds(
+            check_sam(self.manifest, template), "StreamEnrichmentActivityEventSource", "BisectBatchOnFunctionError is null",
+            "bisect_batch_on_function_error wants true",
+        )
+
+    def test_changed_on_failure_destination(self) -> None:
+        template = self.sam()
+        self.props(template, "StreamEnrichmentActivityEventSource")["DestinationConfig"]["OnFailure"]["Destination"] = {
+            "Fn::GetAtt": ["RejectsQueue", "Arn"],
+        }
+        self.assertFinds(
+            check_sam(self.manifest, template), "StreamEnrichmentActivityEventSource", "DestinationConfig", "${RejectsQueue.Arn}",
+            "on_failure_queue", "${EnrichmentFailuresQueue.Arn}",
+        )
+        template = self.sam()
+        del self.props(template, "StreamEnrichmentActivityEventSource")["DestinationConfig"]
+        self.assertFinds(check_sam(self.manifest, template), "StreamEnrichmentActivityEventSource", "DestinationConfig is null")
+
+    def test_changed_parallelization_factor(self) -> None:
+        template = self.sam()
+        self.props(template, "StreamEnrichmentActivityEventSource")["ParallelizationFactor"] = 2
+        self.assertFinds(
+            check_sam(self.manifest, template), "StreamEnrichmentActivityEventSource", "ParallelizationFactor is 2",
+            "parallelization_factor wants 1",
+        )
+
+    def test_changed_retries_record_age_and_stream(self) -> None:
+        template = self.sam()
+        props = self.props(template, "StreamEnrichmentActivityEventSource")
+        props["MaximumRetryAttempts"] = -1
+        del props["MaximumRecordAgeInSeconds"]
+        props["EventSourceArn"] = {"Fn::GetAtt": ["EnrichedStream", "Arn"]}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "StreamEnrichmentActivityEventSource", "MaximumRetryAttempts is -1", "wants 10")
+        self.assertFinds(problems, "StreamEnrichmentActivityEventSource", "MaximumRecordAgeInSeconds is null", "wants 21600")
+        self.assertFinds(problems, "StreamEnrichmentActivityEventSource", "EventSourceArn", "event_sources[0].stream", "${ActivityStream.Arn}")
+
+    def test_settings_of_the_other_kind_of_event_source(self) -> None:
+        template = self.sam()
+        self.props(template, "EventRouterIngestEventSource")["StartingPosition"] = "LATEST"
+        self.props(template, "EventRouterIngestEventSource")["DestinationConfig"] = {
+            "OnFailure": {"Destination": {"Fn::GetAtt": ["RejectsQueue", "Arn"]}},
+        }
+        self.props(template, "StreamEnrichmentActivityEventSource")["ScalingConfig"] = {"MaximumConcurrency": 5}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "EventRouterIngestEventSource", 'StartingPosition is "LATEST"', "wants null")
+        self.assertFinds(problems, "EventRouterIngestEventSource", "DestinationConfig", "on_failure_queue wants null")
+        self.assertFinds(problems, "StreamEnrichmentActivityEventSource", "ScalingConfig", "maximum_concurrency wants null")
+
+    def test_manifest_stream_source_change_not_followed(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        source = manifest["functions"]["stream-enrichment"]["event_sources"][0]
+        source["maximum_retry_attempts"] = 3
+        del source["on_failure_queue"]
+        problems = check_sam(manifest, self.template)
+        self.assertFinds(problems, "StreamEnrichmentActivityEventSource", "MaximumRetryAttempts is 10", "wants 3")
+        self.assertFinds(problems, "StreamEnrichmentActivityEventSource", "DestinationConfig", "wants null")
+
+    def test_missing_stream_event_source(self) -> None:
+        template = self.sam()
+        del template["Resources"]["StreamEnrichmentActivityEventSource"]
+        self.assertFinds(
+            check_sam(self.manifest, template), "StreamEnrichmentActivityEventSource: missing",
+            "event source of function stream-enrichment on stream activity",
+        )
+
+    def test_stream_enrichment_role_without_the_on_failure_queue(self) -> None:
+        template = self.sam()
+        statements = self.props(template, "StreamEnrichmentRole")["Policies"][0]["PolicyDocument"]["Statement"]
+        statements[:] = [statement for statement in statements if statement.get("Sid") != "EnrichmentFailuresQueue"]
+        self.statement(template, "StreamEnrichmentRole", "ActivityStream")["Action"].append("kinesis:PutRecords")
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "StreamEnrichmentRole", "does not grant sqs:SendMessage on ${EnrichmentFailuresQueue.Arn}")
+        self.assertFinds(problems, "StreamEnrichmentRole", "grants kinesis:PutRecords on ${ActivityStream.Arn}")
+
+    def test_new_tables_stream_queue_and_environment(self) -> None:
+        template = self.sam()
+        self.props(template, "ProfilesTable")["KeySchema"].append({"AttributeName": "at", "KeyType": "RANGE"})
+        self.props(template, "AggregatesTable")["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] = False
+        self.props(template, "EnrichedStream")["RetentionPeriodHours"] = 48
+        self.props(template, "EnrichmentFailuresQueue")["MessageRetentionPeriod"] = 345600
+        variables = self.props(template, "StreamEnrichmentFunction")["Environment"]["Variables"]
+        variables["PROFILE_CACHE_SIZE"] = "100"
+        variables["ENRICHED_STREAM"] = {"Ref": "ActivityStream"}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "ProfilesTable (table profiles)", "KeySchema", "tables.profiles.partition_key/sort_key")
+        self.assertFinds(problems, "AggregatesTable (table aggregates)", "PointInTimeRecoverySpecification", "point_in_time_recovery")
+        self.assertFinds(problems, "EnrichedStream (stream enriched)", "RetentionPeriodHours is 48", "wants 24")
+        self.assertFinds(problems, "EnrichmentFailuresQueue (queue enrichment-failures)", "MessageRetentionPeriod is 345600", "wants 1209600")
+        self.assertFinds(problems, "StreamEnrichmentFunction", 'Environment PROFILE_CACHE_SIZE is "100"', '"10000"')
+        self.assertFinds(problems, "StreamEnrichmentFunction", "Environment ENRICHED_STREAM", '{"Ref": "EnrichedStream"}')
+
     def test_changed_pattern(self) -> None:
         template = self.sam()
         self.props(template, "ToIngestRule")["EventPattern"] = {"detail-type": ["user_activity"]}
@@ -2112,6 +2384,43 @@ class CheckersFindDrift(Fixtures):
         module = copy.deepcopy(self.module)
         del module["resource"][("aws_lambda_event_source_mapping", "this")]["dynamic"]
         self.assertFinds(check_terraform(self.manifest, module), "aws_lambda_event_source_mapping.this", 'no dynamic "scaling_config"')
+
+    def test_terraform_stream_source_settings_written_out(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_lambda_event_source_mapping", "this")]
+        body["starting_position"] = ["TRIM_HORIZON"]
+        body["parallelization_factor"] = [1]
+        del body["bisect_batch_on_function_error"]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_lambda_event_source_mapping.this", "starting_position is", "does not bind each.value.starting_position")
+        self.assertFinds(problems, "aws_lambda_event_source_mapping.this", "manifest value 'TRIM_HORIZON' is written out")
+        self.assertFinds(problems, "aws_lambda_event_source_mapping.this", "parallelization_factor is 1", "each.value.parallelization_factor")
+        self.assertFinds(problems, "aws_lambda_event_source_mapping.this", "bisect_batch_on_function_error is not set")
+
+    def test_terraform_event_source_without_destination_config_or_streams(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_lambda_event_source_mapping", "this")]
+        body["dynamic"] = [block for block in body["dynamic"] if "destination_config" not in block]
+        body["event_source_arn"] = ["${aws_sqs_queue.this[each.value.queue].arn}"]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_lambda_event_source_mapping.this", 'no dynamic "destination_config"')
+        self.assertFinds(problems, "aws_lambda_event_source_mapping.this", "event_source_arn", "does not bind each.value.stream")
+        self.assertFinds(problems, "aws_lambda_event_source_mapping.this", "event_source_arn must refer to the manifest's aws_kinesis_stream")
+
+    def test_terraform_on_failure_destination_not_the_manifest_queue(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_lambda_event_source_mapping", "this")]
+        block = next(block for block in body["dynamic"] if "destination_config" in block)["destination_config"]
+        block["content"] = [{"on_failure": [{"destination_arn": '${aws_sqs_queue.this["enrichment-failures"].arn}'}]}]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "dynamic destination_config content", "on_failure.destination_arn", "does not bind destination_config.value")
+        self.assertFinds(problems, "aws_lambda_event_source_mapping.this", "manifest value 'enrichment-failures' is written out")
+
+    def test_terraform_event_sources_keyed_by_queue_only(self) -> None:
+        module = copy.deepcopy(self.module)
+        value = module["locals"]["event_sources"][0]
+        module["locals"]["event_sources"] = [value.replace("try(source.queue, source.stream)", "source.queue")]
+        self.assertFinds(check_terraform(self.manifest, module), "locals.event_sources", "source.stream")
 
     def test_terraform_queue_policy_without_condition(self) -> None:
         module = copy.deepcopy(self.module)

@@ -121,17 +121,24 @@ impl<S: Source> Env<S> {
     }
 }
 
+impl Env<HashMap<String, String>> {
+    /// An environment of exactly `pairs`, for tests and tools.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self::from_source(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
-        Env::from_source(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Env::from_pairs(pairs)
     }
 
     #[test]

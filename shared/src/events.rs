@@ -477,6 +477,64 @@ fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), Rejecti
     Ok(())
 }
 
+/// Largest activity record read from a stream (the router writes a few hundred bytes).
+pub const MAX_RECORD_BYTES: usize = 32 * 1024;
+
+impl ActivityEvent {
+    /// Reads an activity record as written to the activity stream, with the checks the router
+    /// applied to its detail (ids, amount, attributes) and an event time no further ahead of
+    /// `arrival`, when the stream took the record, than `max_future_skew`: the verdict is the
+    /// same on every redelivery. Age is not checked: placing late events is the consumer's job.
+    pub fn from_record(
+        data: &[u8],
+        arrival: OffsetDateTime,
+        max_future_skew: Duration,
+    ) -> Result<Self, Rejection> {
+        if data.len() > MAX_RECORD_BYTES {
+            return Err(Rejection::TooLarge {
+                bytes: data.len(),
+                limit: MAX_RECORD_BYTES,
+            });
+        }
+        let text = std::str::from_utf8(data)
+            .map_err(|error| Rejection::NotJson(format!("not UTF-8: {error}")))?;
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let event: ActivityEvent =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                let path = error.path().to_string();
+                let inner = error.into_inner();
+                if inner.is_syntax() || inner.is_eof() {
+                    Rejection::NotJson(inner.to_string())
+                } else if path == "." {
+                    Rejection::Schema(inner.to_string())
+                } else {
+                    Rejection::Schema(format!("{path}: {inner}"))
+                }
+            })?;
+        deserializer
+            .end()
+            .map_err(|error| Rejection::NotJson(error.to_string()))?;
+        check_id("eventId", &event.event_id)?;
+        check_id("userId", &event.user_id)?;
+        if let Some(item_id) = &event.item_id {
+            check_id("itemId", item_id)?;
+        }
+        if let Some(amount) = event.amount {
+            check_amount("amount", amount)?;
+        }
+        check_attributes(&event.attributes)?;
+        let limits = TimeLimits {
+            max_future_skew,
+            max_age: Duration::MAX,
+        };
+        check_time(event.timestamp, arrival, limits)?;
+        Ok(ActivityEvent {
+            timestamp: event.timestamp.to_offset(time::UtcOffset::UTC),
+            ..event
+        })
+    }
+}
+
 fn check_time(
     timestamp: OffsetDateTime,
     now: OffsetDateTime,
@@ -719,5 +777,52 @@ mod tests {
             validate(envelope("invoice_sent"), "{}", NOW, TimeLimits::default()).unwrap_err(),
             Rejection::UnknownDetailType("invoice_sent".into())
         );
+    }
+
+    #[test]
+    fn activity_records_are_read_with_the_router_checks() {
+        let arrival = NOW;
+        let skew = Duration::minutes(5);
+        let record = json!({"eventId": "e-1", "userId": "u-1", "type": "add_to_cart",
+                            "timestamp": "2026-11-23T11:00:00+01:00", "amount": 3.5});
+        let event =
+            ActivityEvent::from_record(record.to_string().as_bytes(), arrival, skew).unwrap();
+        assert_eq!(event.activity_type, ActivityType::AddToCart);
+        assert_eq!(event.timestamp, NOW, "normalized to UTC");
+        assert_eq!(event.amount, Some(3.5));
+
+        let read = |data: &[u8]| ActivityEvent::from_record(data, arrival, skew).unwrap_err();
+        assert_eq!(read(b"{\"eventId\": ").code(), "not-json");
+        assert_eq!(read(&[0xff, 0xfe]).code(), "not-json");
+        let trailing = format!("{record} x");
+        assert_eq!(
+            read(trailing.as_bytes()).code(),
+            "not-json",
+            "trailing data"
+        );
+        let missing =
+            read(br#"{"eventId": "e", "type": "view", "timestamp": "2026-11-23T10:00:00Z"}"#);
+        assert!(missing.to_string().contains("userId"), "{missing}");
+        let bad_type = read(
+            br#"{"eventId": "e", "userId": "u", "type": "hover", "timestamp": "2026-11-23T10:00:00Z"}"#,
+        );
+        assert!(
+            bad_type.to_string().starts_with("detail: type:"),
+            "{bad_type}"
+        );
+        let empty_user = read(
+            br#"{"eventId": "e", "userId": "", "type": "view", "timestamp": "2026-11-23T10:00:00Z"}"#,
+        );
+        assert_eq!(empty_user.code(), "schema-violation");
+        let future = read(
+            br#"{"eventId": "e", "userId": "u", "type": "view", "timestamp": "2026-11-23T10:06:00Z"}"#,
+        );
+        assert_eq!(future.code(), "timestamp-in-future");
+        let old = br#"{"eventId": "e", "userId": "u", "type": "view", "timestamp": "2020-01-01T00:00:00Z"}"#;
+        assert!(
+            ActivityEvent::from_record(old, arrival, skew).is_ok(),
+            "late events are the consumer's to place"
+        );
+        assert_eq!(read(&vec![b' '; MAX_RECORD_BYTES + 1]).code(), "too-large");
     }
 }

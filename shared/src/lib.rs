@@ -6,12 +6,21 @@
 
 pub mod clients;
 pub mod config;
+pub mod deadline;
+pub mod delivery;
 pub mod dynamo;
+pub mod enriched;
 pub mod events;
 #[cfg(feature = "test-support")]
 pub mod fake_endpoint;
 pub mod http;
 pub mod metrics;
+#[cfg(feature = "test-support")]
+pub mod request_count;
+#[cfg(feature = "sinks")]
+pub mod sinks;
 pub mod stack;
+#[cfg(feature = "sinks")]
+pub mod stream_reader;
 pub mod tables;
 pub mod telemetry;

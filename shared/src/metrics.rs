@@ -75,6 +75,16 @@ impl Outcome {
             _ => Outcome::Success,
         }
     }
+
+    /// A batch that leaves `failed` records for redelivery counts as an error when any do:
+    /// something downstream refused or failed.
+    pub fn from_failures(failed: usize) -> Self {
+        if failed > 0 {
+            Outcome::Error
+        } else {
+            Outcome::Success
+        }
+    }
 }
 
 /// One invocation being measured: begin it first thing, finish it last.

@@ -232,16 +232,77 @@ pub struct Permission {
     pub actions: Vec<String>,
 }
 
-/// An SQS event source mapping.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A Lambda event source mapping: an SQS queue (`queue`) or a Kinesis stream (`stream`, with
+/// the stream-only settings, all required for a stream and refused for a queue).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSourceSpec {
-    pub queue: String,
+    #[serde(default)]
+    pub queue: Option<String>,
+    #[serde(default)]
+    pub stream: Option<String>,
     pub batch_size: u32,
     pub maximum_batching_window_seconds: u32,
     pub report_batch_item_failures: bool,
+    /// SQS only: the most concurrent invocations the mapping starts.
     #[serde(default)]
     pub maximum_concurrency: Option<u32>,
+    #[serde(default)]
+    pub starting_position: Option<StartingPosition>,
+    #[serde(default)]
+    pub bisect_batch_on_function_error: Option<bool>,
+    /// -1: retry until the record expires.
+    #[serde(default)]
+    pub maximum_retry_attempts: Option<i32>,
+    /// -1: no age limit (the stream's retention).
+    #[serde(default)]
+    pub maximum_record_age_seconds: Option<i32>,
+    /// Queue that receives a pointer to each batch given up on.
+    #[serde(default)]
+    pub on_failure_queue: Option<String>,
+    #[serde(default)]
+    pub parallelization_factor: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StartingPosition {
+    TrimHorizon,
+    Latest,
+}
+
+/// The settings of a Kinesis event source, present once the manifest is validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSourceSettings {
+    pub starting_position: StartingPosition,
+    pub bisect_batch_on_function_error: bool,
+    pub maximum_retry_attempts: Option<u32>,
+    pub maximum_record_age_seconds: Option<u32>,
+    pub on_failure_queue: Option<String>,
+    pub parallelization_factor: u32,
+}
+
+impl EventSourceSpec {
+    /// The stream-only settings, when this is a stream source with all of them.
+    pub fn stream_settings(&self) -> Option<StreamSourceSettings> {
+        self.stream.as_ref()?;
+        Some(StreamSourceSettings {
+            starting_position: self.starting_position?,
+            bisect_batch_on_function_error: self.bisect_batch_on_function_error?,
+            maximum_retry_attempts: u32::try_from(self.maximum_retry_attempts?).ok(),
+            maximum_record_age_seconds: u32::try_from(self.maximum_record_age_seconds?).ok(),
+            on_failure_queue: self.on_failure_queue.clone(),
+            parallelization_factor: self.parallelization_factor?,
+        })
+    }
+
+    /// `<function>` and the key of the queue or stream it reads, as the local stack names it.
+    pub fn source_key(&self) -> &str {
+        self.queue
+            .as_deref()
+            .or(self.stream.as_deref())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -528,27 +589,68 @@ impl Stack {
         source: &EventSourceSpec,
     ) -> Result<(), StackError> {
         let invalid = |message: String| Err(StackError::Invalid(message));
-        let Some(queue) = self.queues.get(&source.queue) else {
+        if source.maximum_batching_window_seconds > 300 {
             return invalid(format!(
-                "function {function}: event source queue {} is not defined",
-                source.queue
+                "function {function}: maximum_batching_window_seconds is over Lambda's 300"
+            ));
+        }
+        match (&source.queue, &source.stream) {
+            (Some(queue), None) => self.check_queue_source(function, spec, queue, source),
+            (None, Some(stream)) => self.check_stream_source(function, stream, source),
+            _ => invalid(format!(
+                "function {function}: an event source names exactly one queue or stream"
+            )),
+        }
+    }
+
+    fn check_queue_source(
+        &self,
+        function: &str,
+        spec: &FunctionSpec,
+        queue_key: &str,
+        source: &EventSourceSpec,
+    ) -> Result<(), StackError> {
+        let invalid = |message: String| Err(StackError::Invalid(message));
+        let Some(queue) = self.queues.get(queue_key) else {
+            return invalid(format!(
+                "function {function}: event source queue {queue_key} is not defined"
             ));
         };
+        let stream_only = [
+            ("starting_position", source.starting_position.is_some()),
+            (
+                "bisect_batch_on_function_error",
+                source.bisect_batch_on_function_error.is_some(),
+            ),
+            (
+                "maximum_retry_attempts",
+                source.maximum_retry_attempts.is_some(),
+            ),
+            (
+                "maximum_record_age_seconds",
+                source.maximum_record_age_seconds.is_some(),
+            ),
+            ("on_failure_queue", source.on_failure_queue.is_some()),
+            (
+                "parallelization_factor",
+                source.parallelization_factor.is_some(),
+            ),
+        ];
+        if let Some((field, _)) = stream_only.iter().find(|(_, set)| *set) {
+            return invalid(format!(
+                "function {function}: {field} is a stream setting; queue {queue_key} cannot take it (SQS failures go to the queue's dead-letter queue)"
+            ));
+        }
         let max_batch = if queue.fifo { 10 } else { 10_000 };
         if !(1..=max_batch).contains(&source.batch_size) {
             return invalid(format!(
-                "function {function}: batch_size {} is outside 1..={max_batch} for queue {}",
-                source.batch_size, source.queue
+                "function {function}: batch_size {} is outside 1..={max_batch} for queue {queue_key}",
+                source.batch_size
             ));
         }
         if source.batch_size > 10 && source.maximum_batching_window_seconds == 0 {
             return invalid(format!(
                 "function {function}: a batch_size over 10 needs a batching window of at least 1 s"
-            ));
-        }
-        if source.maximum_batching_window_seconds > 300 {
-            return invalid(format!(
-                "function {function}: maximum_batching_window_seconds is over Lambda's 300"
             ));
         }
         if source
@@ -561,9 +663,78 @@ impl Stack {
         }
         if queue.visibility_timeout_seconds < spec.timeout_seconds {
             return invalid(format!(
-                "function {function}: queue {}'s visibility timeout ({} s) is shorter than the function's timeout ({} s); Lambda refuses such a mapping",
-                source.queue, queue.visibility_timeout_seconds, spec.timeout_seconds
+                "function {function}: queue {queue_key}'s visibility timeout ({} s) is shorter than the function's timeout ({} s); Lambda refuses such a mapping",
+                queue.visibility_timeout_seconds, spec.timeout_seconds
             ));
+        }
+        Ok(())
+    }
+
+    fn check_stream_source(
+        &self,
+        function: &str,
+        stream_key: &str,
+        source: &EventSourceSpec,
+    ) -> Result<(), StackError> {
+        let invalid = |message: String| Err(StackError::Invalid(message));
+        let Some(stream) = self.streams.get(stream_key) else {
+            return invalid(format!(
+                "function {function}: event source stream {stream_key} is not defined"
+            ));
+        };
+        if source.maximum_concurrency.is_some() {
+            return invalid(format!(
+                "function {function}: maximum_concurrency is an SQS setting; a stream source scales with shards and parallelization_factor"
+            ));
+        }
+        let Some(settings) = source.stream_settings() else {
+            return invalid(format!(
+                "function {function}: stream source {stream_key} needs starting_position, bisect_batch_on_function_error, maximum_retry_attempts, maximum_record_age_seconds and parallelization_factor"
+            ));
+        };
+        if !(1..=10_000).contains(&source.batch_size) {
+            return invalid(format!(
+                "function {function}: batch_size {} is outside Kinesis's 1..=10000",
+                source.batch_size
+            ));
+        }
+        if !(1..=10).contains(&settings.parallelization_factor) {
+            return invalid(format!(
+                "function {function}: parallelization_factor must be 1..=10"
+            ));
+        }
+        let retries = source.maximum_retry_attempts.unwrap_or_default();
+        if !(-1..=10_000).contains(&retries) {
+            return invalid(format!(
+                "function {function}: maximum_retry_attempts must be -1 (no limit) or 0..=10000"
+            ));
+        }
+        let age = source.maximum_record_age_seconds.unwrap_or_default();
+        let retention = i64::from(stream.retention_hours) * 3600;
+        if !(age == -1 || (60..=604_800).contains(&age)) {
+            return invalid(format!(
+                "function {function}: maximum_record_age_seconds must be -1 (no limit) or 60..=604800"
+            ));
+        }
+        if i64::from(age) > retention {
+            return invalid(format!(
+                "function {function}: maximum_record_age_seconds ({age} s) is longer than stream {stream_key}'s retention ({retention} s): records would expire first"
+            ));
+        }
+        if let Some(queue) = &settings.on_failure_queue {
+            match self.queues.get(queue) {
+                None => {
+                    return invalid(format!(
+                        "function {function}: on_failure_queue {queue} is not defined"
+                    ));
+                }
+                Some(spec) if spec.fifo => {
+                    return invalid(format!(
+                        "function {function}: on_failure_queue {queue} is FIFO; Lambda sends failure records to standard queues only"
+                    ));
+                }
+                Some(_) => {}
+            }
         }
         Ok(())
     }
@@ -774,9 +945,54 @@ mod tests {
         let router = &stack.functions["event-router"];
         let source = &router.event_sources[0];
         assert_eq!(
-            stack.queues[&source.queue].visibility_timeout_seconds,
+            stack.queues[source.queue.as_deref().unwrap()].visibility_timeout_seconds,
             6 * router.timeout_seconds
         );
+    }
+
+    #[test]
+    fn stream_sources_carry_every_stream_setting_and_queues_none() {
+        let stack = Stack::workspace();
+        let source = &stack.functions["stream-enrichment"].event_sources[0];
+        let settings = source.stream_settings().expect("a complete stream source");
+        assert_eq!(settings.starting_position, StartingPosition::TrimHorizon);
+        assert_eq!(settings.maximum_retry_attempts, Some(10));
+        assert_eq!(source.source_key(), "activity");
+
+        let error = |edit: fn(&mut serde_json::Value)| manifest_with(edit).unwrap_err().to_string();
+        let message = error(|m| {
+            m["functions"]["stream-enrichment"]["event_sources"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("starting_position");
+        });
+        assert!(message.contains("needs starting_position"), "{message}");
+        let message = error(|m| {
+            m["functions"]["event-router"]["event_sources"][0]["parallelization_factor"] = 2.into()
+        });
+        assert!(
+            message.contains("parallelization_factor is a stream setting"),
+            "{message}"
+        );
+        let message = error(|m| {
+            m["functions"]["stream-enrichment"]["event_sources"][0]["queue"] = "ingest".into()
+        });
+        assert!(message.contains("exactly one queue or stream"), "{message}");
+        let message = error(|m| {
+            m["functions"]["stream-enrichment"]["event_sources"][0]["maximum_record_age_seconds"] =
+                (25 * 3600).into()
+        });
+        assert!(message.contains("records would expire first"), "{message}");
+        let message = error(|m| {
+            m["functions"]["stream-enrichment"]["event_sources"][0]["on_failure_queue"] =
+                "orders".into()
+        });
+        assert!(message.contains("is FIFO"), "{message}");
+        let message = error(|m| {
+            m["functions"]["stream-enrichment"]["event_sources"][0]["parallelization_factor"] =
+                11.into()
+        });
+        assert!(message.contains("1..=10"), "{message}");
     }
 
     #[test]

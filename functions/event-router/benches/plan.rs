@@ -6,15 +6,15 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use event_router::delivery::chunks;
 use event_router::plan::plan;
 use event_router::routing::{DEFAULT_ROUTING_TABLE, RoutingTable};
-use event_router::sinks::{
+use serde_json::json;
+use shared::delivery::chunks;
+use shared::events::TimeLimits;
+use shared::sinks::{
     MAX_MESSAGE_BYTES_PER_CALL, MAX_MESSAGES_PER_CALL, MAX_RECORD_BYTES_PER_CALL,
     MAX_RECORDS_PER_CALL,
 };
-use serde_json::json;
-use shared::events::TimeLimits;
 use time::OffsetDateTime;
 
 const BATCH: usize = 100;

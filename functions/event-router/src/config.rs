@@ -84,12 +84,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
-        Env::from_source(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect(),
-        )
+        Env::from_pairs(pairs)
     }
 
     #[test]

@@ -8,11 +8,12 @@ use shared::events::TimeLimits;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
+use shared::delivery::{Backoff, deliver};
+use shared::sinks::{self, Outgoing};
+
 use crate::config::Config;
-use crate::delivery::{Backoff, deliver};
 use crate::plan::plan;
 use crate::routing::RoutingTable;
-use crate::sinks::{self, Outgoing};
 
 pub struct Router {
     kinesis: aws_sdk_kinesis::Client,
@@ -52,14 +53,8 @@ impl BatchReport {
         invocation.count(MESSAGES_FAILED, self.failed as u64);
     }
 
-    /// A batch that leaves messages for redelivery counts as an error: something downstream
-    /// refused or failed.
     pub fn outcome(&self) -> shared::metrics::Outcome {
-        if self.failed > 0 {
-            shared::metrics::Outcome::Error
-        } else {
-            shared::metrics::Outcome::Success
-        }
+        shared::metrics::Outcome::from_failures(self.failed)
     }
 }
 
@@ -102,7 +97,7 @@ impl Router {
             .collect();
         let plan = plan(messages.iter().copied(), &self.table, now, self.limits);
         for reject in &plan.rejects {
-            tracing::warn!(message_id = %reject.message_id, code = reject.code, reason = %reject.reason, "event rejected");
+            tracing::warn!(message_id = %reject.origin, code = reject.code, reason = %reject.reason, "event rejected");
         }
         let mut report = BatchReport {
             messages: event.records.len(),
@@ -121,7 +116,7 @@ impl Router {
                 let failed = delivery
                     .failed
                     .into_iter()
-                    .map(|(r, why)| (r.message_id, why))
+                    .map(|(r, why)| (r.origin, why))
                     .collect::<Vec<_>>();
                 outcome.push((failed, delivery.retried, delivery.calls));
             }
@@ -151,7 +146,7 @@ impl Router {
                 let failed = delivery
                     .failed
                     .into_iter()
-                    .map(|(m, why)| (m.message_id, why))
+                    .map(|(m, why)| (m.origin, why))
                     .collect::<Vec<_>>();
                 outcome.push((failed, delivery.retried, delivery.calls));
             }

@@ -5,15 +5,13 @@
 //! reason, and reports exactly the messages that could not be delivered
 //! (`batchItemFailures`), after retrying transient failures while time allows.
 //!
-//! [`plan`] is pure; [`sinks`] talks to Kinesis and SQS; [`delivery`] retries; [`handler`]
-//! ties them together.
+//! [`plan`] is pure; [`shared::sinks`] talks to Kinesis and SQS; [`shared::delivery`] retries;
+//! [`handler`] ties them together.
 
 pub mod config;
-pub mod delivery;
 pub mod handler;
 pub mod plan;
 pub mod routing;
-pub mod sinks;
 
 pub use config::Config;
 pub use handler::{BatchReport, Router};

@@ -1,15 +1,10 @@
 //! Lambda entry point: init logging, config and clients once, then route batches.
 
-use std::time::{Duration, SystemTime};
-
 use aws_lambda_events::sqs::SqsEvent;
 use event_router::{Config, Router};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::clients::{self, ClientSettings};
 use shared::config::Env;
-
-/// Time kept back from the invocation's deadline to answer after the last retry.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -27,13 +22,7 @@ async fn main() -> Result<(), Error> {
     );
     let router = &router;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let remaining = event
-            .context
-            .deadline()
-            .duration_since(SystemTime::now())
-            .unwrap_or_default()
-            .saturating_sub(DEADLINE_MARGIN);
-        let deadline = tokio::time::Instant::now() + remaining;
+        let deadline = shared::deadline::of(&event.context);
         let invocation = shared::metrics::Invocation::begin();
         let (response, report) = router.handle(event.payload, deadline).await;
         report.record(&invocation);

@@ -9,17 +9,10 @@ use serde_json::value::RawValue;
 use shared::events::{
     self, ActivityEvent, DomainEvent, Envelope, OrderPlaced, Rejection, TimeLimits,
 };
+use shared::sinks::{Outgoing, Reject, StreamRecord};
 use time::OffsetDateTime;
 
 use crate::routing::{Payload, RoutingTable, Target};
-
-/// A Kinesis record to write, for the message it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamRecord {
-    pub message_id: String,
-    pub partition_key: String,
-    pub data: Vec<u8>,
-}
 
 /// An SQS message to send, for the message it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,20 +24,24 @@ pub struct QueueMessage {
     pub deduplication_id: Option<String>,
 }
 
-/// A message that can never be routed, with why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    pub message_id: String,
-    pub code: &'static str,
-    pub reason: String,
-    /// The message body exactly as received, so it can be replayed once fixed.
-    pub body: String,
+impl From<QueueMessage> for Outgoing {
+    fn from(message: QueueMessage) -> Self {
+        Self {
+            origin: message.message_id,
+            body: message.body,
+            group_id: message.group_id,
+            deduplication_id: message.deduplication_id,
+            attributes: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
+    /// Records per stream; their origin is the SQS message id.
     pub streams: BTreeMap<String, Vec<StreamRecord>>,
     pub queues: BTreeMap<String, Vec<QueueMessage>>,
+    /// Messages that can never be routed, with why; the body exactly as received.
     pub rejects: Vec<Reject>,
     /// Messages routed to at least one target.
     pub routed: usize,
@@ -100,7 +97,7 @@ pub fn plan<'a>(
                             partition_key,
                             data,
                         } => plan.streams.entry(stream).or_default().push(StreamRecord {
-                            message_id: message_id.to_owned(),
+                            origin: message_id.to_owned(),
                             partition_key,
                             data,
                         }),
@@ -123,10 +120,11 @@ pub fn plan<'a>(
                 }
             }
             Err(rejection) => plan.rejects.push(Reject {
-                message_id: message_id.to_owned(),
+                origin: message_id.to_owned(),
                 code: rejection.code(),
                 reason: rejection.reason(),
                 body: body.to_owned(),
+                source: vec![("source-message-id", message_id.to_owned())],
             }),
         }
     }
@@ -400,7 +398,7 @@ mod tests {
         let codes: Vec<(&str, &str)> = plan
             .rejects
             .iter()
-            .map(|r| (r.message_id.as_str(), r.code))
+            .map(|r| (r.origin.as_str(), r.code))
             .collect();
         assert_eq!(
             codes,

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_kinesis::types::ShardIteratorType;
 use aws_sdk_sqs::types::QueueAttributeName;
 use event_router::routing::{DEFAULT_ROUTING_TABLE, RoutingTable};
 use event_router::{Config, Router};
@@ -98,47 +97,17 @@ impl Fixture {
     }
 
     async fn stream_records(&self) -> Vec<(String, Value)> {
-        let shards = self
-            .kinesis
-            .list_shards()
-            .stream_name(&self.stream)
-            .send()
+        shared::stream_reader::read_all(&self.kinesis, &self.stream)
             .await
-            .unwrap();
-        let mut records = Vec::new();
-        for shard in shards.shards() {
-            let mut iterator = self
-                .kinesis
-                .get_shard_iterator()
-                .stream_name(&self.stream)
-                .shard_id(shard.shard_id())
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .unwrap()
-                .shard_iterator;
-            while let Some(current) = iterator {
-                let page = self
-                    .kinesis
-                    .get_records()
-                    .shard_iterator(current)
-                    .limit(10_000)
-                    .send()
-                    .await
-                    .unwrap();
-                if page.records().is_empty() {
-                    break;
-                }
-                for record in page.records() {
-                    records.push((
-                        record.partition_key().unwrap_or_default().to_owned(),
-                        serde_json::from_slice(record.data().as_ref()).unwrap(),
-                    ));
-                }
-                iterator = page.next_shard_iterator;
-            }
-        }
-        records
+            .unwrap()
+            .iter()
+            .map(|record| {
+                (
+                    record.partition_key().unwrap_or_default().to_owned(),
+                    serde_json::from_slice(record.data().as_ref()).unwrap(),
+                )
+            })
+            .collect()
     }
 
     /// Every message on `queue_url`, with its attributes, deleting none (visibility hides them).

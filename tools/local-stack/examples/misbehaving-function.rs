@@ -10,6 +10,28 @@ async fn main() -> Result<(), Error> {
         return Err("init failed on purpose".into());
     }
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        // A Kinesis event: a record whose data is "crash" fails the invocation; every record
+        // whose data is "fail" is reported as a batch item failure.
+        if let Some(records) = event.payload["Records"]
+            .as_array()
+            .filter(|records| records.iter().all(|r| r["kinesis"].is_object()))
+        {
+            use base64::Engine;
+            let data = |record: &Value| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(record["kinesis"]["data"].as_str().unwrap_or_default())
+                    .unwrap_or_default()
+            };
+            if records.iter().any(|record| data(record) == b"crash") {
+                return Err(Error::from("crashed on purpose"));
+            }
+            let failures: Vec<Value> = records
+                .iter()
+                .filter(|record| data(record) == b"fail")
+                .map(|record| json!({"itemIdentifier": record["kinesis"]["sequenceNumber"]}))
+                .collect();
+            return Ok(json!({"batchItemFailures": failures}));
+        }
         // An SQS event: every message whose body is "fail" is reported as a batch item failure.
         if let Some(records) = event.payload["Records"].as_array() {
             let failures: Vec<Value> = records

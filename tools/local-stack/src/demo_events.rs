@@ -1,15 +1,19 @@
 //! The pipeline part of the demo: producers publish user activity and orders (and some events
 //! that can never be processed) to the event bus; the rule delivers them to the ingest queue,
-//! the event source mapping hands them to event-router, which routes them. The demo waits for
-//! the outcome and checks it: every activity and every order (as a purchase) on the activity
-//! stream, every order on the orders queue, every bad event on the rejects queue.
+//! the event source mapping hands them to event-router, which routes them; the Kinesis mapping
+//! hands the activity stream to stream-enrichment. The demo waits for the outcome and checks
+//! it: every activity and every order (as a purchase) on the activity stream and, enriched with
+//! its user's profile (every other demo user has one, seeded first) and session, on the
+//! enriched stream; every order on the orders queue; every bad event on the rejects queue.
 
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeSet;
+
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use aws_sdk_kinesis::types::ShardIteratorType;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
+use shared::enriched::{EnrichedEvent, Profile};
 use shared::events::ActivityType;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -35,6 +39,12 @@ pub struct EventsReport {
     pub orders: usize,
     pub invalid: usize,
     pub on_stream: usize,
+    pub enriched: usize,
+    /// Sessions the run's enriched events belong to.
+    pub sessions: usize,
+    /// Enriched events of users with a profile, and without one (`unknown`).
+    pub with_profile: usize,
+    pub without_profile: usize,
     pub orders_queued: usize,
     pub rejected: usize,
     pub elapsed: Duration,
@@ -50,7 +60,8 @@ impl EventsReport {
         let mut out = format!(
             "pipeline summary\n  published {} events to the bus: {} activity, {} orders, {} invalid\n  \
              routed in {:.2} s: {} records on the activity stream (expected {}), {} orders queued (expected {}), \
-             {} rejected with reasons (expected {})\n",
+             {} rejected with reasons (expected {})\n  \
+             enriched: {} records on the enriched stream (expected {}) in {} sessions; {} joined with a profile, {} without (unknown)\n",
             self.published,
             self.activities,
             self.orders,
@@ -62,6 +73,11 @@ impl EventsReport {
             self.orders,
             self.rejected,
             self.invalid,
+            self.enriched,
+            self.activities + self.orders,
+            self.sessions,
+            self.with_profile,
+            self.without_profile,
         );
         for failure in &self.failures {
             out.push_str(&format!("    FAILED {failure}\n"));
@@ -79,15 +95,26 @@ impl EventsReport {
 pub async fn run(clients: &Clients, resources: &Resources, options: EventsOptions) -> EventsReport {
     let started = Instant::now();
     let mut report = EventsReport::default();
-    let (Some(bus), Some(stream), Some(orders), Some(rejects)) = (
+    let (
+        Some(bus),
+        Some(stream),
+        Some(enriched_stream),
+        Some(profiles),
+        Some(orders),
+        Some(rejects),
+    ) = (
         resources.event_buses.values().next(),
         resources.streams.get("activity"),
+        resources.streams.get("enriched"),
+        resources.tables.get("profiles"),
         resources.queues.get("orders"),
         resources.queues.get("rejects"),
-    ) else {
-        report
-            .failures
-            .push("the stack has no event bus, activity stream, orders or rejects queue".into());
+    )
+    else {
+        report.failures.push(
+            "the stack has no event bus, activity or enriched stream, profiles table, orders or rejects queue"
+                .into(),
+        );
         return report;
     };
     let run_id = ulid::Ulid::new().to_string().to_lowercase();
@@ -100,9 +127,14 @@ pub async fn run(clients: &Clients, resources: &Resources, options: EventsOption
     let orders_before = queue_depth(clients, &orders.url).await;
     let rejects_before = queue_depth(clients, &rejects.url).await;
 
+    if let Err(failure) = seed_profiles(clients, profiles, options.users).await {
+        report.failures.push(failure);
+        return report;
+    }
+
     let mut entries: Vec<(String, Value)> = Vec::new();
     for user in 0..options.users {
-        let user_id = format!("demo-{run_id}-user-{user:02}");
+        let user_id = demo_user(user);
         for n in 0..options.activities_per_user {
             let activity_type = ActivityType::ALL[n % ActivityType::ALL.len()];
             entries.push((
@@ -160,9 +192,12 @@ pub async fn run(clients: &Clients, resources: &Resources, options: EventsOption
 
     let expected_stream = report.activities + report.orders;
     let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let mut enriched: Vec<EnrichedEvent>;
     loop {
         // Only this run's events count, so earlier runs on a shared emulator do not.
-        report.on_stream = stream_records(clients, stream, &run_id).await.unwrap_or(0);
+        report.on_stream = run_records::<Value>(clients, stream, &run_id).await.len();
+        enriched = run_records(clients, enriched_stream, &run_id).await;
+        report.enriched = enriched.len();
         report.orders_queued = queue_depth(clients, &orders.url)
             .await
             .saturating_sub(orders_before);
@@ -170,6 +205,7 @@ pub async fn run(clients: &Clients, resources: &Resources, options: EventsOption
             .await
             .saturating_sub(rejects_before);
         let settled = report.on_stream >= expected_stream
+            && report.enriched >= expected_stream
             && report.orders_queued >= report.orders
             && report.rejected >= report.invalid;
         if settled || Instant::now() > deadline {
@@ -177,6 +213,17 @@ pub async fn run(clients: &Clients, resources: &Resources, options: EventsOption
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    report.sessions = enriched
+        .iter()
+        .map(|event| event.session.id.as_str())
+        .collect::<BTreeSet<_>>()
+        .len();
+    report.with_profile = enriched.iter().filter(|e| e.profile.found).count();
+    report.without_profile = report.enriched - report.with_profile;
+    let mislabeled = enriched
+        .iter()
+        .filter(|e| e.profile.found != has_profile(&e.event.user_id))
+        .count();
     report.elapsed = started.elapsed();
     let mut check = |ok: bool, what: String| {
         if !ok {
@@ -189,6 +236,17 @@ pub async fn run(clients: &Clients, resources: &Resources, options: EventsOption
             "activity stream: {} records of this run, expected {expected_stream}",
             report.on_stream
         ),
+    );
+    check(
+        report.enriched == expected_stream,
+        format!(
+            "enriched stream: {} records of this run, expected {expected_stream}",
+            report.enriched
+        ),
+    );
+    check(
+        mislabeled == 0,
+        format!("enriched stream: {mislabeled} events joined with the wrong profile"),
     );
     check(
         report.orders_queued == report.orders,
@@ -207,55 +265,70 @@ pub async fn run(clients: &Clients, resources: &Resources, options: EventsOption
     report
 }
 
-/// Records on the stream whose eventId belongs to this run.
-async fn stream_records(clients: &Clients, stream: &str, run_id: &str) -> Option<usize> {
-    let shards = clients
-        .kinesis
-        .list_shards()
-        .stream_name(stream)
-        .send()
+/// Records on `stream` whose eventId belongs to this run (none while it cannot be read).
+async fn run_records<T: serde::de::DeserializeOwned>(
+    clients: &Clients,
+    stream: &str,
+    run_id: &str,
+) -> Vec<T> {
+    let records = shared::stream_reader::read_all(&clients.kinesis, stream)
         .await
-        .ok()?;
-    let mut count = 0;
-    for shard in shards.shards() {
-        let mut iterator = clients
-            .kinesis
-            .get_shard_iterator()
-            .stream_name(stream)
-            .shard_id(shard.shard_id())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .unwrap_or_default();
+    records
+        .iter()
+        .filter_map(|record| {
+            let value: Value = serde_json::from_slice(record.data().as_ref()).ok()?;
+            if !value["eventId"].as_str()?.starts_with(run_id) {
+                return None;
+            }
+            serde_json::from_value(value).ok()
+        })
+        .collect()
+}
+
+fn demo_user(user: usize) -> String {
+    format!("demo-user-{user:02}")
+}
+
+/// Every other demo user has a profile; the rest enrich as `unknown`.
+fn has_profile(user_id: &str) -> bool {
+    user_id
+        .strip_prefix("demo-user-")
+        .and_then(|n| n.parse::<usize>().ok())
+        .is_some_and(|n| n % 2 == 0)
+}
+
+const SEGMENTS: [&str; 3] = ["frequent", "new", "dormant"];
+const COUNTRIES: [&str; 4] = ["DE", "US", "FR", "JP"];
+
+/// Writes the profiles of the demo users that have one.
+pub async fn seed_profiles(clients: &Clients, table: &str, users: usize) -> Result<(), String> {
+    for user in (0..users).filter(|user| has_profile(&demo_user(*user))) {
+        let profile = Profile {
+            user_id: demo_user(user),
+            segment: Some(SEGMENTS[user % SEGMENTS.len()].to_owned()),
+            country: Some(COUNTRIES[user % COUNTRIES.len()].to_owned()),
+            plan: Some(if user % 4 == 0 { "pro" } else { "free" }.to_owned()),
+            signup_time: OffsetDateTime::from_unix_timestamp(1_700_000_000 + user as i64 * 86_400)
+                .ok(),
+        };
+        let item = serde_dynamo::to_item(&profile).map_err(|error| error.to_string())?;
+        clients
+            .dynamodb
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
             .send()
             .await
-            .ok()?
-            .shard_iterator;
-        while let Some(current) = iterator {
-            let page = clients
-                .kinesis
-                .get_records()
-                .shard_iterator(current)
-                .limit(10_000)
-                .send()
-                .await
-                .ok()?;
-            if page.records().is_empty() {
-                break;
-            }
-            count += page
-                .records()
-                .iter()
-                .filter(|record| {
-                    serde_json::from_slice::<Value>(record.data().as_ref())
-                        .ok()
-                        .and_then(|value| {
-                            value["eventId"].as_str().map(|id| id.starts_with(run_id))
-                        })
-                        .unwrap_or(false)
-                })
-                .count();
-            iterator = page.next_shard_iterator;
-        }
+            .map_err(|error| {
+                format!(
+                    "seeding profile {}: {}",
+                    profile.user_id,
+                    aws_sdk_dynamodb::error::DisplayErrorContext(error)
+                )
+            })?;
     }
-    Some(count)
+    Ok(())
 }
 
 async fn queue_depth(clients: &Clients, url: &str) -> usize {

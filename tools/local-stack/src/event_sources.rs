@@ -25,8 +25,10 @@ use crate::resources::Queue;
 pub struct EventSourceStats {
     pub batches: AtomicUsize,
     pub messages: AtomicUsize,
-    /// Messages left on the queue to be received again.
+    /// Messages left on the queue to be received again (records to be retried, for a stream).
     pub failed: AtomicUsize,
+    /// Stream records given up (retries or age exhausted) and sent to the on-failure queue.
+    pub discarded: AtomicUsize,
 }
 
 pub struct QueueSource {

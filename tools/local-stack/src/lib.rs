@@ -19,4 +19,5 @@ pub mod resources;
 pub mod routes;
 pub mod runtime_api;
 pub mod stack;
+pub mod stream_sources;
 pub mod token;

@@ -158,6 +158,12 @@ async fn up(args: UpArgs) -> ExitCode {
         }
     };
     print_banner(&stack, &args);
+    // Profiles for every other demo user, so the stack enriches with and without one.
+    if let Some(profiles) = stack.resources.tables.get("profiles")
+        && let Err(error) = demo_events::seed_profiles(&stack.clients, profiles, args.users).await
+    {
+        eprintln!("local-stack: {error}");
+    }
 
     let mut status = ExitCode::SUCCESS;
     if args.demo {

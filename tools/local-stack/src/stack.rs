@@ -17,6 +17,7 @@ use crate::gateway::{self, AuthorizerSettings, Gateway};
 use crate::logs::LogSink;
 use crate::resources::{Clients, Resources};
 use crate::routes::{RouteError, RouteTable};
+use crate::stream_sources::{self, StreamSource};
 use crate::token;
 
 /// The emulator the stack talks to.
@@ -58,6 +59,8 @@ pub enum StartError {
     Resources(#[from] crate::resources::ResourceError),
     #[error(transparent)]
     Function(#[from] functions::StartError),
+    #[error("starting an event source: {0}")]
+    EventSource(String),
     #[error("the manifest's HTTP API: {0}")]
     Routes(#[from] RouteError),
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
@@ -71,7 +74,7 @@ pub struct RunningStack {
     pub logs: Arc<LogSink>,
     /// Clients for every emulated service, for checks made from outside the functions.
     pub clients: Clients,
-    /// Per function and queue (`<function><-<queue key>`), what its event source did.
+    /// Per function and queue or stream (`<function><-<key>`), what its event source did.
     pub event_sources: BTreeMap<String, Arc<EventSourceStats>>,
     emulator: Emulator,
     pools: Vec<Arc<FunctionPool>>,
@@ -150,15 +153,46 @@ impl RunningStack {
             self.pools.push(Arc::clone(&pool));
             for source in &spec.event_sources {
                 let stats = Arc::new(EventSourceStats::default());
+                self.event_sources.insert(
+                    format!("{key}<-{}", source.source_key()),
+                    Arc::clone(&stats),
+                );
+                if let Some(settings) = source.stream_settings() {
+                    let stream_source = StreamSource {
+                        function: key.clone(),
+                        pool: Arc::clone(&pool),
+                        stream_name: self.resources.streams[source.source_key()].clone(),
+                        batch_size: source.batch_size as usize,
+                        batching_window: Duration::from_secs(
+                            source.maximum_batching_window_seconds.into(),
+                        ),
+                        report_batch_item_failures: source.report_batch_item_failures,
+                        on_failure: settings
+                            .on_failure_queue
+                            .as_ref()
+                            .map(|queue| self.resources.queues[queue].clone()),
+                        settings,
+                        region: options.region.clone(),
+                        kinesis: self.clients.kinesis.clone(),
+                        sqs: self.clients.sqs.clone(),
+                        logs: Arc::clone(&self.logs),
+                        stats,
+                    };
+                    let pollers = stream_sources::start(Arc::new(stream_source))
+                        .await
+                        .map_err(StartError::EventSource)?;
+                    self.pollers.extend(pollers);
+                    continue;
+                }
                 let queue_source = QueueSource {
                     function: key.clone(),
                     pool: Arc::clone(&pool),
-                    queue: self.resources.queues[&source.queue].clone(),
+                    queue: self.resources.queues[source.source_key()].clone(),
                     spec: source.clone(),
                     region: options.region.clone(),
                     sqs: self.clients.sqs.clone(),
                     logs: Arc::clone(&self.logs),
-                    stats: Arc::clone(&stats),
+                    stats,
                 };
                 // Lambda scales pollers up to the maximum concurrency; locally the execution
                 // environments are the limit.
@@ -167,8 +201,6 @@ impl RunningStack {
                 });
                 self.pollers
                     .extend(event_sources::start(Arc::new(queue_source), pollers));
-                self.event_sources
-                    .insert(format!("{key}<-{}", source.queue), stats);
             }
             pools.insert(key.clone(), pool);
         }

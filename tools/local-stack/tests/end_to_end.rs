@@ -119,6 +119,28 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
         ),
         (18, 3, 2)
     );
+    // Then: activity stream -> Kinesis event source -> stream-enrichment -> enriched stream.
+    // Users 0 and 2 have profiles (6 events each); user 1 has none.
+    assert_eq!(pipeline.enriched, 18);
+    assert_eq!((pipeline.with_profile, pipeline.without_profile), (12, 6));
+    assert!(
+        (3..=6).contains(&pipeline.sessions),
+        "{} sessions",
+        pipeline.sessions
+    );
+    let enrichment_source = &stack.event_sources["stream-enrichment<-activity"];
+    assert!(
+        enrichment_source
+            .messages
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 18
+    );
+    assert_eq!(
+        enrichment_source
+            .discarded
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     let router_source = &stack.event_sources["event-router<-ingest"];
     assert!(
         router_source

@@ -1,5 +1,7 @@
-//! The SQS event source emulation against the emulator: batches, partial batch responses,
-//! visibility timeout and redrive to the dead-letter queue after the maximum receives.
+//! The event source emulations against the emulator. SQS: batches, partial batch responses,
+//! visibility timeout and redrive to the dead-letter queue after the maximum receives. Kinesis:
+//! retry from the first failed record, bisecting on function errors, and giving up after the
+//! maximum retries with a pointer on the on-failure queue.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,8 +13,9 @@ use local_stack::event_sources::{self, EventSourceStats, QueueSource};
 use local_stack::functions::{FunctionPool, FunctionSettings};
 use local_stack::logs::LogSink;
 use local_stack::resources::Queue;
+use local_stack::stream_sources::{self, StreamSource};
 use shared::clients::{self, ClientSettings};
-use shared::stack::EventSourceSpec;
+use shared::stack::{EventSourceSpec, StartingPosition, StreamSourceSettings};
 
 fn fixture() -> PathBuf {
     let deps = std::env::current_exe().unwrap();
@@ -52,6 +55,29 @@ async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, redrive: Option<(&Queue, u
     }
 }
 
+/// The misbehaving fixture as function `key`, with its log under the test's temporary folder.
+async fn start_fixture(key: &str, suffix: &str) -> (Arc<FunctionPool>, Arc<LogSink>) {
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("esm-{key}-{suffix}.log"));
+    let logs = LogSink::create(&log, false).unwrap();
+    let pool = FunctionPool::start(
+        FunctionSettings {
+            key: key.into(),
+            deployed_name: format!("test-{key}"),
+            binary: fixture(),
+            environment: Vec::new(),
+            memory_mb: 128,
+            timeout: Duration::from_secs(5),
+            log_format: "JSON",
+            region: "us-east-1".into(),
+            instances: 1,
+        },
+        Arc::clone(&logs),
+    )
+    .await
+    .unwrap();
+    (Arc::new(pool), logs)
+}
+
 async fn depth(sqs: &aws_sdk_sqs::Client, queue: &Queue) -> (usize, usize) {
     let attributes = sqs
         .get_queue_attributes()
@@ -89,26 +115,7 @@ async fn failed_items_come_back_and_end_in_the_dead_letter_queue() {
             .unwrap();
     }
 
-    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("esm-{suffix}.log"));
-    let logs = LogSink::create(&log, false).unwrap();
-    let pool = Arc::new(
-        FunctionPool::start(
-            FunctionSettings {
-                key: "consumer".into(),
-                deployed_name: "test-consumer".into(),
-                binary: fixture(),
-                environment: Vec::new(),
-                memory_mb: 128,
-                timeout: Duration::from_secs(5),
-                log_format: "JSON",
-                region: "us-east-1".into(),
-                instances: 1,
-            },
-            Arc::clone(&logs),
-        )
-        .await
-        .unwrap(),
-    );
+    let (pool, logs) = start_fixture("consumer", &suffix).await;
     let stats = Arc::new(EventSourceStats::default());
     let pollers = event_sources::start(
         Arc::new(QueueSource {
@@ -116,11 +123,11 @@ async fn failed_items_come_back_and_end_in_the_dead_letter_queue() {
             pool: Arc::clone(&pool),
             queue: source_queue.clone(),
             spec: EventSourceSpec {
-                queue: "source".into(),
+                queue: Some("source".into()),
                 batch_size: 10,
                 maximum_batching_window_seconds: 0,
                 report_batch_item_failures: true,
-                maximum_concurrency: None,
+                ..EventSourceSpec::default()
             },
             region: "us-east-1".into(),
             sqs: sqs.clone(),
@@ -169,4 +176,114 @@ async fn failed_items_come_back_and_end_in_the_dead_letter_queue() {
         "3 messages, the failed one twice"
     );
     pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_batches_retry_from_the_failed_record_bisect_and_give_up_to_the_destination() {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "run tools/test.sh"
+    );
+    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk);
+    let suffix = ulid::Ulid::new().to_string().to_lowercase();
+    let failures = queue(&sqs, &format!("esm-failures-{suffix}"), None).await;
+    let stream = format!("esm-stream-{suffix}");
+    kinesis
+        .create_stream()
+        .stream_name(&stream)
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    let mut sequences = Vec::new();
+    for data in ["ok-1", "fail", "ok-2", "crash", "ok-3"] {
+        let put = kinesis
+            .put_record()
+            .stream_name(&stream)
+            .partition_key("p")
+            .data(aws_sdk_kinesis::primitives::Blob::new(data))
+            .send()
+            .await
+            .unwrap();
+        sequences.push(put.sequence_number().to_owned());
+    }
+
+    let (pool, logs) = start_fixture("stream-consumer", &suffix).await;
+    let stats = Arc::new(EventSourceStats::default());
+    let pollers = stream_sources::start(Arc::new(StreamSource {
+        function: "stream-consumer".into(),
+        pool: Arc::clone(&pool),
+        stream_name: stream.clone(),
+        batch_size: 10,
+        batching_window: Duration::from_secs(1),
+        report_batch_item_failures: true,
+        settings: StreamSourceSettings {
+            starting_position: StartingPosition::TrimHorizon,
+            bisect_batch_on_function_error: true,
+            maximum_retry_attempts: Some(3),
+            maximum_record_age_seconds: None,
+            on_failure_queue: Some(failures.name.clone()),
+            parallelization_factor: 1,
+        },
+        on_failure: Some(failures.clone()),
+        region: "us-east-1".into(),
+        kinesis: kinesis.clone(),
+        sqs: sqs.clone(),
+        logs: Arc::clone(&logs),
+        stats: Arc::clone(&stats),
+    }))
+    .await
+    .unwrap();
+
+    // "fail" is retried from its own sequence number until the retries run out; "crash" fails
+    // the invocation, so its batch is bisected until it is alone; everything else is done.
+    let mut pointers = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pointers.len() < 2 && Instant::now() < deadline {
+        let page = sqs
+            .receive_message()
+            .queue_url(&failures.url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for message in page.messages() {
+            let pointer: serde_json::Value = serde_json::from_str(message.body().unwrap()).unwrap();
+            pointers.push(pointer);
+        }
+    }
+    for poller in pollers {
+        poller.abort();
+    }
+    pool.stop().await;
+    assert_eq!(pointers.len(), 2, "{pointers:?}");
+    let given_up: Vec<(&str, &str)> = pointers
+        .iter()
+        .map(|p| {
+            (
+                p["KinesisBatchInfo"]["startSequenceNumber"]
+                    .as_str()
+                    .unwrap(),
+                p["KinesisBatchInfo"]["endSequenceNumber"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        given_up,
+        [
+            (sequences[1].as_str(), sequences[1].as_str()),
+            (sequences[3].as_str(), sequences[3].as_str())
+        ],
+        "only the failing records are given up"
+    );
+    assert_eq!(
+        pointers[0]["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
+    assert_eq!(pointers[0]["requestContext"]["approximateInvokeCount"], 4);
+    assert_eq!(pointers[0]["KinesisBatchInfo"]["batchSize"], 1);
+    assert_eq!(stats.discarded.load(Ordering::Relaxed), 2);
 }

@@ -8,6 +8,16 @@ output "tasks_table_name" {
   value       = module.stack.table_names["tasks"]
 }
 
+output "profiles_table_name" {
+  description = "Name of the profiles table (read by stream-enrichment)."
+  value       = module.stack.table_names["profiles"]
+}
+
+output "aggregates_table_name" {
+  description = "Name of the per-user aggregates table (written by stream-enrichment)."
+  value       = module.stack.table_names["aggregates"]
+}
+
 output "todo_api_function_name" {
   description = "Name of the todo-api function."
   value       = module.stack.function_names["todo-api"]
@@ -16,6 +26,11 @@ output "todo_api_function_name" {
 output "event_router_function_name" {
   description = "Name of the event-router function."
   value       = module.stack.function_names["event-router"]
+}
+
+output "stream_enrichment_function_name" {
+  description = "Name of the stream-enrichment function."
+  value       = module.stack.function_names["stream-enrichment"]
 }
 
 output "events_event_bus_name" {
@@ -43,7 +58,17 @@ output "rejects_queue_url" {
   value       = module.stack.queue_urls["rejects"]
 }
 
+output "enrichment_failures_queue_url" {
+  description = "URL of the enrichment-failures queue (pointers to activity batches stream-enrichment gave up on)."
+  value       = module.stack.queue_urls["enrichment-failures"]
+}
+
 output "activity_stream_name" {
   description = "Name of the activity Kinesis stream."
   value       = module.stack.stream_names["activity"]
+}
+
+output "enriched_stream_name" {
+  description = "Name of the enriched Kinesis stream."
+  value       = module.stack.stream_names["enriched"]
 }

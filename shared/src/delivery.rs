@@ -1,6 +1,6 @@
 //! Sending entries with retries: only the entries that failed transiently are sent again, with
-//! jittered exponential backoff, while the invocation has time; what still fails is reported by
-//! the message it came from, so SQS redelivers exactly those messages.
+//! jittered exponential backoff, while the invocation has time; what still fails is handed back,
+//! so the caller reports exactly the records it came from for redelivery.
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,15 +1,25 @@
-//! The SDK adapters: one PutRecords per stream chunk, one SendMessageBatch per queue chunk, each
-//! answering which entries failed and whether trying again may help.
+//! The write adapters of the batch consumers: one PutRecords per stream chunk, one
+//! SendMessageBatch per queue chunk, each answering which entries failed and whether trying
+//! again may help (feed them to [`crate::delivery::deliver`]). Rejects, the records that can
+//! never be processed, are SQS messages built by [`Outgoing::reject`].
 
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
-use shared::dynamo::{describe, is_transient};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::delivery::{Failure, chunks};
-use crate::plan::{QueueMessage, Reject, StreamRecord};
+use crate::dynamo::{describe, is_transient};
+
+/// A record to put on a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRecord {
+    /// What the record came from (an SQS message id, a Kinesis sequence number), to report it.
+    pub origin: String,
+    pub partition_key: String,
+    pub data: Vec<u8>,
+}
 
 /// PutRecords limits: records per call and bytes per call (data plus partition keys).
 pub const MAX_RECORDS_PER_CALL: usize = 500;
@@ -99,31 +109,44 @@ pub async fn put_records(
 /// An SQS message to send: a routed one, or a reject with its reason as attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
-    pub message_id: String,
+    /// What the message came from, to report it when it cannot be sent.
+    pub origin: String,
     pub body: String,
     pub group_id: Option<String>,
     pub deduplication_id: Option<String>,
     pub attributes: Vec<(&'static str, String)>,
 }
 
-impl From<QueueMessage> for Outgoing {
-    fn from(message: QueueMessage) -> Self {
-        Self {
-            message_id: message.message_id,
-            body: message.body,
-            group_id: message.group_id,
-            deduplication_id: message.deduplication_id,
-            attributes: Vec::new(),
-        }
-    }
+/// A record that can never be processed, as the consumer saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// What the record came from, to report it when the reject cannot be sent.
+    pub origin: String,
+    /// A stable code for counting and filtering (`schema-violation`).
+    pub code: &'static str,
+    pub reason: String,
+    /// The record as received, so it can be replayed once fixed.
+    pub body: String,
+    /// Where it came from, as message attributes (`source-message-id`, ...).
+    pub source: Vec<(&'static str, String)>,
+}
+
+/// Whether SQS takes `c` in a message body or attribute (the characters of XML 1.0).
+pub fn sqs_accepts_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Whether SQS takes `text` as a message body.
+pub fn sqs_accepts(text: &str) -> bool {
+    text.chars().all(sqs_accepts_char)
 }
 
 /// Longest reason kept in a reject's attribute.
 const MAX_REASON_CHARS: usize = 1024;
 
 impl Outgoing {
-    /// A reject: the original body, unchanged (so it can be sent to the ingest queue again
-    /// once fixed), with the reason and origin in message attributes.
+    /// A reject: the original body, unchanged (so it can be sent to its source again once
+    /// fixed), with the reason and origin in message attributes.
     pub fn reject(reject: Reject, rejected_at: OffsetDateTime) -> Self {
         // The reason can quote the producer's input; SQS refuses some characters in attributes.
         let reason: String = reject
@@ -131,25 +154,29 @@ impl Outgoing {
             .chars()
             .take(MAX_REASON_CHARS)
             .flat_map(|c| {
-                let accepted = matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
-                let escaped: Vec<char> = if accepted { vec![c] } else { c.escape_unicode().collect() };
+                let escaped: Vec<char> = if sqs_accepts_char(c) {
+                    vec![c]
+                } else {
+                    c.escape_unicode().collect()
+                };
                 escaped
             })
             .collect();
+        let mut attributes = vec![
+            ("reject-code", reject.code.to_owned()),
+            ("reject-reason", reason),
+        ];
+        attributes.extend(reject.source);
+        attributes.push((
+            "rejected-at",
+            rejected_at.format(&Rfc3339).unwrap_or_default(),
+        ));
         Self {
-            message_id: reject.message_id.clone(),
+            origin: reject.origin,
             body: reject.body,
             group_id: None,
             deduplication_id: None,
-            attributes: vec![
-                ("reject-code", reject.code.to_owned()),
-                ("reject-reason", reason),
-                ("source-message-id", reject.message_id),
-                (
-                    "rejected-at",
-                    rejected_at.format(&Rfc3339).unwrap_or_default(),
-                ),
-            ],
+            attributes,
         }
     }
 

@@ -1,0 +1,309 @@
+//! One invocation, for a batch of one shard:
+//!
+//! 1. decode every record; records that can never be processed go to the rejects queue;
+//! 2. read, in one BatchGetItem, the profiles not in the warm cache and the states of the
+//!    batch's users;
+//! 3. apply each user's records to its state in sequence order (pure: [`crate::state`]),
+//!    skipping what was applied before, and enrich the new ones;
+//! 4. put the enriched records on the enriched stream, then write each changed user's state
+//!    once, conditional on the version read;
+//! 5. answer with the first record of any user (or reject) not fully done: Kinesis retries
+//!    from it, and everything before it is applied.
+//!
+//! A user's state is written only after all of that user's enriched records are on the stream,
+//! so a retry either finds the state unchanged and emits the same records again (identical:
+//! downstream consumers keep them once by `eventId`), or finds them applied and skips them.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+
+use aws_lambda_events::kinesis::KinesisEvent;
+use aws_lambda_events::streams::KinesisEventResponse;
+use futures_util::StreamExt;
+use shared::delivery::{Backoff, deliver};
+use shared::enriched::ProfileAttributes;
+use shared::sinks;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::batch::{Decoded, apply_user, decode};
+use crate::config::Config;
+use crate::profile_cache::ProfileCache;
+use crate::state::UserState;
+use crate::store::{Key, Store, Table, WriteError};
+
+/// Metric names (EMF, namespace `RealtimePipeline`) of a batch's counts.
+pub const EVENTS_ENRICHED: &str = "EventsEnriched";
+pub const RECORDS_REJECTED: &str = "RecordsRejected";
+pub const DUPLICATES_SKIPPED: &str = "DuplicatesSkipped";
+pub const RECORDS_FAILED: &str = "RecordsFailed";
+pub const READ_CAPACITY_UNITS: &str = "ReadCapacityUnits";
+pub const WRITE_CAPACITY_UNITS: &str = "WriteCapacityUnits";
+
+/// User state writes in flight at once.
+const CONCURRENT_WRITES: usize = 16;
+
+/// What one batch did, logged as structured fields and read by tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchReport {
+    pub records: usize,
+    pub users: usize,
+    pub enriched: usize,
+    pub rejected: usize,
+    /// Kinesis retries of records applied before.
+    pub already_applied: usize,
+    /// Records whose event id was applied before under another record.
+    pub duplicates: usize,
+    /// Records from the first one reported for retry to the end of the batch.
+    pub failed: usize,
+    pub profile_cache_hits: usize,
+    pub profiles_unknown: usize,
+    pub dynamodb_reads: usize,
+    pub dynamodb_writes: usize,
+    pub kinesis_calls: usize,
+    pub sqs_calls: usize,
+    pub read_capacity_units: f64,
+    pub write_capacity_units: f64,
+}
+
+impl BatchReport {
+    pub fn record(&self, invocation: &shared::metrics::Invocation) {
+        invocation.count(EVENTS_ENRICHED, self.enriched as u64);
+        invocation.count(RECORDS_REJECTED, self.rejected as u64);
+        invocation.count(
+            DUPLICATES_SKIPPED,
+            (self.duplicates + self.already_applied) as u64,
+        );
+        invocation.count(RECORDS_FAILED, self.failed as u64);
+        invocation.count(READ_CAPACITY_UNITS, self.read_capacity_units.ceil() as u64);
+        invocation.count(
+            WRITE_CAPACITY_UNITS,
+            self.write_capacity_units.ceil() as u64,
+        );
+    }
+
+    pub fn outcome(&self) -> shared::metrics::Outcome {
+        shared::metrics::Outcome::from_failures(self.failed)
+    }
+}
+
+pub struct Enricher {
+    store: Store,
+    kinesis: aws_sdk_kinesis::Client,
+    sqs: aws_sdk_sqs::Client,
+    enriched_stream: String,
+    rejects_queue_url: String,
+    max_future_skew: time::Duration,
+    cache: Mutex<ProfileCache>,
+    backoff: Backoff,
+}
+
+impl Enricher {
+    pub fn new(
+        dynamodb: aws_sdk_dynamodb::Client,
+        kinesis: aws_sdk_kinesis::Client,
+        sqs: aws_sdk_sqs::Client,
+        config: &Config,
+    ) -> Self {
+        Self {
+            store: Store::new(
+                dynamodb,
+                config.profiles_table.clone(),
+                config.aggregates_table.clone(),
+            ),
+            kinesis,
+            sqs,
+            enriched_stream: config.enriched_stream.clone(),
+            rejects_queue_url: config.rejects_queue_url.clone(),
+            max_future_skew: config.max_future_skew,
+            cache: Mutex::new(ProfileCache::new(
+                config.profile_cache_size,
+                config.profile_cache_ttl,
+            )),
+            backoff: Backoff::default(),
+        }
+    }
+
+    /// Cached profiles, for tests and logs.
+    pub fn cached_profiles(&self) -> usize {
+        self.cache.lock().expect("cache lock").len()
+    }
+
+    pub async fn handle(
+        &self,
+        event: KinesisEvent,
+        deadline: Instant,
+    ) -> (KinesisEventResponse, BatchReport) {
+        let records = event.records;
+        let mut report = BatchReport {
+            records: records.len(),
+            ..BatchReport::default()
+        };
+        let now = OffsetDateTime::now_utc();
+
+        // 1. Decode.
+        let Decoded { by_user, rejects } = decode(&records, self.max_future_skew, now);
+        report.rejected = rejects.len();
+        report.users = by_user.len();
+
+        // 2. Read profiles (cache first) and states.
+        let started = Instant::now();
+        let mut profiles = BTreeMap::new();
+        let mut keys = Vec::new();
+        {
+            let mut cache = self.cache.lock().expect("cache lock");
+            for user_id in by_user.keys() {
+                match cache.get(user_id, started) {
+                    Some(profile) => {
+                        report.profile_cache_hits += 1;
+                        profiles.insert(user_id.clone(), profile);
+                    }
+                    None => keys.push(Key {
+                        table: Table::Profiles,
+                        user_id: user_id.clone(),
+                    }),
+                }
+                keys.push(Key {
+                    table: Table::Aggregates,
+                    user_id: user_id.clone(),
+                });
+            }
+        }
+        let reads = self.store.read(keys, deadline).await;
+        report.dynamodb_reads = reads.calls;
+        report.read_capacity_units = reads.capacity_units;
+        {
+            let mut cache = self.cache.lock().expect("cache lock");
+            for (user_id, profile) in &reads.profiles {
+                cache.insert(user_id, profile.clone(), started);
+            }
+        }
+        profiles.extend(reads.profiles);
+        let mut failed_users: HashSet<String> = HashSet::new();
+        for (key, reason) in &reads.unread {
+            tracing::warn!(user_id = %key.user_id, table = ?key.table, %reason, "not read; the user's records will be retried");
+            failed_users.insert(key.user_id.clone());
+        }
+
+        // 3. Apply, in sequence order per user.
+        let mut states = reads.states;
+        let mut changed: Vec<(UserState, Option<u64>)> = Vec::new();
+        let mut enriched = Vec::new();
+        for (user_id, incoming) in &by_user {
+            if failed_users.contains(user_id) {
+                continue;
+            }
+            let stored = states.remove(user_id).flatten();
+            let read_version = stored.as_ref().map(|state| state.version);
+            let mut state = stored.unwrap_or_else(|| UserState::new(user_id));
+            let profile = profiles
+                .get(user_id)
+                .cloned()
+                .unwrap_or_else(ProfileAttributes::unknown);
+            if !profile.found {
+                report.profiles_unknown += 1;
+            }
+            let before = state.clone();
+            let outcome = apply_user(&mut state, &profile, incoming);
+            report.already_applied += outcome.already_applied;
+            report.duplicates += outcome.duplicates;
+            enriched.extend(outcome.enriched);
+            if state != before {
+                state.version = read_version.unwrap_or_default() + 1;
+                changed.push((state, read_version));
+            }
+        }
+        report.enriched = enriched.len();
+
+        // 4. Emit enriched records and rejects, then write the states of users fully emitted.
+        let emitted = deliver(enriched, deadline, self.backoff, |batch| {
+            sinks::put_records(&self.kinesis, &self.enriched_stream, batch)
+        });
+        let rejected = deliver(
+            rejects.iter().map(|(_, reject)| reject.clone()).collect(),
+            deadline,
+            self.backoff,
+            |batch| sinks::send_messages(&self.sqs, &self.rejects_queue_url, batch),
+        );
+        let (emitted, rejected) = tokio::join!(emitted, rejected);
+        report.kinesis_calls = emitted.calls;
+        report.sqs_calls = rejected.calls;
+        for (record, reason) in &emitted.failed {
+            tracing::warn!(user_id = %record.origin, %reason, "enriched record not written; the user's records will be retried");
+            failed_users.insert(record.origin.clone());
+        }
+        let failed_rejects: HashSet<String> = rejected
+            .failed
+            .into_iter()
+            .map(|(reject, reason)| {
+                tracing::warn!(sequence_number = %reject.origin, %reason, "reject not sent; the record will be retried");
+                reject.origin
+            })
+            .collect();
+
+        let writes: Vec<_> = changed
+            .into_iter()
+            .filter(|(state, _)| !failed_users.contains(&state.user_id))
+            .collect();
+        report.dynamodb_writes = writes.len();
+        let written: Vec<(String, Result<f64, WriteError>)> =
+            futures_util::stream::iter(writes.iter().map(|(state, read_version)| async move {
+                let outcome =
+                    tokio::time::timeout_at(deadline, self.store.write(state, *read_version))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(WriteError::Failed(
+                                "no answer before the invocation's deadline".into(),
+                            ))
+                        });
+                (state.user_id.clone(), outcome)
+            }))
+            .buffer_unordered(CONCURRENT_WRITES)
+            .collect()
+            .await;
+        for (user_id, outcome) in written {
+            match outcome {
+                Ok(units) => report.write_capacity_units += units,
+                Err(error) => {
+                    tracing::warn!(%user_id, %error, "state not written; the user's records will be retried");
+                    failed_users.insert(user_id);
+                }
+            }
+        }
+
+        // 5. The first record not fully done.
+        let first_failed = by_user
+            .iter()
+            .filter(|(user_id, _)| failed_users.contains(*user_id))
+            .flat_map(|(_, incoming)| incoming.iter().map(|record| record.index))
+            .chain(
+                rejects
+                    .iter()
+                    .filter(|(_, reject)| failed_rejects.contains(&reject.origin))
+                    .map(|(index, _)| *index),
+            )
+            .min();
+        let mut response = KinesisEventResponse::default();
+        if let Some(index) = first_failed {
+            report.failed = records.len() - index;
+            response.add_failure(records[index].kinesis.sequence_number.clone());
+        }
+        tracing::info!(
+            records = report.records,
+            users = report.users,
+            enriched = report.enriched,
+            rejected = report.rejected,
+            already_applied = report.already_applied,
+            duplicates = report.duplicates,
+            failed = report.failed,
+            profile_cache_hits = report.profile_cache_hits,
+            dynamodb_reads = report.dynamodb_reads,
+            dynamodb_writes = report.dynamodb_writes,
+            kinesis_calls = report.kinesis_calls,
+            read_capacity_units = report.read_capacity_units,
+            write_capacity_units = report.write_capacity_units,
+            "batch done"
+        );
+        (response, report)
+    }
+}

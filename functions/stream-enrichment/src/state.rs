@@ -1,0 +1,478 @@
+//! A user's item in the aggregates table and the pure rules that apply one activity record to
+//! it: exactly once, sessionized on event time.
+//!
+//! The item holds the lifetime aggregates (counts per type, first and last seen), the user's
+//! recent sessions, and what makes applying a record idempotent:
+//!
+//! - **per-shard checkpoints**: the highest sequence number applied from each shard. Kinesis
+//!   retries a batch from its first failed record; a redelivered record at or below the
+//!   checkpoint of its shard was applied already and is skipped. A user's records all come from
+//!   the shard their partition key (`userId`) maps to, in order, and the item is written once
+//!   per batch with all of them, so the checkpoint never passes a record that was not applied.
+//! - **recent event ids**: 8-byte digests of the last [`RECENT_EVENT_IDS`] event ids applied.
+//!   The same `eventId` sent again by a producer arrives as a new record with a new sequence
+//!   number; it is recognized here while it is among the user's last 64 events.
+//!
+//! Both live in the one item the batch writes anyway, so exactly-once costs no extra request.
+//! They do cost item size, which every write pays for (1 write unit per KB): the digests are
+//! 512 bytes once a user has 64 events, and such an item is about 1.3 KB, 2 units per write.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use shared::enriched::SessionRef;
+use shared::events::ActivityEvent;
+use time::{Duration, OffsetDateTime};
+
+use crate::sequence::SequenceNumber;
+
+/// A session ends after this long without events (event time).
+pub const SESSION_GAP: Duration = Duration::minutes(30);
+/// Sessions kept per user to place late events in.
+pub const RECENT_SESSIONS: usize = 4;
+/// Event ids remembered per user to recognize a producer's duplicates.
+pub const RECENT_EVENT_IDS: usize = 64;
+/// Shards a user's checkpoints are kept for (the current one and parents after resharding).
+pub const CHECKPOINTED_SHARDS: usize = 4;
+
+const DIGEST_BYTES: usize = 8;
+
+/// One item of the aggregates table (partition key `userId`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserState {
+    pub user_id: String,
+    /// Incremented by every write; writes are conditional on the version read.
+    pub version: u64,
+    /// Lifetime events per activity type (`click`, `add_to_cart`, ...).
+    pub counts: BTreeMap<String, u64>,
+    pub total_events: u64,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub first_seen: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_seen: Option<OffsetDateTime>,
+    /// Lifetime sessions opened.
+    pub sessions_started: u64,
+    /// The most recent sessions, by start time.
+    pub sessions: Vec<Session>,
+    /// Digests of the last event ids applied, oldest first.
+    #[serde(with = "serde_bytes")]
+    pub recent_event_ids: Vec<u8>,
+    /// Highest sequence number applied per shard, most recently written first.
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last: OffsetDateTime,
+    pub events: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkpoint {
+    pub shard: String,
+    pub sequence: SequenceNumber,
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Counted, placed in a session: enrich and emit it.
+    New(SessionRef),
+    /// At or below its shard's checkpoint: a Kinesis retry of a record already applied.
+    AlreadyApplied,
+    /// Its event id was applied before under another record.
+    Duplicate,
+}
+
+impl UserState {
+    pub fn new(user_id: &str) -> Self {
+        Self {
+            user_id: user_id.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    pub fn checkpoint(&self, shard: &str) -> Option<&SequenceNumber> {
+        self.checkpoints
+            .iter()
+            .find(|checkpoint| checkpoint.shard == shard)
+            .map(|checkpoint| &checkpoint.sequence)
+    }
+
+    /// Applies the record `sequence` of `shard`, carrying `event` (this user's), once.
+    pub fn apply(
+        &mut self,
+        shard: &str,
+        sequence: &SequenceNumber,
+        event: &ActivityEvent,
+    ) -> Applied {
+        if self
+            .checkpoint(shard)
+            .is_some_and(|applied| sequence <= applied)
+        {
+            return Applied::AlreadyApplied;
+        }
+        self.advance_checkpoint(shard, sequence);
+        let digest = event_digest(&event.event_id);
+        if self
+            .recent_event_ids
+            .chunks_exact(DIGEST_BYTES)
+            .any(|known| known == digest)
+        {
+            return Applied::Duplicate;
+        }
+        self.remember(digest);
+
+        *self
+            .counts
+            .entry(event.activity_type.as_str().to_owned())
+            .or_default() += 1;
+        self.total_events += 1;
+        let at = event.timestamp;
+        self.first_seen = Some(self.first_seen.map_or(at, |seen| seen.min(at)));
+        self.last_seen = Some(self.last_seen.map_or(at, |seen| seen.max(at)));
+        Applied::New(self.place(at, &event.event_id))
+    }
+
+    /// Puts an event at `at` in its session: the retained session whose reach (its span widened
+    /// by the gap on both sides) holds it, the nearest if several do, the earlier on a tie;
+    /// else a new session. Sessions are never merged afterwards: their ids were emitted.
+    fn place(&mut self, at: OffsetDateTime, event_id: &str) -> SessionRef {
+        let distance = |session: &Session| {
+            if at < session.start {
+                session.start - at
+            } else if at > session.last {
+                at - session.last
+            } else {
+                Duration::ZERO
+            }
+        };
+        let nearest = self
+            .sessions
+            .iter_mut()
+            .filter(|session| distance(session) < SESSION_GAP)
+            .min_by_key(|session| distance(session));
+        if let Some(session) = nearest {
+            session.start = session.start.min(at);
+            session.last = session.last.max(at);
+            session.events += 1;
+            return SessionRef {
+                id: session.id.clone(),
+                position: session.events,
+            };
+        }
+        let session = Session {
+            id: session_id(&self.user_id, event_id),
+            start: at,
+            last: at,
+            events: 1,
+        };
+        let opened = SessionRef {
+            id: session.id.clone(),
+            position: 1,
+        };
+        self.sessions_started += 1;
+        let index = self.sessions.partition_point(|s| s.start <= at);
+        self.sessions.insert(index, session);
+        if self.sessions.len() > RECENT_SESSIONS {
+            // The session that ended longest ago makes room.
+            let oldest = (0..self.sessions.len())
+                .min_by_key(|&i| self.sessions[i].last)
+                .expect("not empty");
+            self.sessions.remove(oldest);
+        }
+        opened
+    }
+
+    fn advance_checkpoint(&mut self, shard: &str, sequence: &SequenceNumber) {
+        self.checkpoints
+            .retain(|checkpoint| checkpoint.shard != shard);
+        self.checkpoints.insert(
+            0,
+            Checkpoint {
+                shard: shard.to_owned(),
+                sequence: sequence.clone(),
+            },
+        );
+        self.checkpoints.truncate(CHECKPOINTED_SHARDS);
+    }
+
+    fn remember(&mut self, digest: [u8; DIGEST_BYTES]) {
+        self.recent_event_ids.extend_from_slice(&digest);
+        let excess = self
+            .recent_event_ids
+            .len()
+            .saturating_sub(RECENT_EVENT_IDS * DIGEST_BYTES);
+        self.recent_event_ids.drain(..excess);
+    }
+}
+
+fn event_digest(event_id: &str) -> [u8; DIGEST_BYTES] {
+    let hash = Sha256::digest(event_id.as_bytes());
+    let mut digest = [0; DIGEST_BYTES];
+    digest.copy_from_slice(&hash[..DIGEST_BYTES]);
+    digest
+}
+
+/// `s-` and 32 hex digits of SHA-256 over the user and the opening event: the same on every
+/// retry, different across users.
+fn session_id(user_id: &str, event_id: &str) -> String {
+    use std::fmt::Write;
+    let mut hasher = Sha256::new();
+    hasher.update(user_id.as_bytes());
+    hasher.update([0]);
+    hasher.update(event_id.as_bytes());
+    let hash = hasher.finalize();
+    let mut id = String::with_capacity(34);
+    id.push_str("s-");
+    for byte in &hash[..16] {
+        let _ = write!(id, "{byte:02x}");
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::events::ActivityType;
+    use time::macros::datetime;
+
+    use super::*;
+
+    const T0: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
+
+    fn event(id: &str, minutes: i64, activity_type: ActivityType) -> ActivityEvent {
+        ActivityEvent {
+            event_id: id.into(),
+            user_id: "u-1".into(),
+            activity_type,
+            timestamp: T0 + Duration::minutes(minutes),
+            item_id: None,
+            amount: None,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    fn seq(n: u64) -> SequenceNumber {
+        SequenceNumber::new(n.to_string())
+    }
+
+    /// Applies events (id, minute) from shard "s" with sequence numbers 1, 2, ...
+    fn run(state: &mut UserState, events: &[(&str, i64)]) -> Vec<Applied> {
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, (id, minute))| {
+                state.apply(
+                    "s",
+                    &seq(i as u64 + 1),
+                    &event(id, *minute, ActivityType::View),
+                )
+            })
+            .collect()
+    }
+
+    fn positions(applied: &[Applied]) -> Vec<(String, u32)> {
+        applied
+            .iter()
+            .map(|a| match a {
+                Applied::New(session) => (session.id.clone(), session.position),
+                other => panic!("not applied: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counts_first_and_last_seen_are_lifetime_aggregates() {
+        let mut state = UserState::new("u-1");
+        state.apply("s", &seq(1), &event("a", 5, ActivityType::Click));
+        state.apply("s", &seq(2), &event("b", 0, ActivityType::Click));
+        state.apply("s", &seq(3), &event("c", 9, ActivityType::Purchase));
+        assert_eq!(state.counts["click"], 2);
+        assert_eq!(state.counts["purchase"], 1);
+        assert_eq!(state.total_events, 3);
+        assert_eq!(state.first_seen, Some(T0));
+        assert_eq!(state.last_seen, Some(T0 + Duration::minutes(9)));
+    }
+
+    #[test]
+    fn a_gap_of_thirty_minutes_opens_a_new_session() {
+        let mut state = UserState::new("u-1");
+        let placed = positions(&run(
+            &mut state,
+            &[("a", 0), ("b", 29), ("c", 59), ("d", 89)],
+        ));
+        // 29 -> 59 is exactly the gap: a new session; 59 -> 89 likewise.
+        assert_eq!(placed[0].0, placed[1].0);
+        assert_eq!((placed[0].1, placed[1].1), (1, 2));
+        assert_ne!(placed[1].0, placed[2].0);
+        assert_ne!(placed[2].0, placed[3].0);
+        assert_eq!(placed[2].1, 1);
+        assert_eq!(state.sessions_started, 3);
+    }
+
+    #[test]
+    fn out_of_order_events_inside_the_gap_join_the_session() {
+        let mut state = UserState::new("u-1");
+        let placed = positions(&run(
+            &mut state,
+            &[
+                ("a", 10),
+                ("b", 20),
+                ("late", 0),
+                ("earlier", -15),
+                ("c", 40),
+            ],
+        ));
+        let first = &placed[0].0;
+        assert!(placed.iter().all(|(id, _)| id == first), "{placed:?}");
+        assert_eq!(
+            placed.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        assert_eq!(state.sessions_started, 1);
+        assert_eq!(state.sessions[0].start, T0 - Duration::minutes(15));
+        assert_eq!(state.sessions[0].last, T0 + Duration::minutes(40));
+    }
+
+    #[test]
+    fn a_late_event_goes_to_the_earlier_session_it_belongs_to() {
+        let mut state = UserState::new("u-1");
+        let placed = positions(&run(
+            &mut state,
+            &[("a", 0), ("b", 120), ("late-for-a", 20), ("lonely", 60)],
+        ));
+        assert_eq!(
+            placed[2],
+            (placed[0].0.clone(), 2),
+            "joins the first session"
+        );
+        assert_ne!(
+            placed[3].0, placed[0].0,
+            "60 is 40 min from both: its own session"
+        );
+        assert_ne!(placed[3].0, placed[1].0);
+        assert_eq!(state.sessions_started, 3);
+        let starts: Vec<_> = state.sessions.iter().map(|s| s.start).collect();
+        assert!(starts.is_sorted(), "sessions stay ordered by start");
+    }
+
+    #[test]
+    fn a_bridging_event_joins_the_nearer_session_and_sessions_never_merge() {
+        let mut state = UserState::new("u-1");
+        let placed = positions(&run(&mut state, &[("a", 0), ("b", 50), ("bridge", 30)]));
+        assert_eq!(placed[2].0, placed[1].0, "20 min from b, 30 from a");
+        assert_eq!(state.sessions.len(), 2);
+    }
+
+    #[test]
+    fn only_the_recent_sessions_are_kept() {
+        let mut state = UserState::new("u-1");
+        let events: Vec<(String, i64)> = (0..6).map(|i| (format!("e{i}"), i * 60)).collect();
+        let refs: Vec<(&str, i64)> = events.iter().map(|(id, m)| (id.as_str(), *m)).collect();
+        run(&mut state, &refs);
+        assert_eq!(state.sessions.len(), RECENT_SESSIONS);
+        assert_eq!(state.sessions[0].start, T0 + Duration::minutes(120));
+        assert_eq!(state.sessions_started, 6);
+    }
+
+    #[test]
+    fn a_redelivered_record_is_skipped_by_its_shard_checkpoint() {
+        let mut state = UserState::new("u-1");
+        run(&mut state, &[("a", 0), ("b", 1), ("c", 2)]);
+        let before = state.clone();
+        // Kinesis retries the batch from record 2: records 2 and 3 come again.
+        assert_eq!(
+            state.apply("s", &seq(2), &event("b", 1, ActivityType::View)),
+            Applied::AlreadyApplied
+        );
+        assert_eq!(
+            state.apply("s", &seq(3), &event("c", 2, ActivityType::View)),
+            Applied::AlreadyApplied
+        );
+        assert_eq!(state, before);
+        // Numbers, not strings: 10 is after 3.
+        assert!(matches!(
+            state.apply("s", &seq(10), &event("d", 3, ActivityType::View)),
+            Applied::New(_)
+        ));
+    }
+
+    #[test]
+    fn the_same_event_id_under_a_new_record_counts_once() {
+        let mut state = UserState::new("u-1");
+        run(&mut state, &[("a", 0)]);
+        let resent = state.apply("s", &seq(7), &event("a", 0, ActivityType::View));
+        assert_eq!(resent, Applied::Duplicate);
+        assert_eq!(state.total_events, 1);
+        assert_eq!(
+            state.checkpoint("s"),
+            Some(&seq(7)),
+            "the duplicate's record is done with"
+        );
+        // From another shard (after resharding) too.
+        assert_eq!(
+            state.apply("s2", &seq(1), &event("a", 0, ActivityType::View)),
+            Applied::Duplicate
+        );
+    }
+
+    #[test]
+    fn event_ids_are_remembered_up_to_the_limit() {
+        let mut state = UserState::new("u-1");
+        for n in 0..=RECENT_EVENT_IDS as u64 {
+            state.apply(
+                "s",
+                &seq(n + 1),
+                &event(&format!("e{n}"), 0, ActivityType::View),
+            );
+        }
+        assert_eq!(
+            state.recent_event_ids.len(),
+            RECENT_EVENT_IDS * DIGEST_BYTES
+        );
+        let next = RECENT_EVENT_IDS as u64 + 2;
+        let newest = format!("e{}", RECENT_EVENT_IDS);
+        assert_eq!(
+            state.apply("s", &seq(next), &event(&newest, 0, ActivityType::View)),
+            Applied::Duplicate
+        );
+        assert!(
+            matches!(
+                state.apply("s", &seq(next + 1), &event("e0", 0, ActivityType::View)),
+                Applied::New(_)
+            ),
+            "the oldest id was forgotten"
+        );
+    }
+
+    #[test]
+    fn checkpoints_are_kept_per_shard_for_a_few_shards() {
+        let mut state = UserState::new("u-1");
+        for (n, shard) in ["s0", "s1", "s2", "s3", "s4"].iter().enumerate() {
+            state.apply(
+                shard,
+                &seq(5),
+                &event(&format!("e{n}"), 0, ActivityType::View),
+            );
+        }
+        assert_eq!(state.checkpoints.len(), CHECKPOINTED_SHARDS);
+        assert_eq!(state.checkpoints[0].shard, "s4");
+        assert_eq!(state.checkpoint("s0"), None);
+    }
+
+    #[test]
+    fn session_ids_are_stable_and_per_user() {
+        assert_eq!(session_id("u", "e"), session_id("u", "e"));
+        assert_ne!(session_id("u", "e"), session_id("v", "e"));
+        assert_ne!(session_id("ab", "c"), session_id("a", "bc"));
+        assert_eq!(session_id("u", "e").len(), 34);
+    }
+}
