@@ -11,11 +11,12 @@
 //!   per batch with all of them, so the checkpoint never passes a record that was not applied.
 //! - **recent event ids**: 8-byte digests of the last [`RECENT_EVENT_IDS`] event ids applied.
 //!   The same `eventId` sent again by a producer arrives as a new record with a new sequence
-//!   number; it is recognized here while it is among the user's last 64 events.
+//!   number; it is recognized here while it is among the user's last 32 events.
 //!
 //! Both live in the one item the batch writes anyway, so exactly-once costs no extra request.
-//! They do cost item size, which every write pays for (1 write unit per KB): the digests are
-//! 512 bytes once a user has 64 events, and such an item is about 1.3 KB, 2 units per write.
+//! They do cost item size, which every write pays for (1 write unit per KB started): sessions
+//! are kept as epoch milliseconds and the digests are bounded so that a full item (every
+//! session, digest and type counted, one shard) stays under 1 KB, as a test checks.
 
 use std::collections::BTreeMap;
 
@@ -31,8 +32,9 @@ use crate::sequence::SequenceNumber;
 pub const SESSION_GAP: Duration = Duration::minutes(30);
 /// Sessions kept per user to place late events in.
 pub const RECENT_SESSIONS: usize = 4;
-/// Event ids remembered per user to recognize a producer's duplicates.
-pub const RECENT_EVENT_IDS: usize = 64;
+/// Event ids remembered per user to recognize a producer's duplicates: enough for resends that
+/// come within a user's next 32 events, small enough to keep the item under 1 KB.
+pub const RECENT_EVENT_IDS: usize = 32;
 /// Shards a user's checkpoints are kept for (the current one and parents after resharding).
 pub const CHECKPOINTED_SHARDS: usize = 4;
 
@@ -63,13 +65,15 @@ pub struct UserState {
     pub checkpoints: Vec<Checkpoint>,
 }
 
+/// A session, its bounds kept to the millisecond (as epoch milliseconds: half the bytes of
+/// RFC 3339 text in every write).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub id: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "time::serde::timestamp::milliseconds_i64")]
     pub start: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "time::serde::timestamp::milliseconds_i64")]
     pub last: OffsetDateTime,
     pub events: u32,
 }
@@ -146,6 +150,11 @@ impl UserState {
     /// by the gap on both sides) holds it, the nearest if several do, the earlier on a tie;
     /// else a new session. Sessions are never merged afterwards: their ids were emitted.
     fn place(&mut self, at: OffsetDateTime, event_id: &str) -> SessionRef {
+        // To the millisecond, as stored: the same placement whether or not the item was
+        // written and read back in between.
+        let at = at
+            .replace_nanosecond(at.nanosecond() / 1_000_000 * 1_000_000)
+            .expect("a valid nanosecond");
         let distance = |session: &Session| {
             if at < session.start {
                 session.start - at
@@ -241,6 +250,7 @@ fn session_id(user_id: &str, event_id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
     use shared::events::ActivityType;
     use time::macros::datetime;
 
@@ -466,6 +476,65 @@ mod tests {
         assert_eq!(state.checkpoints.len(), CHECKPOINTED_SHARDS);
         assert_eq!(state.checkpoints[0].shard, "s4");
         assert_eq!(state.checkpoint("s0"), None);
+    }
+
+    /// DynamoDB's item size: attribute names and values, numbers at about one byte per two
+    /// significant digits plus one, lists and maps at 3 bytes plus 1 per element.
+    fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
+        fn value_size(value: &AttributeValue) -> usize {
+            match value {
+                AttributeValue::S(s) => s.len(),
+                AttributeValue::N(n) => {
+                    let digits = n.trim_start_matches('-').replace('.', "");
+                    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
+                    significant.div_ceil(2) + 1
+                }
+                AttributeValue::B(b) => b.as_ref().len(),
+                AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+                AttributeValue::L(list) => {
+                    3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>()
+                }
+                AttributeValue::M(map) => {
+                    3 + map
+                        .iter()
+                        .map(|(k, v)| 1 + k.len() + value_size(v))
+                        .sum::<usize>()
+                }
+                other => panic!("unexpected attribute {other:?}"),
+            }
+        }
+        item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+    }
+
+    #[test]
+    fn a_full_item_stays_under_one_kilobyte() {
+        let mut state = UserState::new(&"u".repeat(36));
+        let mut sequence = 49_590_338_271_490_256_608_559_692_538_361_571_095u128;
+        for n in 0..2_000u32 {
+            sequence += 1_000_000;
+            let activity_type = ActivityType::ALL[n as usize % ActivityType::ALL.len()];
+            let mut record = event(&uuid_like(n), i64::from(n) * 40, activity_type);
+            record.timestamp += Duration::nanoseconds(123_456_789);
+            let digits = format!("{sequence}{sequence}");
+            state.apply(
+                "shardId-000000000000",
+                &SequenceNumber::new(&digits[..56]),
+                &record,
+            );
+        }
+        state.version = 2_000;
+        assert_eq!(state.sessions.len(), RECENT_SESSIONS);
+        let item: std::collections::HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(&state).unwrap();
+        let size = item_size(&item);
+        println!("a full aggregates item: {size} bytes");
+        assert!(size < 1024, "{size} bytes: a write would cost 2 units");
+        let back: UserState = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(back, state, "sessions round-trip at millisecond precision");
+    }
+
+    fn uuid_like(n: u32) -> String {
+        format!("{n:08x}-7a52-4b8e-9f3c-2f7a1d9c0b11")
     }
 
     #[test]
