@@ -1,0 +1,131 @@
+//! BatchGetItem's unprocessed keys, which emulators never return: a stand-in DynamoDB endpoint
+//! leaves keys unprocessed, and the store asks for exactly those again, or reports them unread
+//! when time runs out.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use shared::clients::{self, ClientSettings};
+use shared::fake_endpoint::{self, FakeResponse};
+use stream_enrichment::store::{Key, Store, Table};
+use tokio::time::Instant;
+
+const PROFILES: &str = "profiles";
+const AGGREGATES: &str = "aggregates";
+
+/// Answers BatchGetItem: the profile of `u1` is found; the first `unprocessed_rounds` calls
+/// leave every aggregates key unprocessed. Records each call's request.
+async fn dynamodb(unprocessed_rounds: usize) -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&requests);
+    let endpoint = fake_endpoint::serve(move |request| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        seen.lock().unwrap().push(body.clone());
+        let round = calls.fetch_add(1, Ordering::SeqCst);
+        let items = &body["RequestItems"];
+        let mut responses = json!({});
+        let mut unprocessed = json!({});
+        if let Some(keys) = items[PROFILES]["Keys"].as_array() {
+            responses[PROFILES] = Value::Array(
+                keys.iter()
+                    .filter(|key| key["userId"]["S"] == "u1")
+                    .map(|_| json!({"userId": {"S": "u1"}, "segment": {"S": "frequent"}}))
+                    .collect(),
+            );
+        }
+        if items[AGGREGATES].is_object() {
+            if round < unprocessed_rounds {
+                unprocessed[AGGREGATES] = items[AGGREGATES].clone();
+            } else {
+                responses[AGGREGATES] = json!([]);
+            }
+        }
+        FakeResponse {
+            status: 200,
+            headers: vec![("Content-Type", "application/x-amz-json-1.0".into())],
+            body: json!({"Responses": responses, "UnprocessedKeys": unprocessed}).to_string(),
+        }
+    })
+    .await;
+    (endpoint, requests)
+}
+
+async fn store(endpoint: &str) -> Store {
+    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(endpoint)
+        .build();
+    Store::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        PROFILES.into(),
+        AGGREGATES.into(),
+    )
+}
+
+fn keys() -> Vec<Key> {
+    ["u1", "u2"]
+        .into_iter()
+        .flat_map(|user| {
+            [Table::Profiles, Table::Aggregates].map(|table| Key {
+                table,
+                user_id: user.into(),
+            })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn unprocessed_keys_are_asked_again_alone() {
+    let (endpoint, requests) = dynamodb(1).await;
+    let reads = store(&endpoint)
+        .await
+        .read(keys(), Instant::now() + Duration::from_secs(10))
+        .await;
+    assert!(reads.unread.is_empty(), "{:?}", reads.unread);
+    assert_eq!(reads.calls, 2);
+    assert!(reads.profiles["u1"].found);
+    assert!(!reads.profiles["u2"].found, "no item: unknown");
+    assert_eq!(reads.states.len(), 2);
+    assert!(reads.states.values().all(Option::is_none));
+    let requests = requests.lock().unwrap();
+    assert!(
+        requests[1]["RequestItems"][PROFILES].is_null(),
+        "only the unprocessed keys again: {}",
+        requests[1]
+    );
+    assert_eq!(
+        requests[1]["RequestItems"][AGGREGATES]["Keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        requests[0]["RequestItems"][AGGREGATES]["ConsistentRead"], true,
+        "a state read sees the last write"
+    );
+}
+
+#[tokio::test]
+async fn keys_still_unprocessed_at_the_deadline_are_reported_unread() {
+    let (endpoint, _) = dynamodb(usize::MAX).await;
+    let reads = store(&endpoint)
+        .await
+        .read(keys(), Instant::now() + Duration::from_millis(300))
+        .await;
+    let mut unread: Vec<(Table, &str)> = reads
+        .unread
+        .iter()
+        .map(|(key, _)| (key.table, key.user_id.as_str()))
+        .collect();
+    unread.sort_by_key(|(_, user)| *user);
+    assert_eq!(
+        unread,
+        [(Table::Aggregates, "u1"), (Table::Aggregates, "u2")]
+    );
+    assert!(reads.profiles["u1"].found, "what was read is kept");
+    assert!(reads.calls >= 2);
+}
