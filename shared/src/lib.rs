@@ -15,6 +15,8 @@ pub mod events;
 pub mod fake_endpoint;
 pub mod http;
 pub mod metrics;
+#[cfg(all(feature = "test-support", feature = "sinks"))]
+pub mod queue_reader;
 #[cfg(feature = "test-support")]
 pub mod request_count;
 #[cfg(feature = "sinks")]

@@ -112,24 +112,7 @@ impl Fixture {
 
     /// Every message on `queue_url`, with its attributes, deleting none (visibility hides them).
     async fn drain(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
-        let mut messages = Vec::new();
-        loop {
-            let page = self
-                .sqs
-                .receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages(10)
-                .message_attribute_names("All")
-                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-                .visibility_timeout(300)
-                .send()
-                .await
-                .unwrap();
-            if page.messages().is_empty() {
-                return messages;
-            }
-            messages.extend(page.messages().iter().cloned());
-        }
+        shared::queue_reader::receive_all(&self.sqs, queue_url).await
     }
 }
 

@@ -124,11 +124,6 @@ impl Enricher {
         }
     }
 
-    /// Cached profiles, for tests and logs.
-    pub fn cached_profiles(&self) -> usize {
-        self.cache.lock().expect("cache lock").len()
-    }
-
     pub async fn handle(
         &self,
         event: KinesisEvent,

@@ -158,23 +158,7 @@ impl Fixture {
     }
 
     async fn rejects(&self) -> Vec<aws_sdk_sqs::types::Message> {
-        let mut messages = Vec::new();
-        loop {
-            let page = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.config.rejects_queue_url)
-                .max_number_of_messages(10)
-                .message_attribute_names("All")
-                .visibility_timeout(300)
-                .send()
-                .await
-                .unwrap();
-            if page.messages().is_empty() {
-                return messages;
-            }
-            messages.extend(page.messages().iter().cloned());
-        }
+        shared::queue_reader::receive_all(&self.sqs, &self.config.rejects_queue_url).await
     }
 }
 

@@ -158,14 +158,15 @@ async fn up(args: UpArgs) -> ExitCode {
         }
     };
     print_banner(&stack, &args);
-    // Profiles for every other demo user, so the stack enriches with and without one.
+    let mut status = ExitCode::SUCCESS;
+    // Profiles for every other demo user, so the stack enriches with and without one (the
+    // demo's check of the profile joins counts on them).
     if let Some(profiles) = stack.resources.tables.get("profiles")
         && let Err(error) = demo_events::seed_profiles(&stack.clients, profiles, args.users).await
     {
         eprintln!("local-stack: {error}");
+        status = ExitCode::from(1);
     }
-
-    let mut status = ExitCode::SUCCESS;
     if args.demo {
         let target = DemoTarget {
             api_url: &stack.api_url,

@@ -64,6 +64,27 @@ where
     }
 }
 
+/// The ARN of the queue at `url` (event sources, redrive policies and rules name queues by ARN).
+pub async fn queue_arn(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Result<
+    String,
+    aws_sdk_sqs::error::SdkError<
+        aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesError,
+    >,
+> {
+    Ok(sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
+        .unwrap_or_default())
+}
+
 impl Resources {
     pub fn name(stack: &Stack, prefix: &str) -> Self {
         let names = |keys: Vec<&String>| {
@@ -149,17 +170,9 @@ impl Resources {
                 .map_err(failed(format!("queue {name}")))?
                 .queue_url
                 .unwrap_or_default();
-            let arn = clients
-                .sqs
-                .get_queue_attributes()
-                .queue_url(&url)
-                .attribute_names(QueueAttributeName::QueueArn)
-                .send()
+            let arn = queue_arn(&clients.sqs, &url)
                 .await
-                .map_err(failed(format!("queue {name}")))?
-                .attributes
-                .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
-                .unwrap_or_default();
+                .map_err(failed(format!("queue {name}")))?;
             logs.line("stack", &format!("queue {name} created"));
             self.queues.insert(key.clone(), Queue { name, url, arn });
         }

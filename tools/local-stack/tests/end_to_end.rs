@@ -98,7 +98,11 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
     // Each user keeps all tasks but the one deleted.
     assert_eq!((report.tasks_in_table, report.tasks_expected), (9, 9));
 
-    // The pipeline: bus -> rule -> ingest queue -> event source -> event-router -> targets.
+    // The pipeline: bus -> rule -> ingest queue -> event source -> event-router -> targets,
+    // with the demo users' profiles seeded as `up` seeds them.
+    demo_events::seed_profiles(&stack.clients, &stack.resources.tables["profiles"], 3)
+        .await
+        .unwrap();
     let pipeline = demo_events::run(
         &stack.clients,
         &stack.resources,

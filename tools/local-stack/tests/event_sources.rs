@@ -12,7 +12,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use local_stack::event_sources::{self, EventSourceStats, QueueSource};
 use local_stack::functions::{FunctionPool, FunctionSettings};
 use local_stack::logs::LogSink;
-use local_stack::resources::Queue;
+use local_stack::resources::{Queue, queue_arn};
 use local_stack::stream_sources::{self, StreamSource};
 use shared::clients::{self, ClientSettings};
 use shared::stack::{EventSourceSpec, StartingPosition, StreamSourceSettings};
@@ -38,16 +38,7 @@ async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, redrive: Option<(&Queue, u
         );
     }
     let url = request.send().await.unwrap().queue_url.unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
+    let arn = queue_arn(sqs, &url).await.unwrap();
     Queue {
         name: name.to_owned(),
         url,
