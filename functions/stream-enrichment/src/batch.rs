@@ -82,6 +82,14 @@ pub struct UserOutcome {
     pub duplicates: usize,
 }
 
+impl UserOutcome {
+    /// Whether the state changed and must be written: every record but one applied before moves
+    /// a checkpoint (a duplicate too), and only those leave the state as it was.
+    pub fn changed_state(&self) -> bool {
+        !self.enriched.is_empty() || self.duplicates > 0
+    }
+}
+
 /// Applies `incoming` (one user's, in sequence order) to `state`, enriching each new event
 /// with `profile` and its session.
 pub fn apply_user(
@@ -173,4 +181,49 @@ fn reject(
         },
         now,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use shared::events::ActivityType;
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn incoming(sequence: u64, event_id: &str) -> Incoming {
+        Incoming {
+            index: 0,
+            shard: "s".into(),
+            sequence: SequenceNumber::new(sequence.to_string()),
+            event: ActivityEvent {
+                event_id: event_id.into(),
+                user_id: "u".into(),
+                activity_type: ActivityType::View,
+                timestamp: datetime!(2026-11-23 10:00:00 UTC),
+                item_id: None,
+                amount: None,
+                attributes: BTreeMap::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_state_changes_unless_every_record_was_applied_before() {
+        let profile = ProfileAttributes::unknown();
+        let mut state = UserState::new("u");
+        let first = apply_user(&mut state, &profile, &[incoming(1, "a")]);
+        assert!(first.changed_state());
+
+        let before = state.clone();
+        let retried = apply_user(&mut state, &profile, &[incoming(1, "a")]);
+        assert!(!retried.changed_state());
+        assert_eq!(state, before);
+
+        let resent = apply_user(&mut state, &profile, &[incoming(2, "a")]);
+        assert_eq!((resent.enriched.len(), resent.duplicates), (0, 1));
+        assert!(resent.changed_state(), "the checkpoint moved");
+        assert_ne!(state, before);
+    }
 }

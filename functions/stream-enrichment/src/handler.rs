@@ -198,12 +198,12 @@ impl Enricher {
             if !profile.found {
                 report.profiles_unknown += 1;
             }
-            let before = state.clone();
             let outcome = apply_user(&mut state, &profile, incoming);
+            let changed_state = outcome.changed_state();
             report.already_applied += outcome.already_applied;
             report.duplicates += outcome.duplicates;
             enriched.extend(outcome.enriched);
-            if state != before {
+            if changed_state {
                 state.version = read_version.unwrap_or_default() + 1;
                 changed.push((state, read_version));
             }
