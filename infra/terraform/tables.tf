@@ -51,6 +51,16 @@ resource "aws_dynamodb_table" "this" {
     enabled = each.value.server_side_encryption
   }
 
+  # Only for a table with a manifest time_to_live_attribute: DynamoDB deletes an item some time
+  # after the epoch second in that attribute has passed.
+  dynamic "ttl" {
+    for_each = try(each.value.time_to_live_attribute, null) == null ? [] : [each.value.time_to_live_attribute]
+    content {
+      attribute_name = ttl.value
+      enabled        = true
+    }
+  }
+
   deletion_protection_enabled = var.table_deletion_protection
 
   tags = local.tags

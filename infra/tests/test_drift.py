@@ -373,6 +373,8 @@ def _compare(problems: list[str], where: str, setting: str, actual: Any, expecte
 
 
 def check_sam_tables(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    """Name, billing, keys, attributes, indexes, point-in-time recovery, encryption, and time to
+    live: on the manifest's time_to_live_attribute, and not set on a table without one."""
     problems = []
     resources = template.get("Resources", {})
     for key, table in manifest["tables"].items():
@@ -420,7 +422,17 @@ def check_sam_tables(manifest: dict[str, Any], template: dict[str, Any]) -> list
             problems, where, "SSESpecification", props.get("SSESpecification"),
             {"SSEEnabled": table["server_side_encryption"]}, f"{source}.server_side_encryption",
         )
+        _compare(
+            problems, where, "TimeToLiveSpecification", props.get("TimeToLiveSpecification"),
+            sam_time_to_live(table), f"{source}.time_to_live_attribute",
+        )
     return problems
+
+
+def sam_time_to_live(table: dict[str, Any]) -> dict[str, Any] | None:
+    """A table's TimeToLiveSpecification: on, on the manifest's attribute; none without one."""
+    attribute = table.get("time_to_live_attribute")
+    return {"AttributeName": attribute, "Enabled": True} if attribute is not None else None
 
 
 def sam_environment_value(value: dict[str, str]) -> Any:
@@ -1151,7 +1163,9 @@ TF_UNTAGGABLE = {
 # For each resource type (one rule per kind of that type, told apart by what for_each
 # iterates): settings under "exact" must be exactly that expression or value; those under
 # "binds" must mention every listed reference (the manifest value they take); "references"
-# names the resource (or resources) a setting must point at; "absent" settings must not be set.
+# names the resource (or resources) a setting must point at; "absent" settings must not be set;
+# "dynamic" blocks must iterate the manifest value under "for_each" and bind "content" (and
+# have "content_exact" settings exactly).
 # A literal in place of a binding is drift waiting to happen.
 TF_RULES: dict[str, list[dict[str, Any]]] = {
     "aws_dynamodb_table": [{
@@ -1175,7 +1189,15 @@ TF_RULES: dict[str, list[dict[str, Any]]] = {
                     "projection_type": ["global_secondary_index.value.projection"],
                 },
             },
+            # Only tables with a manifest time_to_live_attribute get a ttl block, and it is on.
+            "ttl": {
+                "for_each": ["each.value.time_to_live_attribute"],
+                "content": {"attribute_name": ["ttl.value"]},
+                "content_exact": {"enabled": True},
+            },
         },
+        # A static ttl block would give every table the same TTL, manifest or not.
+        "absent": ["ttl"],
     }],
     "aws_lambda_function": [{
         "for_each": "local.stack.functions",
@@ -1441,7 +1463,10 @@ def _check_tf_rule(where: str, body: dict[str, Any], rule: dict[str, Any]) -> li
             problems.append(f"{where}: no dynamic \"{name}\" block over the manifest")
             continue
         problems += _check_tf_rule(f"{where} dynamic {name}", block, {"binds": {"for_each": block_rule["for_each"]}})
-        problems += _check_tf_rule(f"{where} dynamic {name} content", tf_value(block, "content") or {}, {"binds": block_rule["content"]})
+        problems += _check_tf_rule(
+            f"{where} dynamic {name} content", tf_value(block, "content") or {},
+            {"binds": block_rule["content"], "exact": block_rule.get("content_exact", {})},
+        )
     return problems
 
 
@@ -1544,6 +1569,8 @@ def check_terraform_no_manifest_literals(manifest: dict[str, Any], module: dict[
     for table in manifest["tables"].values():
         literals |= set(table.get("global_secondary_indexes", {})) | set(attribute_definitions(table))
         literals.add(table["billing_mode"])
+        if "time_to_live_attribute" in table:
+            literals.add(table["time_to_live_attribute"])
     for function in manifest["functions"].values():
         literals |= {function["runtime"], *function.get("environment", {})}
         for permission in function.get("permissions", []):
@@ -2238,6 +2265,62 @@ class CheckersFindDrift(Fixtures):
         self.assertFinds(problems, "StreamEnrichmentFunction", 'Environment PROFILE_CACHE_SIZE is "100"', '"10000"')
         self.assertFinds(problems, "StreamEnrichmentFunction", "Environment ENRICHED_STREAM", '{"Ref": "EnrichedStream"}')
 
+    def test_wrong_or_missing_time_to_live(self) -> None:
+        template = self.sam()
+        self.props(template, "FeaturesTable")["TimeToLiveSpecification"]["AttributeName"] = "ttl"
+        self.assertFinds(
+            check_sam(self.manifest, template), "FeaturesTable (table features)", "TimeToLiveSpecification",
+            '"AttributeName": "ttl"', "tables.features.time_to_live_attribute", '"AttributeName": "expiresAt"',
+        )
+        template = self.sam()
+        self.props(template, "FeaturesTable")["TimeToLiveSpecification"]["Enabled"] = False
+        self.assertFinds(
+            check_sam(self.manifest, template), "FeaturesTable", "TimeToLiveSpecification", '"Enabled": false',
+            '"Enabled": true',
+        )
+        template = self.sam()
+        del self.props(template, "FeaturesTable")["TimeToLiveSpecification"]
+        self.assertFinds(
+            check_sam(self.manifest, template), "FeaturesTable", "TimeToLiveSpecification is null",
+            "tables.features.time_to_live_attribute",
+        )
+
+    def test_time_to_live_on_a_table_without_one(self) -> None:
+        template = self.sam()
+        self.props(template, "AggregatesTable")["TimeToLiveSpecification"] = {"AttributeName": "expiresAt", "Enabled": True}
+        self.assertFinds(
+            check_sam(self.manifest, template), "AggregatesTable (table aggregates)", "TimeToLiveSpecification",
+            "tables.aggregates.time_to_live_attribute wants null",
+        )
+
+    def test_manifest_time_to_live_change_not_followed(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        manifest["tables"]["features"]["time_to_live_attribute"] = "deleteAt"
+        manifest["tables"]["profiles"]["time_to_live_attribute"] = "expiresAt"
+        problems = check_sam(manifest, self.template)
+        self.assertFinds(problems, "FeaturesTable", "TimeToLiveSpecification", '"AttributeName": "deleteAt"')
+        self.assertFinds(problems, "ProfilesTable", "TimeToLiveSpecification is null", '"AttributeName": "expiresAt"')
+        manifest = copy.deepcopy(self.manifest)
+        del manifest["tables"]["features"]["time_to_live_attribute"]
+        self.assertFinds(check_sam(manifest, self.template), "FeaturesTable", "TimeToLiveSpecification", "wants null")
+
+    def test_new_function_queue_and_event_source(self) -> None:
+        template = self.sam()
+        self.props(template, "FeatureUpdatesEnrichedEventSource")["EventSourceArn"] = {"Fn::GetAtt": ["ActivityStream", "Arn"]}
+        self.props(template, "FeatureUpdatesEnrichedEventSource")["DestinationConfig"]["OnFailure"]["Destination"] = {
+            "Fn::GetAtt": ["EnrichmentFailuresQueue", "Arn"],
+        }
+        self.statement(template, "FeatureUpdatesRole", "FeaturesTable")["Action"].remove("dynamodb:GetItem")
+        self.props(template, "FeatureFailuresQueue")["MessageRetentionPeriod"] = 345600
+        self.props(template, "FeatureUpdatesFunction")["Environment"]["Variables"]["FEATURES_TABLE"] = {"Ref": "AggregatesTable"}
+        problems = check_sam(self.manifest, template)
+        where = "FeatureUpdatesEnrichedEventSource (function feature-updates, stream enriched)"
+        self.assertFinds(problems, where, "EventSourceArn", "${EnrichedStream.Arn}")
+        self.assertFinds(problems, where, "DestinationConfig", "${FeatureFailuresQueue.Arn}")
+        self.assertFinds(problems, "FeatureUpdatesRole", "does not grant dynamodb:GetItem on ${FeaturesTable.Arn}")
+        self.assertFinds(problems, "FeatureFailuresQueue (queue feature-failures)", "MessageRetentionPeriod is 345600")
+        self.assertFinds(problems, "FeatureUpdatesFunction", "Environment FEATURES_TABLE", '{"Ref": "FeaturesTable"}')
+
     def test_changed_pattern(self) -> None:
         template = self.sam()
         self.props(template, "ToIngestRule")["EventPattern"] = {"detail-type": ["user_activity"]}
@@ -2415,6 +2498,28 @@ class CheckersFindDrift(Fixtures):
         problems = check_terraform(self.manifest, module)
         self.assertFinds(problems, "dynamic destination_config content", "on_failure.destination_arn", "does not bind destination_config.value")
         self.assertFinds(problems, "aws_lambda_event_source_mapping.this", "manifest value 'enrichment-failures' is written out")
+
+    def test_terraform_time_to_live_missing_or_written_out(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_dynamodb_table", "this")]
+        body["dynamic"] = [block for block in body["dynamic"] if "ttl" not in block]
+        self.assertFinds(check_terraform(self.manifest, module), "aws_dynamodb_table.this", 'no dynamic "ttl"')
+        # A static block: the same TTL on every table, whatever the manifest says.
+        body["ttl"] = [{"attribute_name": ["expiresAt"], "enabled": [True]}]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_dynamodb_table.this", "ttl is set")
+        self.assertFinds(problems, "aws_dynamodb_table.this", "manifest value 'expiresAt' is written out")
+
+    def test_terraform_time_to_live_not_bound_or_disabled(self) -> None:
+        module = copy.deepcopy(self.module)
+        block = tf_dynamic(module["resource"][("aws_dynamodb_table", "this")], "ttl")
+        block["for_each"] = ['${try(each.value.point_in_time_recovery, false) ? ["expiresAt"] : []}']
+        block["content"] = [{"attribute_name": ["expiresAt"], "enabled": [False]}]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_dynamodb_table.this dynamic ttl", "for_each", "does not bind each.value.time_to_live_attribute")
+        self.assertFinds(problems, "dynamic ttl content", "attribute_name", "does not bind ttl.value")
+        self.assertFinds(problems, "dynamic ttl content", "enabled is false, must be true")
+        self.assertFinds(problems, "aws_dynamodb_table.this", "manifest value 'expiresAt' is written out")
 
     def test_terraform_event_sources_keyed_by_queue_only(self) -> None:
         module = copy.deepcopy(self.module)

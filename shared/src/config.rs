@@ -133,6 +133,21 @@ impl Env<HashMap<String, String>> {
     }
 }
 
+/// `REJECTS_QUEUE_URL`, the rejects queue every batch consumer sends to: required, and a
+/// standard queue, since rejects carry no message group.
+pub fn rejects_queue_url<S: Source>(env: &Env<S>) -> Result<String, ConfigError> {
+    const NAME: &str = "REJECTS_QUEUE_URL";
+    let url: String = env.required(NAME)?;
+    if url.ends_with(".fifo") {
+        return Err(ConfigError::Malformed {
+            name: NAME.to_owned(),
+            value: url,
+            reason: "it names a FIFO queue; rejects carry no message group, so it must be a standard queue".into(),
+        });
+    }
+    Ok(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,18 @@ pub struct Backoff {
     pub max: Duration,
 }
 
+impl Backoff {
+    /// The pause before try `attempt + 1` (after `attempt` failed tries, from 1): a random
+    /// share of `first` doubled per failed try, at most `max`.
+    pub fn pause(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .first
+            .saturating_mul(1 << attempt.saturating_sub(1).min(20))
+            .min(self.max);
+        ceiling.mul_f64(rand::random::<f64>())
+    }
+}
+
 impl Default for Backoff {
     fn default() -> Self {
         Self {
@@ -62,7 +74,7 @@ where
         calls: 0,
     };
     let mut pending = entries;
-    let mut delay = backoff.first;
+    let mut attempt = 0;
     while !pending.is_empty() {
         // A call still running at the deadline is abandoned: its entries count as failed, so
         // the invocation answers in time instead of being killed with nothing reported.
@@ -88,13 +100,13 @@ where
         if transient.is_empty() {
             break;
         }
-        let pause = delay.mul_f64(rand::random::<f64>());
+        attempt += 1;
+        let pause = backoff.pause(attempt);
         if Instant::now() + pause >= deadline {
             delivery.failed.extend(transient);
             break;
         }
         tokio::time::sleep(pause).await;
-        delay = (delay * 2).min(backoff.max);
         delivery.retried += transient.len();
         pending = transient.into_iter().map(|(entry, _)| entry).collect();
     }

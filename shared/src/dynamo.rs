@@ -70,6 +70,43 @@ const TRANSIENT_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
+/// An item's size as DynamoDB bills it (a write unit per KB started, a read unit per 4 KB):
+/// attribute names plus values; strings and binaries by their bytes, numbers at one byte per
+/// two significant digits plus one, lists and maps 3 bytes plus 1 per element.
+pub fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    let number = |n: &str| {
+        let digits = n.trim_start_matches('-').replace('.', "");
+        digits
+            .trim_start_matches('0')
+            .trim_end_matches('0')
+            .len()
+            .div_ceil(2)
+            + 1
+    };
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => number(n),
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+        AttributeValue::Ns(set) => set.iter().map(|n| number(n)).sum(),
+        AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
+        _ => 1,
+    }
+}
+
 /// Whether a failed call of any AWS SDK client may succeed if tried again later: throttling,
 /// timeouts, transport errors and any 5xx (with a known code or none, as a proxy's 502 has).
 /// Everything else (validation, missing table, failed conditions) is permanent.

@@ -11,9 +11,13 @@ pub mod delivery;
 pub mod dynamo;
 pub mod enriched;
 pub mod events;
+pub mod exactly_once;
 #[cfg(feature = "test-support")]
 pub mod fake_endpoint;
+pub mod features;
 pub mod http;
+#[cfg(all(feature = "test-support", feature = "sinks"))]
+pub mod kinesis_events;
 pub mod metrics;
 #[cfg(all(feature = "test-support", feature = "sinks"))]
 pub mod queue_reader;
@@ -23,6 +27,9 @@ pub mod request_count;
 pub mod sinks;
 pub mod stack;
 #[cfg(feature = "sinks")]
+pub mod stream_batch;
+#[cfg(feature = "sinks")]
 pub mod stream_reader;
 pub mod tables;
 pub mod telemetry;
+pub mod user_items;

@@ -120,6 +120,9 @@ pub struct TableSpec {
     pub billing_mode: BillingMode,
     pub point_in_time_recovery: bool,
     pub server_side_encryption: bool,
+    /// The attribute holding each item's expiry (epoch seconds), when DynamoDB TTL is on.
+    #[serde(default)]
+    pub time_to_live_attribute: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

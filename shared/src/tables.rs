@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     PointInTimeRecoverySpecification, Projection, ProjectionType, ScalarAttributeType,
-    SseSpecification,
+    SseSpecification, TimeToLiveSpecification,
 };
 
 use crate::dynamo::{self, WaitError};
@@ -26,6 +26,8 @@ pub enum CreateTableError {
     Wait(#[from] WaitError),
     #[error("enabling point-in-time recovery on {table}: {message}")]
     PointInTimeRecovery { table: String, message: String },
+    #[error("enabling time to live on {table}: {message}")]
+    TimeToLive { table: String, message: String },
 }
 
 /// Whether [`create_table`] made the table or found it there.
@@ -113,6 +115,24 @@ pub async fn create_table(
             .send()
             .await
             .map_err(|error| CreateTableError::PointInTimeRecovery {
+                table: name.to_owned(),
+                message: dynamo::describe(&error),
+            })?;
+    }
+    if let (Some(attribute), Creation::Created) = (&spec.time_to_live_attribute, creation) {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attribute)
+                    .enabled(true)
+                    .build()
+                    .expect("attribute and enabled set"),
+            )
+            .send()
+            .await
+            .map_err(|error| CreateTableError::TimeToLive {
                 table: name.to_owned(),
                 message: dynamo::describe(&error),
             })?;

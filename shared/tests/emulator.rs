@@ -164,3 +164,32 @@ async fn tables_are_created_as_the_manifest_defines_them() {
         .map(|s| s.as_str().to_owned());
     assert_eq!(recovery.as_deref(), Some("ENABLED"));
 }
+
+#[tokio::test]
+async fn a_table_with_a_time_to_live_attribute_gets_ttl_enabled() {
+    use aws_sdk_dynamodb::types::TimeToLiveStatus;
+    use shared::stack::Stack;
+    use shared::tables;
+
+    let client = client().await;
+    let stack = Stack::workspace();
+    let spec = &stack.tables["features"];
+    let attribute = spec
+        .time_to_live_attribute
+        .as_deref()
+        .expect("the features table expires items");
+    let table = format!("manifest-features-{}", std::process::id());
+    tables::create_table(&client, &table, spec)
+        .await
+        .expect("create from the manifest");
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .time_to_live_description
+        .unwrap();
+    assert_eq!(ttl.attribute_name(), Some(attribute));
+    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+}

@@ -12,7 +12,8 @@ use aws_lambda_events::kinesis::KinesisEvent;
 use base64::Engine;
 use serde_json::json;
 use shared::enriched::ProfileAttributes;
-use stream_enrichment::batch::{apply_user, decode};
+use shared::stream_batch::decode;
+use stream_enrichment::batch::{REJECTED_BY, apply_user};
 use stream_enrichment::state::UserState;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -50,6 +51,7 @@ fn measure(event: &KinesisEvent) -> Duration {
             black_box(&event.records),
             time::Duration::minutes(5),
             OffsetDateTime::now_utc(),
+            REJECTED_BY,
         );
         let mut emitted = 0;
         for (user_id, incoming) in &decoded.by_user {

@@ -39,7 +39,7 @@ impl Config {
         let profile_cache_size: usize = env.or_default("PROFILE_CACHE_SIZE", 10_000)?;
         let ttl_seconds: u64 = env.or_default("PROFILE_CACHE_TTL_SECONDS", 300)?;
         let skew: i64 = env.or_default("MAX_FUTURE_SKEW_SECONDS", 300)?;
-        let rejects_queue_url: String = env.required("REJECTS_QUEUE_URL")?;
+        let rejects_queue_url = shared::config::rejects_queue_url(env)?;
         if profile_cache_size > MAX_PROFILE_CACHE_SIZE {
             return Err(ConfigLoadError::Invalid(format!(
                 "PROFILE_CACHE_SIZE {profile_cache_size} is over {MAX_PROFILE_CACHE_SIZE}"
@@ -54,11 +54,6 @@ impl Config {
         if skew < 0 {
             return Err(ConfigLoadError::Invalid(
                 "MAX_FUTURE_SKEW_SECONDS must not be negative".into(),
-            ));
-        }
-        if rejects_queue_url.ends_with(".fifo") {
-            return Err(ConfigLoadError::Invalid(
-                "REJECTS_QUEUE_URL names a FIFO queue; rejects carry no message group, so it must be a standard queue".into(),
             ));
         }
         Ok(Self {

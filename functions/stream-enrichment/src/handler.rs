@@ -26,7 +26,9 @@ use shared::sinks;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use crate::batch::{Decoded, apply_user, decode};
+use shared::stream_batch::decode;
+
+use crate::batch::{REJECTED_BY, apply_user};
 use crate::config::Config;
 use crate::profile_cache::ProfileCache;
 use crate::state::UserState;
@@ -137,7 +139,8 @@ impl Enricher {
         let now = OffsetDateTime::now_utc();
 
         // 1. Decode.
-        let Decoded { by_user, rejects } = decode(&records, self.max_future_skew, now);
+        let decoded = decode(&records, self.max_future_skew, now, REJECTED_BY);
+        let (by_user, rejects) = (&decoded.by_user, &decoded.rejects);
         report.rejected = rejects.len();
         report.users = by_user.len();
 
@@ -184,7 +187,7 @@ impl Enricher {
         let mut states = reads.states;
         let mut changed: Vec<(UserState, Option<u64>)> = Vec::new();
         let mut enriched = Vec::new();
-        for (user_id, incoming) in &by_user {
+        for (user_id, incoming) in by_user {
             if failed_users.contains(user_id) {
                 continue;
             }
@@ -227,14 +230,7 @@ impl Enricher {
             tracing::warn!(user_id = %record.origin, %reason, "enriched record not written; the user's records will be retried");
             failed_users.insert(record.origin.clone());
         }
-        let failed_rejects: HashSet<String> = rejected
-            .failed
-            .into_iter()
-            .map(|(reject, reason)| {
-                tracing::warn!(sequence_number = %reject.origin, %reason, "reject not sent; the record will be retried");
-                reject.origin
-            })
-            .collect();
+        let unsent_rejects = shared::stream_batch::unsent(rejected.failed);
 
         let writes: Vec<_> = changed
             .into_iter()
@@ -267,22 +263,8 @@ impl Enricher {
         }
 
         // 5. The first record not fully done.
-        let first_failed = by_user
-            .iter()
-            .filter(|(user_id, _)| failed_users.contains(*user_id))
-            .flat_map(|(_, incoming)| incoming.iter().map(|record| record.index))
-            .chain(
-                rejects
-                    .iter()
-                    .filter(|(_, reject)| failed_rejects.contains(&reject.origin))
-                    .map(|(index, _)| *index),
-            )
-            .min();
-        let mut response = KinesisEventResponse::default();
-        if let Some(index) = first_failed {
-            report.failed = records.len() - index;
-            response.add_failure(records[index].kinesis.sequence_number.clone());
-        }
+        let (response, failed) = decoded.response(&records, &failed_users, &unsent_rejects);
+        report.failed = failed;
         tracing::info!(
             records = report.records,
             users = report.users,

@@ -11,7 +11,6 @@ pub mod batch;
 pub mod config;
 pub mod handler;
 pub mod profile_cache;
-pub mod sequence;
 pub mod state;
 pub mod store;
 

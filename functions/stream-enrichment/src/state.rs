@@ -2,16 +2,10 @@
 //! it: exactly once, sessionized on event time.
 //!
 //! The item holds the lifetime aggregates (counts per type, first and last seen), the user's
-//! recent sessions, and what makes applying a record idempotent:
-//!
-//! - **per-shard checkpoints**: the highest sequence number applied from each shard. Kinesis
-//!   retries a batch from its first failed record; a redelivered record at or below the
-//!   checkpoint of its shard was applied already and is skipped. A user's records all come from
-//!   the shard their partition key (`userId`) maps to, in order, and the item is written once
-//!   per batch with all of them, so the checkpoint never passes a record that was not applied.
-//! - **recent event ids**: 8-byte digests of the last [`RECENT_EVENT_IDS`] event ids applied.
-//!   The same `eventId` sent again by a producer arrives as a new record with a new sequence
-//!   number; it is recognized here while it is among the user's last 32 events.
+//! recent sessions, and what makes applying a record idempotent ([`shared::exactly_once`]):
+//! per-shard checkpoints, which skip Kinesis retries, and digests of the last
+//! [`RECENT_EVENT_IDS`] event ids applied, which skip a producer's resend while it is among
+//! the user's last 32 events.
 //!
 //! Both live in the one item the batch writes anyway, so exactly-once costs no extra request.
 //! They do cost item size, which every write pays for (1 write unit per KB started): sessions
@@ -24,9 +18,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shared::enriched::SessionRef;
 use shared::events::ActivityEvent;
+use shared::exactly_once::{Admission, Checkpoints, RecentEventIds, SequenceNumber, admit};
 use time::{Duration, OffsetDateTime};
-
-use crate::sequence::SequenceNumber;
 
 /// A session ends after this long without events (event time).
 pub const SESSION_GAP: Duration = Duration::minutes(30);
@@ -35,10 +28,6 @@ pub const RECENT_SESSIONS: usize = 4;
 /// Event ids remembered per user to recognize a producer's duplicates: enough for resends that
 /// come within a user's next 32 events, small enough to keep the item under 1 KB.
 pub const RECENT_EVENT_IDS: usize = 32;
-/// Shards a user's checkpoints are kept for (the current one and parents after resharding).
-pub const CHECKPOINTED_SHARDS: usize = 4;
-
-const DIGEST_BYTES: usize = 8;
 
 /// One item of the aggregates table (partition key `userId`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -59,10 +48,9 @@ pub struct UserState {
     /// The most recent sessions, by start time.
     pub sessions: Vec<Session>,
     /// Digests of the last event ids applied, oldest first.
-    #[serde(with = "serde_bytes")]
-    pub recent_event_ids: Vec<u8>,
+    pub recent_event_ids: RecentEventIds,
     /// Highest sequence number applied per shard, most recently written first.
-    pub checkpoints: Vec<Checkpoint>,
+    pub checkpoints: Checkpoints,
 }
 
 /// A session, its bounds kept to the millisecond (as epoch milliseconds: half the bytes of
@@ -76,13 +64,6 @@ pub struct Session {
     #[serde(with = "time::serde::timestamp::milliseconds_i64")]
     pub last: OffsetDateTime,
     pub events: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Checkpoint {
-    pub shard: String,
-    pub sequence: SequenceNumber,
 }
 
 /// What became of one record.
@@ -105,10 +86,7 @@ impl UserState {
     }
 
     pub fn checkpoint(&self, shard: &str) -> Option<&SequenceNumber> {
-        self.checkpoints
-            .iter()
-            .find(|checkpoint| checkpoint.shard == shard)
-            .map(|checkpoint| &checkpoint.sequence)
+        self.checkpoints.of(shard)
     }
 
     /// Applies the record `sequence` of `shard`, carrying `event` (this user's), once.
@@ -118,22 +96,18 @@ impl UserState {
         sequence: &SequenceNumber,
         event: &ActivityEvent,
     ) -> Applied {
-        if self
-            .checkpoint(shard)
-            .is_some_and(|applied| sequence <= applied)
-        {
-            return Applied::AlreadyApplied;
-        }
-        self.advance_checkpoint(shard, sequence);
-        let digest = event_digest(&event.event_id);
-        if self
-            .recent_event_ids
-            .chunks_exact(DIGEST_BYTES)
-            .any(|known| known == digest)
-        {
-            return Applied::Duplicate;
-        }
-        self.remember(digest);
+        let digest = match admit(
+            &mut self.checkpoints,
+            &self.recent_event_ids,
+            shard,
+            sequence,
+            &event.event_id,
+        ) {
+            Admission::AlreadyApplied => return Applied::AlreadyApplied,
+            Admission::Duplicate => return Applied::Duplicate,
+            Admission::New(digest) => digest,
+        };
+        self.recent_event_ids.remember(digest, RECENT_EVENT_IDS);
 
         *self
             .counts
@@ -200,35 +174,6 @@ impl UserState {
         }
         opened
     }
-
-    fn advance_checkpoint(&mut self, shard: &str, sequence: &SequenceNumber) {
-        self.checkpoints
-            .retain(|checkpoint| checkpoint.shard != shard);
-        self.checkpoints.insert(
-            0,
-            Checkpoint {
-                shard: shard.to_owned(),
-                sequence: sequence.clone(),
-            },
-        );
-        self.checkpoints.truncate(CHECKPOINTED_SHARDS);
-    }
-
-    fn remember(&mut self, digest: [u8; DIGEST_BYTES]) {
-        self.recent_event_ids.extend_from_slice(&digest);
-        let excess = self
-            .recent_event_ids
-            .len()
-            .saturating_sub(RECENT_EVENT_IDS * DIGEST_BYTES);
-        self.recent_event_ids.drain(..excess);
-    }
-}
-
-fn event_digest(event_id: &str) -> [u8; DIGEST_BYTES] {
-    let hash = Sha256::digest(event_id.as_bytes());
-    let mut digest = [0; DIGEST_BYTES];
-    digest.copy_from_slice(&hash[..DIGEST_BYTES]);
-    digest
 }
 
 /// `s-` and 32 hex digits of SHA-256 over the user and the opening event: the same on every
@@ -444,10 +389,7 @@ mod tests {
                 &event(&format!("e{n}"), 0, ActivityType::View),
             );
         }
-        assert_eq!(
-            state.recent_event_ids.len(),
-            RECENT_EVENT_IDS * DIGEST_BYTES
-        );
+        assert_eq!(state.recent_event_ids.len(), RECENT_EVENT_IDS);
         let next = RECENT_EVENT_IDS as u64 + 2;
         let newest = format!("e{}", RECENT_EVENT_IDS);
         assert_eq!(
@@ -461,49 +403,6 @@ mod tests {
             ),
             "the oldest id was forgotten"
         );
-    }
-
-    #[test]
-    fn checkpoints_are_kept_per_shard_for_a_few_shards() {
-        let mut state = UserState::new("u-1");
-        for (n, shard) in ["s0", "s1", "s2", "s3", "s4"].iter().enumerate() {
-            state.apply(
-                shard,
-                &seq(5),
-                &event(&format!("e{n}"), 0, ActivityType::View),
-            );
-        }
-        assert_eq!(state.checkpoints.len(), CHECKPOINTED_SHARDS);
-        assert_eq!(state.checkpoints[0].shard, "s4");
-        assert_eq!(state.checkpoint("s0"), None);
-    }
-
-    /// DynamoDB's item size: attribute names and values, numbers at about one byte per two
-    /// significant digits plus one, lists and maps at 3 bytes plus 1 per element.
-    fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {
-        fn value_size(value: &AttributeValue) -> usize {
-            match value {
-                AttributeValue::S(s) => s.len(),
-                AttributeValue::N(n) => {
-                    let digits = n.trim_start_matches('-').replace('.', "");
-                    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
-                    significant.div_ceil(2) + 1
-                }
-                AttributeValue::B(b) => b.as_ref().len(),
-                AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-                AttributeValue::L(list) => {
-                    3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>()
-                }
-                AttributeValue::M(map) => {
-                    3 + map
-                        .iter()
-                        .map(|(k, v)| 1 + k.len() + value_size(v))
-                        .sum::<usize>()
-                }
-                other => panic!("unexpected attribute {other:?}"),
-            }
-        }
-        item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
     }
 
     #[test]
@@ -526,7 +425,7 @@ mod tests {
         assert_eq!(state.sessions.len(), RECENT_SESSIONS);
         let item: std::collections::HashMap<String, AttributeValue> =
             serde_dynamo::to_item(&state).unwrap();
-        let size = item_size(&item);
+        let size = shared::dynamo::item_size(&item);
         println!("a full aggregates item: {size} bytes");
         assert!(size < 1024, "{size} bytes: a write would cost 2 units");
         let back: UserState = serde_dynamo::from_item(item).unwrap();

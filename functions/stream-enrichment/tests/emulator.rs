@@ -187,26 +187,7 @@ fn activity(event_id: &str, user_id: &str, activity_type: &str, minute: i64) -> 
 
 /// A Kinesis event as Lambda sends it, with sequence numbers `first`, `first + 1`, ...
 fn kinesis_event(first: u64, data: &[Vec<u8>]) -> KinesisEvent {
-    let arrival = OffsetDateTime::now_utc().unix_timestamp();
-    let records: Vec<Value> = data
-        .iter()
-        .enumerate()
-        .map(|(i, data)| {
-            let sequence = (first + i as u64).to_string();
-            json!({
-                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "pk",
-                            "sequenceNumber": sequence,
-                            "data": base64::engine::general_purpose::STANDARD.encode(data),
-                            "approximateArrivalTimestamp": arrival as f64 + 0.25},
-                "eventSource": "aws:kinesis", "eventVersion": "1.0",
-                "eventID": format!("{SHARD}:{sequence}"), "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/stream-enrichment",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/local-activity"
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).expect("a Kinesis event")
+    shared::kinesis_events::batch(SHARD, first, data)
 }
 
 fn by_event_id(events: Vec<EnrichedEvent>) -> BTreeMap<String, EnrichedEvent> {

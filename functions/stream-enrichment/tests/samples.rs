@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use aws_lambda_events::kinesis::KinesisEvent;
 use shared::enriched::ProfileAttributes;
-use stream_enrichment::batch::{apply_user, decode};
+use shared::stream_batch::decode;
+use stream_enrichment::batch::{REJECTED_BY, apply_user};
 use stream_enrichment::state::UserState;
 use time::macros::datetime;
 
@@ -18,6 +19,7 @@ fn the_sample_batch_decodes_into_two_users_and_enriches() {
         &event.records,
         time::Duration::minutes(5),
         datetime!(2026-11-23 10:17:00 UTC),
+        REJECTED_BY,
     );
     assert!(decoded.rejects.is_empty());
     assert_eq!(

@@ -4,7 +4,9 @@
 //! hands the activity stream to stream-enrichment. The demo waits for the outcome and checks
 //! it: every activity and every order (as a purchase) on the activity stream and, enriched with
 //! its user's profile (every other demo user has one, seeded first) and session, on the
-//! enriched stream; every order on the orders queue; every bad event on the rejects queue.
+//! enriched stream; every order on the orders queue; every bad event on the rejects queue; and
+//! the feature users' stored features equal to a reference computed from their events
+//! ([`crate::demo_features`]).
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,7 @@ use shared::events::ActivityType;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::demo_features::{self, FeatureCheck};
 use crate::resources::{Clients, Resources};
 
 /// How long the demo waits for the pipeline to settle.
@@ -30,6 +33,9 @@ pub struct EventsOptions {
     pub orders_per_user: usize,
     /// Events that break their schema or are too old, all told.
     pub invalid: usize,
+    /// Users whose stored features are checked against a reference (8 events each, over the
+    /// last two hours).
+    pub feature_users: usize,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +53,8 @@ pub struct EventsReport {
     pub without_profile: usize,
     pub orders_queued: usize,
     pub rejected: usize,
+    /// The feature users' stored features next to the reference.
+    pub features: Vec<FeatureCheck>,
     pub elapsed: Duration,
     pub failures: Vec<String>,
 }
@@ -79,6 +87,21 @@ impl EventsReport {
             self.with_profile,
             self.without_profile,
         );
+        if !self.features.is_empty() {
+            let matching = self
+                .features
+                .iter()
+                .filter(|check| check.mismatches().is_empty())
+                .count();
+            out.push_str(&format!(
+                "  features: {matching} of {} users' stored features equal the reference computed from their events (stored (reference)):
+",
+                self.features.len()
+            ));
+            for check in &self.features {
+                out.push_str(&format!("    {}: {}\n", check.user_id, check.summary()));
+            }
+        }
         for failure in &self.failures {
             out.push_str(&format!("    FAILED {failure}\n"));
         }
@@ -148,7 +171,14 @@ pub async fn run(clients: &Clients, resources: &Resources, options: EventsOption
         };
         entries.push(("user_activity".into(), detail));
     }
-    report.activities = options.users * options.activities_per_user;
+    let (feature_details, feature_events) =
+        demo_features::generate(&run_id, options.feature_users, now);
+    entries.extend(
+        feature_details
+            .into_iter()
+            .map(|detail| ("user_activity".to_owned(), detail)),
+    );
+    report.activities = options.users * options.activities_per_user + feature_events.len();
     report.orders = options.users * options.orders_per_user;
     report.invalid = options.invalid;
 
@@ -212,6 +242,29 @@ pub async fn run(clients: &Clients, resources: &Resources, options: EventsOption
         .iter()
         .filter(|e| e.profile.found != has_profile(&e.event.user_id))
         .count();
+    if !feature_events.is_empty() {
+        match resources.tables.get("features") {
+            Some(table) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match demo_features::check(clients, table, &feature_events, left).await {
+                    Ok(checks) => {
+                        for check in &checks {
+                            for mismatch in check.mismatches() {
+                                report
+                                    .failures
+                                    .push(format!("features of {}: {mismatch}", check.user_id));
+                            }
+                        }
+                        report.features = checks;
+                    }
+                    Err(error) => report.failures.push(format!("features: {error}")),
+                }
+            }
+            None => report
+                .failures
+                .push("the stack has no features table".into()),
+        }
+    }
     report.elapsed = started.elapsed();
     let mut check = |ok: bool, what: String| {
         if !ok {

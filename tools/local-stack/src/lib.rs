@@ -8,6 +8,7 @@
 mod child;
 pub mod demo;
 pub mod demo_events;
+pub mod demo_features;
 pub mod emulator;
 pub mod event_sources;
 pub mod functions;

@@ -88,6 +88,10 @@ struct UpArgs {
     /// Events the demo publishes that can never be processed (they must end up rejected).
     #[arg(long, default_value_t = 4)]
     invalid_events: usize,
+    /// Users whose stored features the demo checks against a reference computed from their
+    /// events (8 events each, spread over the last two hours).
+    #[arg(long, default_value_t = 2)]
+    feature_users: usize,
     /// The one log every component writes to.
     #[arg(long, default_value = "target/local-stack/stack.log")]
     log_file: PathBuf,
@@ -182,6 +186,7 @@ async fn up(args: UpArgs) -> ExitCode {
             activities_per_user: args.events_per_user,
             orders_per_user: args.orders_per_user,
             invalid: args.invalid_events,
+            feature_users: args.feature_users,
         };
         let both = async {
             let todo = demo::run(&target, options, true).await;

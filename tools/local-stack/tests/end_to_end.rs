@@ -111,6 +111,7 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
             activities_per_user: 5,
             orders_per_user: 1,
             invalid: 2,
+            feature_users: 2,
         },
     )
     .await;
@@ -121,14 +122,15 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
             pipeline.orders_queued,
             pipeline.rejected
         ),
-        (18, 3, 2)
+        (34, 3, 2)
     );
     // Then: activity stream -> Kinesis event source -> stream-enrichment -> enriched stream.
-    // Users 0 and 2 have profiles (6 events each); user 1 has none.
-    assert_eq!(pipeline.enriched, 18);
-    assert_eq!((pipeline.with_profile, pipeline.without_profile), (12, 6));
+    // Users 0 and 2 have profiles (6 events each); user 1 and the 2 feature users (8 events
+    // each, in 3 sessions) have none.
+    assert_eq!(pipeline.enriched, 34);
+    assert_eq!((pipeline.with_profile, pipeline.without_profile), (12, 22));
     assert!(
-        (3..=6).contains(&pipeline.sessions),
+        (9..=12).contains(&pipeline.sessions),
         "{} sessions",
         pipeline.sessions
     );
@@ -137,7 +139,7 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
         enrichment_source
             .messages
             .load(std::sync::atomic::Ordering::Relaxed)
-            >= 18
+            >= 34
     );
     assert_eq!(
         enrichment_source
@@ -145,12 +147,26 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
             .load(std::sync::atomic::Ordering::Relaxed),
         0
     );
+    // Then: enriched stream -> Kinesis event source -> feature-updates -> feature store, each
+    // feature user's 26 features equal to the reference computed from its events.
+    assert_eq!(pipeline.features.len(), 2);
+    for check in &pipeline.features {
+        assert_eq!(check.values.len(), shared::features::definitions().len());
+        assert!(check.mismatches().is_empty(), "{}", pipeline.render());
+    }
+    let feature_source = &stack.event_sources["feature-updates<-enriched"];
+    assert!(
+        feature_source
+            .messages
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 34
+    );
     let router_source = &stack.event_sources["event-router<-ingest"];
     assert!(
         router_source
             .messages
             .load(std::sync::atomic::Ordering::Relaxed)
-            >= 20
+            >= 36
     );
     assert_eq!(
         router_source

@@ -18,6 +18,11 @@ output "aggregates_table_name" {
   value       = module.stack.table_names["aggregates"]
 }
 
+output "features_table_name" {
+  description = "Name of the per-user online features table (written by feature-updates)."
+  value       = module.stack.table_names["features"]
+}
+
 output "todo_api_function_name" {
   description = "Name of the todo-api function."
   value       = module.stack.function_names["todo-api"]
@@ -31,6 +36,11 @@ output "event_router_function_name" {
 output "stream_enrichment_function_name" {
   description = "Name of the stream-enrichment function."
   value       = module.stack.function_names["stream-enrichment"]
+}
+
+output "feature_updates_function_name" {
+  description = "Name of the feature-updates function."
+  value       = module.stack.function_names["feature-updates"]
 }
 
 output "events_event_bus_name" {
@@ -61,6 +71,11 @@ output "rejects_queue_url" {
 output "enrichment_failures_queue_url" {
   description = "URL of the enrichment-failures queue (pointers to activity batches stream-enrichment gave up on)."
   value       = module.stack.queue_urls["enrichment-failures"]
+}
+
+output "feature_failures_queue_url" {
+  description = "URL of the feature-failures queue (pointers to enriched batches feature-updates gave up on)."
+  value       = module.stack.queue_urls["feature-failures"]
 }
 
 output "activity_stream_name" {

@@ -1,0 +1,293 @@
+//! One invocation, for a batch of one shard:
+//!
+//! 1. decode every record; records that can never be processed go to the rejects queue;
+//! 2. read the items of the batch's users in one BatchGetItem;
+//! 3. per user, apply its records in sequence order (pure: [`crate::batch`]) and, if anything
+//!    was applied, write the item once, conditional on the version read. When another writer
+//!    got there first, read the item again and re-apply, with backoff, a bounded number of
+//!    times; users are written concurrently, so one contended user does not hold up the rest;
+//! 4. answer with the first record of any user (or reject) not fully done: Kinesis retries
+//!    from it, and everything before it is applied.
+
+use std::collections::HashSet;
+
+use aws_lambda_events::kinesis::KinesisEvent;
+use aws_lambda_events::streams::KinesisEventResponse;
+use futures_util::StreamExt;
+use shared::delivery::{Backoff, deliver};
+use shared::features::FeatureItem;
+use shared::sinks;
+use shared::stream_batch::{Incoming, decode};
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::batch::{REJECTED_BY, UserOutcome, apply_user};
+use crate::config::Config;
+use crate::store::{Store, WriteError};
+
+/// Metric names (EMF, namespace `RealtimePipeline`) of a batch's counts.
+pub const EVENTS_APPLIED: &str = "FeatureEventsApplied";
+pub const LATE_EVENTS_DROPPED: &str = "LateEventsDropped";
+pub const DUPLICATES_SKIPPED: &str = "DuplicatesSkipped";
+pub const RECORDS_REJECTED: &str = "RecordsRejected";
+pub const RECORDS_FAILED: &str = "RecordsFailed";
+pub const WRITE_CONFLICTS: &str = "WriteConflicts";
+pub const READ_CAPACITY_UNITS: &str = "ReadCapacityUnits";
+pub const WRITE_CAPACITY_UNITS: &str = "WriteCapacityUnits";
+
+/// User item writes in flight at once.
+const CONCURRENT_WRITES: usize = 16;
+
+/// What one batch did, logged as structured fields and read by tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchReport {
+    pub records: usize,
+    pub users: usize,
+    pub applied: usize,
+    /// Dropped: a day or more older than their user's newest event.
+    pub late: usize,
+    /// Kinesis retries of records applied before.
+    pub already_applied: usize,
+    /// Records whose event id was applied before under another record.
+    pub duplicates: usize,
+    pub rejected: usize,
+    /// Records from the first one reported for retry to the end of the batch.
+    pub failed: usize,
+    /// Writes that found the item changed since it was read, and were tried again.
+    pub conflicts: usize,
+    pub dynamodb_reads: usize,
+    pub dynamodb_writes: usize,
+    pub sqs_calls: usize,
+    pub read_capacity_units: f64,
+    pub write_capacity_units: f64,
+}
+
+impl BatchReport {
+    pub fn record(&self, invocation: &shared::metrics::Invocation) {
+        invocation.count(EVENTS_APPLIED, self.applied as u64);
+        invocation.count(LATE_EVENTS_DROPPED, self.late as u64);
+        invocation.count(
+            DUPLICATES_SKIPPED,
+            (self.duplicates + self.already_applied) as u64,
+        );
+        invocation.count(RECORDS_REJECTED, self.rejected as u64);
+        invocation.count(RECORDS_FAILED, self.failed as u64);
+        invocation.count(WRITE_CONFLICTS, self.conflicts as u64);
+        invocation.count(READ_CAPACITY_UNITS, self.read_capacity_units.ceil() as u64);
+        invocation.count(
+            WRITE_CAPACITY_UNITS,
+            self.write_capacity_units.ceil() as u64,
+        );
+    }
+
+    pub fn outcome(&self) -> shared::metrics::Outcome {
+        shared::metrics::Outcome::from_failures(self.failed)
+    }
+}
+
+/// What became of one user's records.
+#[derive(Debug, Default)]
+struct UserResult {
+    outcome: UserOutcome,
+    writes: usize,
+    conflicts: usize,
+    reads: usize,
+    read_units: f64,
+    write_units: f64,
+    /// Why the user's records must be retried, if they must.
+    failure: Option<String>,
+}
+
+pub struct FeatureUpdater {
+    store: Store,
+    sqs: aws_sdk_sqs::Client,
+    rejects_queue_url: String,
+    max_future_skew: time::Duration,
+    max_write_attempts: u32,
+    backoff: Backoff,
+}
+
+impl FeatureUpdater {
+    pub fn new(
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        config: &Config,
+    ) -> Self {
+        Self {
+            store: Store::new(dynamodb, config.features_table.clone()),
+            sqs,
+            rejects_queue_url: config.rejects_queue_url.clone(),
+            max_future_skew: config.max_future_skew,
+            max_write_attempts: config.max_write_attempts,
+            backoff: Backoff::default(),
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        event: KinesisEvent,
+        deadline: Instant,
+    ) -> (KinesisEventResponse, BatchReport) {
+        let records = event.records;
+        let mut report = BatchReport {
+            records: records.len(),
+            ..BatchReport::default()
+        };
+        let now = OffsetDateTime::now_utc();
+
+        // 1. Decode; send rejects while the items are read and written.
+        let decoded = decode(&records, self.max_future_skew, now, REJECTED_BY);
+        let (by_user, rejects) = (&decoded.by_user, &decoded.rejects);
+        report.rejected = rejects.len();
+        report.users = by_user.len();
+        let rejected = deliver(
+            rejects.iter().map(|(_, reject)| reject.clone()).collect(),
+            deadline,
+            self.backoff,
+            |batch| sinks::send_messages(&self.sqs, &self.rejects_queue_url, batch),
+        );
+
+        // 2. Read.
+        let updated = async {
+            let reads = self
+                .store
+                .read(by_user.keys().cloned().collect(), deadline)
+                .await;
+            report.dynamodb_reads += reads.calls;
+            report.read_capacity_units += reads.capacity_units;
+            let mut failed_users: HashSet<String> = HashSet::new();
+            for (user_id, reason) in &reads.unread {
+                tracing::warn!(%user_id, %reason, "not read; the user's records will be retried");
+                failed_users.insert(user_id.clone());
+            }
+            // 3. Apply and write, users concurrently.
+            let mut items = reads.items;
+            let results: Vec<(String, UserResult)> = futures_util::stream::iter(
+                by_user
+                    .iter()
+                    .filter(|(user_id, _)| !failed_users.contains(*user_id))
+                    .map(|(user_id, incoming)| {
+                        let stored = items.remove(user_id).flatten();
+                        async move {
+                            let result = tokio::time::timeout_at(
+                                deadline,
+                                self.update_user(user_id, incoming, stored, deadline),
+                            )
+                            .await
+                            .unwrap_or_else(|_| UserResult {
+                                failure: Some("no answer before the invocation's deadline".into()),
+                                ..UserResult::default()
+                            });
+                            (user_id.clone(), result)
+                        }
+                    }),
+            )
+            .buffer_unordered(CONCURRENT_WRITES)
+            .collect()
+            .await;
+            for (user_id, result) in results {
+                report.dynamodb_reads += result.reads;
+                report.dynamodb_writes += result.writes;
+                report.conflicts += result.conflicts;
+                report.read_capacity_units += result.read_units;
+                report.write_capacity_units += result.write_units;
+                match result.failure {
+                    Some(reason) => {
+                        tracing::warn!(%user_id, %reason, "features not written; the user's records will be retried");
+                        failed_users.insert(user_id);
+                    }
+                    None => {
+                        report.applied += result.outcome.applied;
+                        report.late += result.outcome.late;
+                        report.already_applied += result.outcome.already_applied;
+                        report.duplicates += result.outcome.duplicates;
+                    }
+                }
+            }
+            failed_users
+        };
+        let (failed_users, rejected) = tokio::join!(updated, rejected);
+        report.sqs_calls = rejected.calls;
+        let unsent_rejects = shared::stream_batch::unsent(rejected.failed);
+
+        // 4. The first record not fully done.
+        let (response, failed) = decoded.response(&records, &failed_users, &unsent_rejects);
+        report.failed = failed;
+        tracing::info!(
+            records = report.records,
+            users = report.users,
+            applied = report.applied,
+            late = report.late,
+            already_applied = report.already_applied,
+            duplicates = report.duplicates,
+            rejected = report.rejected,
+            failed = report.failed,
+            conflicts = report.conflicts,
+            dynamodb_reads = report.dynamodb_reads,
+            dynamodb_writes = report.dynamodb_writes,
+            read_capacity_units = report.read_capacity_units,
+            write_capacity_units = report.write_capacity_units,
+            "batch done"
+        );
+        (response, report)
+    }
+
+    /// Applies one user's records to `stored` and writes the item once; after a conflict, reads
+    /// it again and re-applies, up to the configured attempts.
+    async fn update_user(
+        &self,
+        user_id: &str,
+        incoming: &[Incoming],
+        mut stored: Option<FeatureItem>,
+        deadline: Instant,
+    ) -> UserResult {
+        let mut result = UserResult::default();
+        for attempt in 1..=self.max_write_attempts {
+            let read_version = stored.as_ref().map(|item| item.version);
+            let mut item = stored.take().unwrap_or_else(|| FeatureItem::new(user_id));
+            result.outcome = apply_user(&mut item, incoming);
+            if !result.outcome.changed_item() {
+                return result;
+            }
+            item.version = read_version.unwrap_or_default() + 1;
+            result.writes += 1;
+            match self.store.write(&item, read_version).await {
+                Ok(units) => {
+                    result.write_units += units;
+                    return result;
+                }
+                Err(WriteError::Failed(reason)) => {
+                    result.failure = Some(reason);
+                    return result;
+                }
+                Err(WriteError::Conflict) => {
+                    result.conflicts += 1;
+                    if attempt == self.max_write_attempts {
+                        break;
+                    }
+                    let pause = self.backoff.pause(attempt);
+                    if Instant::now() + pause >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep(pause).await;
+                    result.reads += 1;
+                    match self.store.read_one(user_id).await {
+                        Ok((fresh, units)) => {
+                            result.read_units += units;
+                            stored = fresh;
+                        }
+                        Err(reason) => {
+                            result.failure = Some(reason);
+                            return result;
+                        }
+                    }
+                }
+            }
+        }
+        result.failure = Some(format!(
+            "the item kept changing between read and write ({} conflicts)",
+            result.conflicts
+        ));
+        result
+    }
+}

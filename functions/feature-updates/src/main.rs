@@ -1,0 +1,36 @@
+//! Lambda entry point: init logging, config and clients once, then apply batches.
+
+use aws_lambda_events::kinesis::KinesisEvent;
+use feature_updates::{Config, FeatureUpdater};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::clients::{self, ClientSettings};
+use shared::config::Env;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let env = Env::process();
+    let config = Config::from_env(&env)?;
+    let function_name: String =
+        env.or_default("AWS_LAMBDA_FUNCTION_NAME", "feature-updates".to_owned())?;
+    let metrics = shared::metrics::init(&function_name)?;
+    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let updater = FeatureUpdater::new(
+        clients::dynamodb(&sdk),
+        aws_sdk_sqs::Client::new(&sdk),
+        &config,
+    );
+    let updater = &updater;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<KinesisEvent>| async move {
+            let deadline = shared::deadline::of(&event.context);
+            let invocation = shared::metrics::Invocation::begin();
+            let (response, report) = updater.handle(event.payload, deadline).await;
+            report.record(&invocation);
+            invocation.finish(report.outcome());
+            shared::metrics::flush(metrics, std::io::stdout());
+            Ok::<_, Error>(response)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,254 @@
+//! A user's item in the features table, the rule that applies a record to it exactly once, and
+//! [`evaluate`], which turns it into the feature vector at a read time.
+//!
+//! The item (partition key `userId`):
+//!
+//! | attribute | type | holds |
+//! |---|---|---|
+//! | `specVersion` | N | the [`SPEC_VERSION`] it was written with |
+//! | `version` | N | incremented by every write; writes are conditional on the version read |
+//! | `expiresAt` | N | TTL, epoch seconds: 30 days after the newest event |
+//! | `lastEventAt`, `lastEventType` | N, S | the newest event's time (epoch ms) and type |
+//! | `windows` | B | the buckets of the three windows (postcard: varints) |
+//! | `sessions` | B | the session spans within reach of a late event (postcard) |
+//! | `recentEventIds` | B | digests of the last 100 event ids applied |
+//! | `checkpoints` | L | the highest sequence number applied per shard |
+//!
+//! The windows and sessions are binary because every write pays for the whole item (a write
+//! unit per KB started): varints take 3 to 6 bytes per bucket where DynamoDB maps and numbers
+//! take 25 to 100.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::session::Sessions;
+use super::spec::{
+    AMOUNT_SCALE, FeatureKind, FeatureValue, FeatureVector, LONGEST_WINDOW_MS,
+    MAX_SECONDS_SINCE_LAST_EVENT, NO_EVENT_TYPE, RECENT_EVENT_IDS, SESSION_GAP_MS, SPEC_VERSION,
+    WINDOWS, definitions,
+};
+use super::window::{Buckets, Totals};
+use crate::events::{ActivityEvent, ActivityType};
+use crate::exactly_once::{Admission, Checkpoints, RecentEventIds, SequenceNumber, admit};
+
+/// One item of the features table.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeatureItem {
+    pub user_id: String,
+    pub spec_version: u32,
+    pub version: u64,
+    pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_type: Option<ActivityType>,
+    #[serde(with = "compact")]
+    pub windows: [Buckets; WINDOWS.len()],
+    #[serde(with = "compact")]
+    pub sessions: Sessions,
+    pub recent_event_ids: RecentEventIds,
+    pub checkpoints: Checkpoints,
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Counted in its windows and session.
+    Applied,
+    /// A day or more older than the user's newest event: not applied.
+    Late,
+    /// At or below its shard's checkpoint: a Kinesis retry of a record already applied.
+    AlreadyApplied,
+    /// Its event id was applied before under another record.
+    Duplicate,
+}
+
+impl RecordOutcome {
+    /// Whether the record changed what the item reads as (else only its checkpoint moved, which
+    /// need not be written: the same record would meet the same verdict again).
+    pub fn changed_features(self) -> bool {
+        self == RecordOutcome::Applied
+    }
+}
+
+/// An item written under another version of the spec.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the item of user {user_id} was written with feature spec version {stored}; this code reads version {expected}"
+)]
+pub struct SpecMismatch {
+    pub user_id: String,
+    pub stored: u32,
+    pub expected: u32,
+}
+
+impl FeatureItem {
+    pub fn new(user_id: &str) -> Self {
+        Self {
+            user_id: user_id.to_owned(),
+            spec_version: SPEC_VERSION,
+            ..Self::default()
+        }
+    }
+
+    /// Refuses an item of another spec version.
+    pub fn check_version(&self) -> Result<(), SpecMismatch> {
+        if self.spec_version == SPEC_VERSION {
+            Ok(())
+        } else {
+            Err(SpecMismatch {
+                user_id: self.user_id.clone(),
+                stored: self.spec_version,
+                expected: SPEC_VERSION,
+            })
+        }
+    }
+
+    /// Applies record `sequence` of `shard`, carrying this user's `event`, exactly once.
+    pub fn apply_record(
+        &mut self,
+        shard: &str,
+        sequence: &SequenceNumber,
+        event: &ActivityEvent,
+    ) -> RecordOutcome {
+        match admit(
+            &mut self.checkpoints,
+            &self.recent_event_ids,
+            shard,
+            sequence,
+            &event.event_id,
+        ) {
+            Admission::AlreadyApplied => RecordOutcome::AlreadyApplied,
+            Admission::Duplicate => RecordOutcome::Duplicate,
+            Admission::New(digest) => {
+                let outcome = self.apply(event.timestamp, event.activity_type, event.amount);
+                if outcome == RecordOutcome::Applied {
+                    self.recent_event_ids.remember(digest, RECENT_EVENT_IDS);
+                }
+                outcome
+            }
+        }
+    }
+
+    /// Applies one event at `at`: to the bucket of every window that still reaches it, and to its
+    /// session. Unless it is a day or more older than the newest event: then it is dropped.
+    pub fn apply(
+        &mut self,
+        at: OffsetDateTime,
+        activity_type: ActivityType,
+        amount: Option<f64>,
+    ) -> RecordOutcome {
+        let at_ms = epoch_ms(at);
+        if self
+            .last_event_at
+            .is_some_and(|newest| at_ms <= newest - LONGEST_WINDOW_MS)
+        {
+            return RecordOutcome::Late;
+        }
+        // The newest event wins; at the same millisecond, the one applied first.
+        if self.last_event_at.is_none_or(|newest| at_ms > newest) {
+            self.last_event_at = Some(at_ms);
+            self.last_event_type = Some(activity_type);
+        }
+        let newest = self.last_event_at.unwrap_or(at_ms);
+        let purchase_amount = match (activity_type, amount) {
+            (ActivityType::Purchase, Some(amount)) => (amount * AMOUNT_SCALE).round() as u64,
+            _ => 0,
+        };
+        for (window, buckets) in WINDOWS.iter().zip(&mut self.windows) {
+            // No read at or after the newest event can reach before this bucket.
+            let first = window.first_bucket(newest);
+            buckets.prune(first);
+            let index = window.bucket_of(at_ms);
+            if index >= first {
+                buckets.add(index, activity_type, purchase_amount);
+            }
+        }
+        self.sessions.add(at_ms);
+        // A session ending this far back cannot be reached by an event that is not dropped.
+        self.sessions
+            .prune(newest - LONGEST_WINDOW_MS - SESSION_GAP_MS);
+        self.expires_at = newest.div_euclid(1_000) + MAX_SECONDS_SINCE_LAST_EVENT as i64;
+        RecordOutcome::Applied
+    }
+}
+
+/// The features of `stored` (`None`: a user without data) read at `now`. Windows end at `now`,
+/// or at the newest event if that is later (an event stamped by a clock ahead of the reader's):
+/// counts decay without new events.
+pub fn evaluate(
+    stored: Option<&FeatureItem>,
+    now: OffsetDateTime,
+) -> Result<FeatureVector, SpecMismatch> {
+    let Some(item) = stored else {
+        return Ok(FeatureVector::defaults());
+    };
+    item.check_version()?;
+    let Some(newest) = item.last_event_at else {
+        return Ok(FeatureVector::defaults());
+    };
+    let read_at = epoch_ms(now).max(newest);
+    let totals: Vec<Totals> = WINDOWS
+        .iter()
+        .zip(&item.windows)
+        .map(|(window, buckets)| buckets.totals_from(window.first_bucket(read_at)))
+        .collect();
+    let values = definitions()
+        .iter()
+        .map(|definition| match definition.kind {
+            FeatureKind::Count {
+                window,
+                activity_type,
+            } => FeatureValue::Integer(match activity_type {
+                Some(activity_type) => totals[window].of_type(activity_type),
+                None => totals[window].events(),
+            }),
+            FeatureKind::PurchaseAmount { window } => {
+                FeatureValue::Decimal(totals[window].purchase_amount as f64 / AMOUNT_SCALE)
+            }
+            FeatureKind::SecondsSinceLastEvent => FeatureValue::Integer(
+                (((read_at - newest) / 1_000) as u64).min(MAX_SECONDS_SINCE_LAST_EVENT),
+            ),
+            FeatureKind::LastEventType => FeatureValue::Category(
+                item.last_event_type
+                    .map_or(NO_EVENT_TYPE, ActivityType::as_str),
+            ),
+            FeatureKind::SessionEventCount => {
+                FeatureValue::Integer(u64::from(item.sessions.current_events(read_at)))
+            }
+            FeatureKind::SessionsStarted { window } => FeatureValue::Integer(
+                item.sessions
+                    .started_after(read_at - WINDOWS[window].length_ms) as u64,
+            ),
+        })
+        .collect();
+    Ok(FeatureVector::from_values(values))
+}
+
+/// Epoch milliseconds of `at` (sub-millisecond digits dropped, towards the past).
+pub fn epoch_ms(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos().div_euclid(1_000_000)) as i64
+}
+
+/// A value stored as one binary attribute holding its postcard encoding.
+mod compact {
+    use serde::de::{DeserializeOwned, Error as _};
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &T,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let bytes = postcard::to_allocvec(value).map_err(S::Error::custom)?;
+        serializer.serialize_bytes(&bytes)
+    }
+
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<T, D::Error> {
+        let bytes = serde_bytes::ByteBuf::deserialize(deserializer)?;
+        postcard::from_bytes(&bytes).map_err(D::Error::custom)
+    }
+}

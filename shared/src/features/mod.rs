@@ -1,0 +1,19 @@
+//! The feature spec: one definition of every online feature, used by feature-updates to write a
+//! user's item, by inference to read and evaluate it, and by model training, so that training
+//! and serving cannot drift.
+//!
+//! - [`spec`]: the version, the windows and their bucket sizes, the feature names, defaults and
+//!   order ([`spec::definitions`]).
+//! - [`window`]: bucketed partial aggregates of one sliding window.
+//! - [`session`]: session spans on event time.
+//! - [`item`]: a user's stored item, the rule that applies an event to it
+//!   ([`item::FeatureItem::apply_record`]), and [`item::evaluate`], which computes the feature
+//!   vector at a read time: windows decay without new events.
+
+pub mod item;
+pub mod session;
+pub mod spec;
+pub mod window;
+
+pub use item::{FeatureItem, RecordOutcome, SpecMismatch, evaluate};
+pub use spec::{FeatureValue, FeatureVector, SPEC_VERSION, WINDOWS, definitions};

@@ -1,0 +1,285 @@
+//! Names, windows, bucket sizes and defaults of the online features, defined once.
+//!
+//! Windows are sliding and defined on event time. A window of length `W` with buckets of `B`,
+//! read at time `T`, counts the events of every bucket that overlaps `(T - W, T]`: it covers at
+//! least `W` and less than `W + B` of history, so the only error is the part of the one bucket
+//! at the trailing edge that lies before `T - W` (counted in full).
+
+use std::sync::LazyLock;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::events::ActivityType;
+
+/// Version of the spec: bump it when a window, bucket size, feature or stored layout changes.
+/// A stored item or a model from another version is refused, never read wrongly.
+pub const SPEC_VERSION: u32 = 1;
+
+const SECOND_MS: i64 = 1_000;
+const MINUTE_MS: i64 = 60 * SECOND_MS;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// A session ends after this long without events (event time).
+pub const SESSION_GAP_MS: i64 = 30 * MINUTE_MS;
+/// Events this much older than a user's newest event, or more, are dropped, not applied.
+pub const LONGEST_WINDOW_MS: i64 = DAY_MS;
+/// `seconds_since_last_event` is capped here, and a user's item expires this long after its
+/// newest event (DynamoDB TTL): past it, the user reads as one without data.
+pub const MAX_SECONDS_SINCE_LAST_EVENT: u64 = 30 * 86_400;
+/// Amounts are summed in ten-thousandths of the currency's major unit: exact and
+/// order-independent, unlike sums of floats.
+pub const AMOUNT_SCALE: f64 = 10_000.0;
+/// Event ids remembered per user to recognize duplicates: at least stream-enrichment's batch
+/// size, so a batch it emits again after a failure is recognized record by record.
+pub const RECENT_EVENT_IDS: usize = 100;
+/// What `last_event_type` reads as for a user without events.
+pub const NO_EVENT_TYPE: &str = "none";
+
+/// One sliding window and the size of its buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// Suffix of the window's feature names (`5m`).
+    pub name: &'static str,
+    pub length_ms: i64,
+    pub bucket_ms: i64,
+}
+
+impl WindowSpec {
+    /// The bucket an event time falls in.
+    pub fn bucket_of(&self, at_ms: i64) -> i64 {
+        at_ms.div_euclid(self.bucket_ms)
+    }
+
+    /// The first bucket overlapping the window that ends at `end_ms`.
+    pub fn first_bucket(&self, end_ms: i64) -> i64 {
+        self.bucket_of(end_ms - self.length_ms)
+    }
+}
+
+/// The windows, shortest first. Buckets: 30 per 5 minutes, 60 per hour, 96 per day, so a user
+/// with events in every bucket keeps at most 31 + 61 + 97 of them.
+pub const WINDOWS: [WindowSpec; 3] = [
+    WindowSpec {
+        name: "5m",
+        length_ms: 5 * MINUTE_MS,
+        bucket_ms: 10 * SECOND_MS,
+    },
+    WindowSpec {
+        name: "1h",
+        length_ms: HOUR_MS,
+        bucket_ms: MINUTE_MS,
+    },
+    WindowSpec {
+        name: "24h",
+        length_ms: DAY_MS,
+        bucket_ms: 15 * MINUTE_MS,
+    },
+];
+
+/// The index in [`WINDOWS`] of the 24-hour window.
+pub const DAY_WINDOW: usize = 2;
+
+/// What a feature measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureKind {
+    /// Events in window `window` (an index in [`WINDOWS`]), of one type or (`None`) of all.
+    Count {
+        window: usize,
+        activity_type: Option<ActivityType>,
+    },
+    /// Sum of `purchase` amounts in the window.
+    PurchaseAmount { window: usize },
+    /// Seconds from the newest event to the read time, capped.
+    SecondsSinceLastEvent,
+    /// Type of the newest event.
+    LastEventType,
+    /// Events of the current session (0 once 30 minutes passed without events).
+    SessionEventCount,
+    /// Sessions whose first event is in the window.
+    SessionsStarted { window: usize },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureDef {
+    pub name: String,
+    pub kind: FeatureKind,
+    /// The value for a user without data.
+    pub default: FeatureValue,
+    pub description: String,
+}
+
+/// A feature's value: counts and seconds are integers, amounts decimals, the event type a
+/// category.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureValue {
+    Integer(u64),
+    Decimal(f64),
+    Category(&'static str),
+}
+
+impl Serialize for FeatureValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FeatureValue::Integer(value) => serializer.serialize_u64(*value),
+            FeatureValue::Decimal(value) => serializer.serialize_f64(*value),
+            FeatureValue::Category(value) => serializer.serialize_str(value),
+        }
+    }
+}
+
+/// Every feature, in the spec's column order.
+pub fn definitions() -> &'static [FeatureDef] {
+    static DEFINITIONS: LazyLock<Vec<FeatureDef>> = LazyLock::new(build_definitions);
+    &DEFINITIONS
+}
+
+fn build_definitions() -> Vec<FeatureDef> {
+    let mut definitions = Vec::new();
+    for (window, spec) in WINDOWS.iter().enumerate() {
+        definitions.push(FeatureDef {
+            name: format!("event_count_{}", spec.name),
+            kind: FeatureKind::Count {
+                window,
+                activity_type: None,
+            },
+            default: FeatureValue::Integer(0),
+            description: format!("events of any type in the last {}", spec.name),
+        });
+        for activity_type in ActivityType::ALL {
+            definitions.push(FeatureDef {
+                name: format!("{}_count_{}", activity_type.as_str(), spec.name),
+                kind: FeatureKind::Count {
+                    window,
+                    activity_type: Some(activity_type),
+                },
+                default: FeatureValue::Integer(0),
+                description: format!(
+                    "`{}` events in the last {}",
+                    activity_type.as_str(),
+                    spec.name
+                ),
+            });
+        }
+    }
+    definitions.extend([
+        FeatureDef {
+            name: "purchase_amount_24h".into(),
+            kind: FeatureKind::PurchaseAmount { window: DAY_WINDOW },
+            default: FeatureValue::Decimal(0.0),
+            description: "sum of the `amount` of `purchase` events in the last 24h".into(),
+        },
+        FeatureDef {
+            name: "seconds_since_last_event".into(),
+            kind: FeatureKind::SecondsSinceLastEvent,
+            default: FeatureValue::Integer(MAX_SECONDS_SINCE_LAST_EVENT),
+            description: "whole seconds from the newest event to the read time, at most 30 days"
+                .into(),
+        },
+        FeatureDef {
+            name: "last_event_type".into(),
+            kind: FeatureKind::LastEventType,
+            default: FeatureValue::Category(NO_EVENT_TYPE),
+            description: "type of the newest event".into(),
+        },
+        FeatureDef {
+            name: "session_event_count".into(),
+            kind: FeatureKind::SessionEventCount,
+            default: FeatureValue::Integer(0),
+            description: "events in the current session; 0 after 30 minutes without events".into(),
+        },
+        FeatureDef {
+            name: "sessions_started_24h".into(),
+            kind: FeatureKind::SessionsStarted { window: DAY_WINDOW },
+            default: FeatureValue::Integer(0),
+            description: "sessions whose first event is in the last 24h".into(),
+        },
+    ]);
+    definitions
+}
+
+/// One user's features at a read time, in the order of [`definitions`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureVector {
+    values: Vec<FeatureValue>,
+}
+
+impl FeatureVector {
+    /// The features of a user without data.
+    pub fn defaults() -> Self {
+        Self {
+            values: definitions().iter().map(|d| d.default.clone()).collect(),
+        }
+    }
+
+    pub(crate) fn from_values(values: Vec<FeatureValue>) -> Self {
+        debug_assert_eq!(values.len(), definitions().len());
+        Self { values }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&FeatureValue> {
+        definitions()
+            .iter()
+            .position(|definition| definition.name == name)
+            .map(|index| &self.values[index])
+    }
+
+    /// (name, value) pairs in the spec's column order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &FeatureValue)> {
+        definitions()
+            .iter()
+            .map(|definition| definition.name.as_str())
+            .zip(&self.values)
+    }
+}
+
+/// A JSON object of name -> value, in column order.
+impl Serialize for FeatureVector {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.values.len()))?;
+        for (name, value) in self.iter() {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_feature_has_a_unique_name_and_a_default() {
+        let names: HashSet<_> = definitions().iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names.len(), definitions().len());
+        assert_eq!(definitions().len(), 3 * 7 + 5);
+        let defaults = serde_json::to_value(FeatureVector::defaults()).unwrap();
+        assert_eq!(defaults["click_count_5m"], 0);
+        assert_eq!(defaults["event_count_24h"], 0);
+        assert_eq!(defaults["purchase_amount_24h"], 0.0);
+        assert_eq!(defaults["seconds_since_last_event"], 2_592_000);
+        assert_eq!(defaults["last_event_type"], "none");
+    }
+
+    #[test]
+    fn windows_are_whole_numbers_of_buckets_and_nested() {
+        for window in WINDOWS {
+            assert_eq!(window.length_ms % window.bucket_ms, 0, "{}", window.name);
+        }
+        assert!(WINDOWS.is_sorted_by_key(|w| w.length_ms));
+        assert_eq!(WINDOWS[DAY_WINDOW].length_ms, LONGEST_WINDOW_MS);
+    }
+
+    #[test]
+    fn the_first_bucket_overlaps_the_trailing_edge() {
+        let window = WINDOWS[0];
+        // Read at 1000 s: the window is (700 s, 1000 s]; bucket 70 is [700 s, 710 s).
+        assert_eq!(window.first_bucket(1_000_000), 70);
+        assert_eq!(window.first_bucket(1_000_001), 70);
+        assert_eq!(window.first_bucket(1_009_999), 70);
+        assert_eq!(window.first_bucket(1_010_000), 71);
+        assert_eq!(window.bucket_of(-1), -1, "before 1970 still floors");
+    }
+}

@@ -1,0 +1,30 @@
+//! Kinesis events as Lambda sends them, for tests and benchmarks.
+
+use aws_lambda_events::kinesis::KinesisEvent;
+use base64::Engine;
+use serde_json::{Value, json};
+
+/// An event of `data` from shard `shard`, with sequence numbers `first`, `first + 1`, ...,
+/// arrived now.
+pub fn batch(shard: &str, first: u64, data: &[Vec<u8>]) -> KinesisEvent {
+    let arrival = time::OffsetDateTime::now_utc().unix_timestamp();
+    let records: Vec<Value> = data
+        .iter()
+        .enumerate()
+        .map(|(i, data)| {
+            let sequence = (first + i as u64).to_string();
+            json!({
+                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "pk",
+                            "sequenceNumber": sequence,
+                            "data": base64::engine::general_purpose::STANDARD.encode(data),
+                            "approximateArrivalTimestamp": arrival as f64 + 0.25},
+                "eventSource": "aws:kinesis", "eventVersion": "1.0",
+                "eventID": format!("{shard}:{sequence}"), "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/consumer",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/local-stream"
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("a Kinesis event")
+}

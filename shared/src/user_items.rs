@@ -1,0 +1,238 @@
+//! Items keyed by `userId`, read many at a time and written back one at a time under optimistic
+//! concurrency: the DynamoDB adapter both stream consumers share.
+//!
+//! - [`batch_get`]: one BatchGetItem per 100 keys, across tables, unprocessed keys asked again
+//!   with backoff while the deadline allows.
+//! - [`put_versioned`]: a PutItem conditional on the `version` read (or on the item being
+//!   absent), so a concurrent writer's update is never overwritten.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::delivery::{Backoff, Failure, deliver};
+use crate::dynamo::{Item, describe, is_transient};
+
+/// BatchGetItem's limit on keys per call, across tables.
+pub const MAX_KEYS_PER_CALL: usize = 100;
+/// The partition key of every user-keyed table.
+pub const USER_ID: &str = "userId";
+/// The attribute writes are conditional on.
+pub const VERSION: &str = "version";
+
+/// A user's item in table `table` (the caller's name for it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserKey<T> {
+    pub table: T,
+    pub user_id: String,
+}
+
+/// A table read by [`batch_get`].
+#[derive(Debug, Clone, Copy)]
+pub struct TableRead<'a, T> {
+    pub table: T,
+    pub name: &'a str,
+    /// Strongly consistent: needed where a conditional write follows the read.
+    pub consistent_read: bool,
+}
+
+/// What a [`batch_get`] found.
+#[derive(Debug)]
+pub struct BatchRead<T> {
+    /// The items that exist; a key read but absent is in neither map nor `unread`.
+    pub found: HashMap<UserKey<T>, Item>,
+    /// Keys not read (still unprocessed at the deadline, or a failed call), with why.
+    pub unread: Vec<(UserKey<T>, String)>,
+    pub calls: usize,
+    pub capacity_units: f64,
+}
+
+/// Reads `keys` from `tables`; unprocessed keys are asked again while `deadline` allows.
+pub async fn batch_get<T: Copy + Eq + Hash>(
+    client: &aws_sdk_dynamodb::Client,
+    tables: &[TableRead<'_, T>],
+    keys: Vec<UserKey<T>>,
+    deadline: Instant,
+    backoff: Backoff,
+) -> BatchRead<T> {
+    let found: RefCell<HashMap<UserKey<T>, Item>> = RefCell::default();
+    let capacity = RefCell::new(0.0);
+    let delivery = deliver(keys, deadline, backoff, |batch| {
+        let (found, capacity) = (&found, &capacity);
+        async move {
+            let mut failures = Vec::new();
+            let chunks: Vec<Vec<UserKey<T>>> = batch
+                .chunks(MAX_KEYS_PER_CALL)
+                .map(<[UserKey<T>]>::to_vec)
+                .collect();
+            let calls = chunks.len();
+            for chunk in chunks {
+                match call(client, tables, &chunk).await {
+                    Ok((items, unprocessed, units)) => {
+                        *capacity.borrow_mut() += units;
+                        found.borrow_mut().extend(items);
+                        failures.extend(unprocessed.into_iter().map(|key| {
+                            (
+                                key,
+                                Failure::Transient("unprocessed by BatchGetItem".into()),
+                            )
+                        }));
+                    }
+                    Err(failure) => {
+                        failures.extend(chunk.into_iter().map(|key| (key, failure.clone())))
+                    }
+                }
+            }
+            (failures, calls)
+        }
+    })
+    .await;
+    BatchRead {
+        found: found.into_inner(),
+        unread: delivery.failed,
+        calls: delivery.calls,
+        capacity_units: capacity.into_inner(),
+    }
+}
+
+type CallOutcome<T> = (Vec<(UserKey<T>, Item)>, Vec<UserKey<T>>, f64);
+
+/// One BatchGetItem: the items found, the keys left unprocessed, the read units used.
+async fn call<T: Copy + Eq>(
+    client: &aws_sdk_dynamodb::Client,
+    tables: &[TableRead<'_, T>],
+    keys: &[UserKey<T>],
+) -> Result<CallOutcome<T>, Failure> {
+    let mut request: HashMap<String, KeysAndAttributes> = HashMap::new();
+    for table in tables {
+        let table_keys: Vec<Item> = keys
+            .iter()
+            .filter(|key| key.table == table.table)
+            .map(|key| {
+                HashMap::from([(USER_ID.to_owned(), AttributeValue::S(key.user_id.clone()))])
+            })
+            .collect();
+        if !table_keys.is_empty() {
+            request.insert(
+                table.name.to_owned(),
+                KeysAndAttributes::builder()
+                    .set_keys(Some(table_keys))
+                    .consistent_read(table.consistent_read)
+                    .build()
+                    .expect("keys set"),
+            );
+        }
+    }
+    let output = client
+        .batch_get_item()
+        .set_request_items(Some(request))
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .map_err(|error| {
+            let reason = format!("BatchGetItem: {}", describe(&error));
+            if is_transient(&error) {
+                Failure::Transient(reason)
+            } else {
+                Failure::Permanent(reason)
+            }
+        })?;
+    let table_of = |name: &str| {
+        tables
+            .iter()
+            .find(|table| table.name == name)
+            .map(|table| table.table)
+    };
+    let user_of = |item: &Item| {
+        item.get(USER_ID)
+            .and_then(|value| value.as_s().ok())
+            .cloned()
+    };
+    let mut items = Vec::new();
+    for (name, table_items) in output.responses.unwrap_or_default() {
+        let Some(table) = table_of(&name) else {
+            continue;
+        };
+        for item in table_items {
+            if let Some(user_id) = user_of(&item) {
+                items.push((UserKey { table, user_id }, item));
+            }
+        }
+    }
+    let mut unprocessed = Vec::new();
+    for (name, left) in output.unprocessed_keys.unwrap_or_default() {
+        let Some(table) = table_of(&name) else {
+            continue;
+        };
+        unprocessed.extend(
+            left.keys()
+                .iter()
+                .filter_map(user_of)
+                .map(|user_id| UserKey { table, user_id }),
+        );
+    }
+    let units = output
+        .consumed_capacity
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|consumed| consumed.capacity_units())
+        .sum();
+    Ok((items, unprocessed, units))
+}
+
+/// Why an item was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Someone wrote the item since it was read: read it again and re-apply.
+    #[error("the item changed since it was read")]
+    Conflict,
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Writes `value` to `table` if the stored item is still at `read_version` (absent when
+/// `None`); returns the write units used.
+pub async fn put_versioned<V: Serialize>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    value: &V,
+    read_version: Option<u64>,
+) -> Result<f64, WriteError> {
+    let item: Item = serde_dynamo::to_item(value)
+        .map_err(|error| WriteError::Failed(format!("the item does not serialize: {error}")))?;
+    let request = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .return_consumed_capacity(ReturnConsumedCapacity::Total);
+    let request = match read_version {
+        None => request
+            .condition_expression("attribute_not_exists(#user)")
+            .expression_attribute_names("#user", USER_ID),
+        Some(version) => request
+            .condition_expression("#version = :read")
+            .expression_attribute_names("#version", VERSION)
+            .expression_attribute_values(":read", AttributeValue::N(version.to_string())),
+    };
+    match request.send().await {
+        Ok(output) => Ok(output
+            .consumed_capacity()
+            .and_then(|consumed| consumed.capacity_units())
+            .unwrap_or_default()),
+        Err(SdkError::ServiceError(error))
+            if matches!(
+                error.err(),
+                PutItemError::ConditionalCheckFailedException(_)
+            ) =>
+        {
+            Err(WriteError::Conflict)
+        }
+        Err(error) => Err(WriteError::Failed(format!("PutItem: {}", describe(&error)))),
+    }
+}
