@@ -63,7 +63,9 @@ pub async fn batch_get<T: Copy + Eq + Hash>(
 ) -> BatchRead<T> {
     let found: RefCell<HashMap<UserKey<T>, Item>> = RefCell::default();
     let capacity = RefCell::new(0.0);
-    let delivery = deliver(keys, deadline, backoff, |batch| {
+    // Boxed: nested in a caller's handler future, the retry loop's future is deep enough to
+    // overflow the compiler's layout queries.
+    let delivery = Box::pin(deliver(keys, deadline, backoff, |batch| {
         let (found, capacity) = (&found, &capacity);
         async move {
             let mut failures = Vec::new();
@@ -91,7 +93,7 @@ pub async fn batch_get<T: Copy + Eq + Hash>(
             }
             (failures, calls)
         }
-    })
+    }))
     .await;
     BatchRead {
         found: found.into_inner(),

@@ -55,16 +55,7 @@ impl Store {
                 user_id: user_id.clone(),
             })
             .collect();
-        // Boxed: the read's future nests deep enough to overflow the compiler's layout queries
-        // inside the runtime's future.
-        let read = Box::pin(user_items::batch_get(
-            &self.client,
-            &tables,
-            keys,
-            deadline,
-            self.backoff,
-        ))
-        .await;
+        let read = user_items::batch_get(&self.client, &tables, keys, deadline, self.backoff).await;
         let mut reads = Reads {
             unread: read
                 .unread
