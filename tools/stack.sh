@@ -26,7 +26,7 @@ esac
 
 if [ "$1" = up ]; then
     ensure_venv tools/requirements.txt
-    packages=(-p local-stack)
+    packages=(-p local-stack -p model)
     for function in $(python3 -c 'import json; print(" ".join(json.load(open("infra/stack.json"))["functions"]))'); do
         packages+=(-p "$function")
     done

@@ -31,8 +31,9 @@ resource "aws_iam_role" "function" {
   }
 }
 
-# Exactly the manifest's actions on the manifest's tables (and indexes), queues and streams,
-# plus writing to the function's own log group; no wildcard actions, no managed policies.
+# Exactly the manifest's actions on the manifest's tables (and indexes), queues, streams and
+# model endpoints, plus writing to the function's own log group; no wildcard actions, no managed
+# policies.
 resource "aws_iam_role_policy" "function" {
   for_each = local.stack.functions
 
@@ -45,13 +46,15 @@ resource "aws_iam_role_policy" "function" {
         Sid    = "Permission${i}"
         Effect = "Allow"
         Action = permission.actions
-        # A permission names exactly one table, queue or stream (checked by shared::stack).
+        # A permission names exactly one table, queue, stream or model endpoint (checked by
+        # shared::stack). An endpoint's ARN is the one SageMaker reports (the name in lower case).
         Resource = (
           lookup(permission, "table", null) != null ? concat(
             [aws_dynamodb_table.this[permission.table].arn],
             [for index in try(permission.indexes, []) : "${aws_dynamodb_table.this[permission.table].arn}/index/${index}"],
           ) :
           lookup(permission, "queue", null) != null ? [aws_sqs_queue.this[permission.queue].arn] :
+          lookup(permission, "endpoint", null) != null ? [aws_sagemaker_endpoint.this[permission.endpoint].arn] :
           [aws_kinesis_stream.this[permission.stream].arn]
         )
       }],
@@ -82,13 +85,15 @@ resource "aws_lambda_function" "this" {
 
   environment {
     # {"table": "<key>"} is the deployed name of that manifest table, {"queue": "<key>"} the URL
-    # of that queue, {"stream": "<key>"} the name of that stream; {"value": "..."} is literal.
+    # of that queue, {"stream": "<key>"} the name of that stream, {"endpoint": "<key>"} the name
+    # of that model endpoint; {"value": "..."} is literal.
     variables = {
       for name, value in try(each.value.environment, {}) :
       name => (
         lookup(value, "table", null) != null ? aws_dynamodb_table.this[value.table].name :
         lookup(value, "queue", null) != null ? aws_sqs_queue.this[value.queue].url :
         lookup(value, "stream", null) != null ? aws_kinesis_stream.this[value.stream].name :
+        lookup(value, "endpoint", null) != null ? aws_sagemaker_endpoint.this[value.endpoint].name :
         value.value
       )
     }

@@ -1,8 +1,9 @@
 # Everything this module creates comes from the manifest, infra/stack.json: one table per
 # manifest table, one queue per queue, one stream per stream, one event bus per bus with one rule
-# (and target) per rule, one function (with its role, policy, log group and SQS or Kinesis event
-# source mappings) per manifest function, one route per manifest route. Deployed names are
-# "<name_prefix>-<manifest key>" (FIFO queues end in ".fifo").
+# (and target) per rule, one SageMaker endpoint (with its model, endpoint configuration and
+# execution role) per model endpoint, one function (with its role, policy, log group and SQS or
+# Kinesis event source mappings) per manifest function, one route per manifest route. Deployed
+# names are "<name_prefix>-<manifest key>" (FIFO queues end in ".fifo").
 locals {
   stack = jsondecode(file("${path.module}/../stack.json"))
 
@@ -16,10 +17,11 @@ locals {
   http_apis = try(local.stack.http_api, null) == null ? {} : { "http-api" = local.stack.http_api }
   routes    = try(local.stack.http_api.routes, [])
 
-  # Queues, streams and event buses are optional in the manifest.
-  queues      = try(local.stack.queues, {})
-  streams     = try(local.stack.streams, {})
-  event_buses = try(local.stack.event_buses, {})
+  # Queues, streams, event buses and model endpoints are optional in the manifest.
+  queues          = try(local.stack.queues, {})
+  streams         = try(local.stack.streams, {})
+  event_buses     = try(local.stack.event_buses, {})
+  model_endpoints = try(local.stack.model_endpoints, {})
 
   # Queue key -> its dead_letter {queue, max_receive_count}, for the queues that have one.
   dead_letters = {

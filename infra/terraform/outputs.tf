@@ -68,6 +68,21 @@ output "event_rule_arns" {
   value       = { for key, rule in aws_cloudwatch_event_rule.this : key => rule.arn }
 }
 
+output "model_endpoint_names" {
+  description = "Deployed SageMaker endpoint names by manifest key (InvokeEndpoint's EndpointName)."
+  value       = { for key, endpoint in aws_sagemaker_endpoint.this : key => endpoint.name }
+}
+
+output "model_endpoint_arns" {
+  description = "SageMaker endpoint ARNs by manifest key."
+  value       = { for key, endpoint in aws_sagemaker_endpoint.this : key => endpoint.arn }
+}
+
+output "model_endpoint_role_arns" {
+  description = "ARN of the SageMaker execution role of each model endpoint by manifest key."
+  value       = { for key, role in aws_iam_role.model_endpoint : key => role.arn }
+}
+
 output "event_source_mapping_uuids" {
   description = "Lambda event source mapping UUIDs by \"<function>/<queue or stream>\"."
   value       = { for key, mapping in aws_lambda_event_source_mapping.this : key => mapping.uuid }

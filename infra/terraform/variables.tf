@@ -64,3 +64,16 @@ variable "table_deletion_protection" {
   type        = bool
   default     = true
 }
+
+# No default: the stack must not come up scoring with some other image. The pattern is the SAM
+# template's ModelImageUri AllowedPattern: an ECR URI with an explicit tag or digest, from which
+# the endpoint role's ECR statement takes the repository ARN.
+variable "model_image_uri" {
+  description = "ECR URI of the model server image (built from model/Dockerfile and pushed to ECR in the deployment's account and region) with an explicit tag or digest, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/purchase-model:1; the image of the manifest's model endpoint whose image_parameter is ModelImageUri."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com/[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$", var.model_image_uri))
+    error_message = "model_image_uri must be an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository> with :<tag> or @sha256:<digest>."
+  }
+}

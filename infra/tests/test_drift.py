@@ -13,6 +13,7 @@ Run with tools/check-infra.sh, or `python -m unittest discover -s infra/tests` i
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
@@ -67,6 +68,32 @@ STREAM_SOURCE_ACTIONS = {
     "kinesis:GetShardIterator", "kinesis:ListShards",
 }
 ON_FAILURE_ACTIONS = {"sqs:SendMessage"}
+# Model endpoints: a SageMaker model, an endpoint configuration with one serverless production
+# variant, the endpoint, and the execution role SageMaker assumes. The role may pull the image
+# (an ECR token, which has no resource-level permissions, and the image's repository), write the
+# endpoint's log group and streams, and put metrics in SageMaker's endpoint namespace; nothing
+# else.
+VARIANT_NAME = "AllTraffic"
+SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
+ECR_TOKEN_ACTION = "ecr:GetAuthorizationToken"
+ECR_PULL_ACTIONS = {"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+ENDPOINT_LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"}
+METRICS_ACTION = "cloudwatch:PutMetricData"
+METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"
+METRICS_CONDITION = {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}
+ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+MODEL_ROLE_ACTIONS = {ECR_TOKEN_ACTION, METRICS_ACTION} | ECR_PULL_ACTIONS | ENDPOINT_LOG_ACTIONS
+# IAM condition keys, which look like actions in a policy's text.
+CONDITION_KEYS = {"cloudwatch:namespace"}
+# An image URI: ECR, with an explicit tag or digest (the SAM parameter's AllowedPattern and the
+# Terraform variable's validation). The role's ECR statement takes the repository ARN apart
+# from exactly this shape.
+ECR_IMAGE_PATTERN = (
+    r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9]+(?:[._/-][a-z0-9]+)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$"
+)
+SERVERLESS_MEMORY_SIZES = {1024, 2048, 3072, 4096, 5120, 6144}
+SERVERLESS_MAX_CONCURRENCY = range(1, 201)
 
 
 # --------------------------------------------------------------------------- loading
@@ -169,6 +196,31 @@ def rule_id(key: str) -> str:
 def event_source_id(function: str, source: str) -> str:
     """The event source mapping of `function` on the queue or stream `source`."""
     return f"{pascal(function)}{pascal(source)}EventSource"
+
+
+def endpoint_id(key: str) -> str:
+    """The SageMaker endpoint of model endpoint `key`; `!Ref` of it is its ARN."""
+    return f"{pascal(key)}Endpoint"
+
+
+def endpoint_config_id(key: str) -> str:
+    return f"{pascal(key)}EndpointConfig"
+
+
+def endpoint_model_id(key: str) -> str:
+    return f"{pascal(key)}EndpointModel"
+
+
+def endpoint_role_id(key: str) -> str:
+    return f"{pascal(key)}EndpointRole"
+
+
+def endpoint_role_name(key: str) -> dict[str, str]:
+    return {"Fn::Sub": "${AWS::StackName}-" + key + "-sagemaker"}
+
+
+def get_att(logical_id: str, attribute: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, attribute]}
 
 
 def event_source_of(spec: dict[str, Any]) -> tuple[str, str]:
@@ -299,6 +351,9 @@ SAM_TAGGABLE = {
     "AWS::Events::EventBus": "list",
     "AWS::Events::Rule": "list",
     "AWS::Lambda::EventSourceMapping": "list",
+    "AWS::SageMaker::Model": "list",
+    "AWS::SageMaker::EndpointConfig": "list",
+    "AWS::SageMaker::Endpoint": "list",
 }
 # Types the stack may contain that take no tags.
 SAM_UNTAGGABLE: set[str] = {"AWS::SQS::QueuePolicy"}
@@ -324,6 +379,11 @@ def sam_resource_entries(manifest: dict[str, Any]) -> list[tuple[str, str, str]]
         entries.append((event_bus_id(key), "AWS::Events::EventBus", f"event bus {key}"))
     for key, (bus, _) in manifest_rules(manifest).items():
         entries.append((rule_id(key), "AWS::Events::Rule", f"rule {key} of event bus {bus}"))
+    for key in manifest.get("model_endpoints", {}):
+        entries.append((endpoint_id(key), "AWS::SageMaker::Endpoint", f"model endpoint {key}"))
+        entries.append((endpoint_config_id(key), "AWS::SageMaker::EndpointConfig", f"model endpoint {key}"))
+        entries.append((endpoint_model_id(key), "AWS::SageMaker::Model", f"model endpoint {key}"))
+        entries.append((endpoint_role_id(key), "AWS::IAM::Role", f"model endpoint {key}"))
     for key, function in manifest["functions"].items():
         entries.append((function_id(key), "AWS::Serverless::Function", f"function {key}"))
         entries.append((role_id(key), "AWS::IAM::Role", f"function {key}"))
@@ -437,13 +497,16 @@ def sam_time_to_live(table: dict[str, Any]) -> dict[str, Any] | None:
 
 def sam_environment_value(value: dict[str, str]) -> Any:
     """A manifest environment value as the template writes it: Ref of a table gives its name, of
-    a queue its URL, of a stream its name."""
+    a queue its URL, of a stream its name; an endpoint's name is its EndpointName attribute (Ref
+    of an endpoint is its ARN)."""
     if "table" in value:
         return ref(table_id(value["table"]))
     if "queue" in value:
         return ref(queue_id(value["queue"]))
     if "stream" in value:
         return ref(stream_id(value["stream"]))
+    if "endpoint" in value:
+        return get_att(endpoint_id(value["endpoint"]), "EndpointName")
     return value["value"]
 
 
@@ -498,7 +561,10 @@ def check_sam_functions(manifest: dict[str, Any], template: dict[str, Any]) -> l
                     problems.append(f"{where}: Environment {name} is not in manifest {source}.environment")
                 elif name not in actual_environment:
                     problems.append(f"{where}: Environment {name} from manifest {source}.environment is missing")
-                else:
+                elif not (
+                    isinstance(actual_environment[name], dict)
+                    and canonical(actual_environment[name]) == canonical(expected_environment[name])
+                ):
                     _compare(
                         problems, where, f"Environment {name}", actual_environment[name],
                         expected_environment[name], f"{source}.environment.{name}",
@@ -575,6 +641,9 @@ def check_sam_iam(manifest: dict[str, Any], template: dict[str, Any]) -> list[st
                 arns = [table_arn] + [f"{table_arn}/index/{index}" for index in permission.get("indexes", [])]
             elif "queue" in permission:
                 arns = [arn_of(queue_id(permission["queue"]))]
+            elif "endpoint" in permission:
+                # Ref of an endpoint is its ARN, as SageMaker writes it (the name in lower case).
+                arns = ["${" + endpoint_id(permission["endpoint"]) + "}"]
             else:
                 arns = [arn_of(stream_id(permission["stream"]))]
             expected |= {(action, arn) for action in permission["actions"] for arn in arns}
@@ -977,6 +1046,164 @@ def check_sam_event_sources(manifest: dict[str, Any], template: dict[str, Any]) 
     return problems
 
 
+MODEL_PROPERTIES = {"ExecutionRoleArn", "PrimaryContainer", "EnableNetworkIsolation", "Tags"}
+ENDPOINT_CONFIG_PROPERTIES = {"ProductionVariants", "Tags"}
+ENDPOINT_PROPERTIES = {"EndpointName", "EndpointConfigName", "Tags"}
+
+
+def sam_image_parts(parameter: str) -> dict[str, Any]:
+    """Account, region and repository of the image URI in `parameter`, taken apart with
+    intrinsic functions: <account>.dkr.ecr.<region>.amazonaws.com/<repository>(:<tag>|@<digest>)."""
+    host = {"Fn::Select": [0, {"Fn::Split": ["/", ref(parameter)]}]}
+    without_tag = {"Fn::Select": [0, {"Fn::Split": ["@", {"Fn::Select": [0, {"Fn::Split": [":", ref(parameter)]}]}]}]}
+    return {
+        "Account": {"Fn::Select": [0, {"Fn::Split": [".", host]}]},
+        "Region": {"Fn::Select": [3, {"Fn::Split": [".", host]}]},
+        "Repository": {"Fn::Select": [1, {"Fn::Split": [".amazonaws.com/", without_tag]}]},
+    }
+
+
+def sam_image_repository_arn(parameter: str) -> str:
+    """The ECR repository ARN of the image in `parameter`, in canonical() spelling."""
+    return canonical({
+        "Fn::Sub": ["arn:${AWS::Partition}:ecr:${Region}:${Account}:repository/${Repository}", sam_image_parts(parameter)],
+    })
+
+
+def sam_endpoint_log_group_arns(key: str) -> list[str]:
+    """The endpoint's log group (SageMaker creates it) and its streams."""
+    group = (
+        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+        + ENDPOINT_LOG_GROUP_PREFIX + "${AWS::StackName}-" + key
+    )
+    return [group, group + ":*"]
+
+
+def sam_model_role_grants(key: str, endpoint: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(action, resource, condition) of everything the SageMaker execution role may do."""
+    grants = {(ECR_TOKEN_ACTION, "*", "")}
+    grants |= {(action, sam_image_repository_arn(endpoint["image_parameter"]), "") for action in ECR_PULL_ACTIONS}
+    grants |= {(action, arn, "") for action in ENDPOINT_LOG_ACTIONS for arn in sam_endpoint_log_group_arns(key)}
+    grants.add((METRICS_ACTION, "*", json.dumps(METRICS_CONDITION, sort_keys=True)))
+    return grants
+
+
+def check_sam_model_endpoints(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    """Each model endpoint: its image parameter (no default, an ECR URI with tag or digest); the
+    execution role (assumed by SageMaker only, exactly the grants of sam_model_role_grants); the
+    model (the parameter's image, the role, network isolation from the manifest, a generated
+    name); the endpoint configuration (one serverless variant AllTraffic with the manifest's
+    memory and concurrency, nothing else, a generated name); the endpoint <prefix>-<key> on it."""
+    problems = []
+    resources = template.get("Resources", {})
+    parameters = template.get("Parameters", {})
+    for key, endpoint in manifest.get("model_endpoints", {}).items():
+        source = f"model_endpoints.{key}"
+        parameter_name = endpoint["image_parameter"]
+        parameter = parameters.get(parameter_name)
+        where = f"Parameters.{parameter_name} (image of model endpoint {key})"
+        if parameter is None:
+            problems.append(f"{where}: missing; manifest {source}.image_parameter names it")
+        else:
+            _compare(problems, where, "Type", parameter.get("Type"), "String", "(an image URI)")
+            if "Default" in parameter:
+                problems.append(f"{where}: has a Default; a stack must not come up with an image nobody chose")
+            if not str(parameter.get("Description") or "").strip():
+                problems.append(f"{where}: no Description; the deployer needs to know what to pass")
+            _compare(
+                problems, where, "AllowedPattern", parameter.get("AllowedPattern"), ECR_IMAGE_PATTERN,
+                "(an ECR URI with tag or digest)",
+            )
+
+        role = endpoint_role_id(key)
+        if role in resources:
+            props = resources[role].get("Properties", {})
+            where = f"{role} (model endpoint {key})"
+            _compare(problems, where, "RoleName", props.get("RoleName"), endpoint_role_name(key), "naming <prefix>-<key>-sagemaker")
+            trusted = [
+                (s.get("Effect"), as_list((s.get("Principal") or {}).get("Service")), as_list(s.get("Action")))
+                for s in _statements(props.get("AssumeRolePolicyDocument"))
+            ]
+            if trusted != [("Allow", [SAGEMAKER_PRINCIPAL], ["sts:AssumeRole"])]:
+                problems.append(f"{where}: AssumeRolePolicyDocument must let only {SAGEMAKER_PRINCIPAL} assume the role, found {trusted}")
+            for setting in ("ManagedPolicyArns", "PermissionsBoundary"):
+                if props.get(setting):
+                    problems.append(f"{where}: {setting} is set; the role has only its inline policy")
+            actual: set[tuple[str, str, str]] = set()
+            for policy in as_list(props.get("Policies")):
+                for statement in _statements(policy.get("PolicyDocument")):
+                    if statement.get("Effect") != "Allow" or "NotAction" in statement or "NotResource" in statement:
+                        problems.append(f"{where}: statement {statement.get('Sid')!r} must be an Allow of Action on Resource")
+                        continue
+                    condition = json.dumps(statement["Condition"], sort_keys=True) if "Condition" in statement else ""
+                    for action in as_list(statement.get("Action")):
+                        for resource in as_list(statement.get("Resource")):
+                            actual.add((action, canonical(resource), condition))
+            expected = sam_model_role_grants(key, endpoint)
+            for action, resource, condition in sorted(actual - expected):
+                problems.append(
+                    f"{where}: grants {action} on {resource}{' if ' + condition if condition else ''}, which SageMaker "
+                    f"does not need for model endpoint {key}"
+                )
+            for action, resource, condition in sorted(expected - actual):
+                problems.append(
+                    f"{where}: does not grant {action} on {resource}{' if ' + condition if condition else ''}, which "
+                    f"SageMaker needs for model endpoint {key} (and no more)"
+                )
+
+        model = endpoint_model_id(key)
+        if model in resources:
+            props = resources[model].get("Properties", {})
+            where = f"{model} (model endpoint {key})"
+            _compare(problems, where, "ExecutionRoleArn", canonical(props.get("ExecutionRoleArn")), arn_of(role), "(its own role)")
+            _compare(
+                problems, where, "PrimaryContainer", props.get("PrimaryContainer"), {"Image": ref(parameter_name)},
+                f"{source}.image_parameter",
+            )
+            _compare(
+                problems, where, "EnableNetworkIsolation", props.get("EnableNetworkIsolation", False),
+                endpoint["network_isolation"], f"{source}.network_isolation",
+            )
+            if "ModelName" in props:
+                problems.append(f"{where}: ModelName is set; every property forces a replacement, which a named model cannot get")
+            _unexpected_properties(problems, where, props, MODEL_PROPERTIES)
+
+        config = endpoint_config_id(key)
+        if config in resources:
+            props = resources[config].get("Properties", {})
+            where = f"{config} (model endpoint {key})"
+            variants = [
+                {name: canonical(value) if name == "ModelName" else value for name, value in variant.items()}
+                for variant in as_list(props.get("ProductionVariants")) if isinstance(variant, dict)
+            ]
+            expected_variants = [{
+                "VariantName": VARIANT_NAME,
+                "ModelName": canonical(get_att(model, "ModelName")),
+                "ServerlessConfig": {
+                    "MemorySizeInMB": endpoint["serverless"]["memory_size_mb"],
+                    "MaxConcurrency": endpoint["serverless"]["max_concurrency"],
+                },
+            }]
+            _compare(problems, where, "ProductionVariants", variants, expected_variants, f"{source}.serverless")
+            if "EndpointConfigName" in props:
+                problems.append(
+                    f"{where}: EndpointConfigName is set; every property forces a replacement, which a named configuration cannot get"
+                )
+            _unexpected_properties(problems, where, props, ENDPOINT_CONFIG_PROPERTIES)
+
+        endpoint_logical_id = endpoint_id(key)
+        if endpoint_logical_id in resources:
+            props = resources[endpoint_logical_id].get("Properties", {})
+            where = f"{endpoint_logical_id} (model endpoint {key})"
+            _compare(problems, where, "EndpointName", props.get("EndpointName"), deployed_name(key), "naming <prefix>-<key>")
+            _compare(
+                problems, where, "EndpointConfigName", canonical(props.get("EndpointConfigName")),
+                canonical(get_att(config, "EndpointConfigName")), "(its own endpoint configuration)",
+            )
+            _unexpected_properties(problems, where, props, ENDPOINT_PROPERTIES)
+    return problems
+
+
 def _tag_values(tags: Any) -> dict[str, Any]:
     if isinstance(tags, dict):
         return tags
@@ -1025,6 +1252,12 @@ def check_sam_outputs(manifest: dict[str, Any], template: dict[str, Any]) -> lis
     expected |= {f"{pascal(key)}EventBusName": ref(event_bus_id(key)) for key in manifest.get("event_buses", {})}
     for name, value in expected.items():
         _compare(problems, f"Outputs.{name}", "Value", outputs.get(name, {}).get("Value"), value, "(deployed name)")
+    for key in manifest.get("model_endpoints", {}):
+        name = f"{pascal(key)}EndpointName"
+        value = get_att(endpoint_id(key), "EndpointName")
+        actual = outputs.get(name, {}).get("Value")
+        if canonical(actual) != canonical(value):
+            _compare(problems, f"Outputs.{name}", "Value", actual, value, "(deployed name)")
     if manifest.get("http_api") and HTTP_API_ID not in canonical(outputs.get("ApiUrl", {}).get("Value")):
         problems.append("Outputs.ApiUrl: missing, or not the URL of HttpApi")
     return problems
@@ -1037,6 +1270,7 @@ def check_sam(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
         + check_sam_queues(manifest, template)
         + check_sam_streams(manifest, template)
         + check_sam_event_buses(manifest, template)
+        + check_sam_model_endpoints(manifest, template)
         + check_sam_functions(manifest, template)
         + check_sam_event_sources(manifest, template)
         + check_sam_iam(manifest, template)
@@ -1053,6 +1287,7 @@ TRANSLATED_TAGGABLE = {
     "AWS::Lambda::Function", "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage",
     "AWS::DynamoDB::Table", "AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::SQS::Queue",
     "AWS::Kinesis::Stream", "AWS::Events::EventBus", "AWS::Events::Rule", "AWS::Lambda::EventSourceMapping",
+    "AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint",
 }
 TRANSLATED_UNTAGGABLE = {"AWS::Lambda::Permission", "AWS::SQS::QueuePolicy"}
 
@@ -1066,6 +1301,7 @@ def check_sam_translated(manifest: dict[str, Any], template: dict[str, Any]) -> 
         return [f"SAM transform fails: {error}"]
     problems = []
     expected_roles = {role_id(key) for key in manifest["functions"]}
+    expected_roles |= {endpoint_role_id(key) for key in manifest.get("model_endpoints", {})}
     tag_keys = set(manifest["cost_allocation_tags"])
     for logical_id, resource in translated["Resources"].items():
         resource_type = resource["Type"]
@@ -1153,6 +1389,7 @@ TF_TAGGABLE = {
     "aws_dynamodb_table", "aws_lambda_function", "aws_iam_role", "aws_cloudwatch_log_group",
     "aws_apigatewayv2_api", "aws_apigatewayv2_stage", "aws_sqs_queue", "aws_kinesis_stream",
     "aws_cloudwatch_event_bus", "aws_cloudwatch_event_rule", "aws_lambda_event_source_mapping",
+    "aws_sagemaker_model", "aws_sagemaker_endpoint_configuration", "aws_sagemaker_endpoint",
 }
 TF_UNTAGGABLE = {
     "aws_iam_role_policy", "aws_apigatewayv2_route", "aws_apigatewayv2_integration",
@@ -1211,31 +1448,93 @@ TF_RULES: dict[str, list[dict[str, Any]]] = {
             "filename": ["local.package_dir", "each.key"],
             "source_code_hash": ["filebase64sha256", "local.package_dir", "each.key"],
             "role": ["each.key"],
-            "environment.variables": ["each.value.environment", "value.table", "value.queue", "value.stream", "value.value"],
+            "environment.variables": [
+                "each.value.environment", "value.table", "value.queue", "value.stream", "value.value",
+                # An endpoint's name, not its ARN.
+                "aws_sagemaker_endpoint.this[value.endpoint].name",
+            ],
             "logging_config.log_format": ["each.value.log_format"],
             "logging_config.log_group": ["each.key"],
         },
         "references": {
             "role": "aws_iam_role", "logging_config.log_group": "aws_cloudwatch_log_group",
-            "environment.variables": ["aws_dynamodb_table", "aws_sqs_queue", "aws_kinesis_stream"],
+            "environment.variables": ["aws_dynamodb_table", "aws_sqs_queue", "aws_kinesis_stream", "aws_sagemaker_endpoint"],
         },
     }],
-    "aws_iam_role": [{
-        "for_each": "local.stack.functions",
-        "exact": {"name": NAME},
-        "binds": {"assume_role_policy": ["lambda.amazonaws.com", "sts:AssumeRole"]},
-        "absent": ["managed_policy_arns", "inline_policy", "permissions_boundary"],
-    }],
-    "aws_iam_role_policy": [{
-        "for_each": "local.stack.functions",
+    "aws_iam_role": [
+        {
+            "for_each": "local.stack.functions",
+            "exact": {"name": NAME},
+            "binds": {"assume_role_policy": ["lambda.amazonaws.com", "sts:AssumeRole"]},
+            "absent": ["managed_policy_arns", "inline_policy", "permissions_boundary"],
+        },
+        {
+            "for_each": "local.model_endpoints",
+            "exact": {"name": NAME + "-sagemaker"},
+            "binds": {"assume_role_policy": [SAGEMAKER_PRINCIPAL, "sts:AssumeRole"]},
+            "absent": ["managed_policy_arns", "inline_policy", "permissions_boundary"],
+        },
+    ],
+    "aws_iam_role_policy": [
+        {
+            "for_each": "local.stack.functions",
+            "binds": {
+                "role": ["each.key"],
+                "policy": [
+                    "each.value.permissions", "permission.actions", "permission.table", "permission.indexes",
+                    "permission.queue", "permission.stream", "permission.endpoint", "logs:CreateLogStream",
+                    "logs:PutLogEvents", "each.key",
+                    # The endpoint's ARN as SageMaker reports it, not one spelled out from its name.
+                    "aws_sagemaker_endpoint.this[permission.endpoint].arn",
+                ],
+            },
+            "references": {
+                "role": "aws_iam_role",
+                "policy": ["aws_dynamodb_table", "aws_sqs_queue", "aws_kinesis_stream", "aws_sagemaker_endpoint"],
+            },
+        },
+        {
+            # Its statements are compared one by one by check_terraform_model_endpoints.
+            "for_each": "local.model_endpoints",
+            "binds": {"role": ["each.key"]},
+            "references": {"role": "aws_iam_role"},
+        },
+    ],
+    "aws_sagemaker_model": [{
+        "for_each": "local.model_endpoints",
+        # Every setting of a model forces a replacement: a generated name, and the new model made
+        # before the old one goes.
+        "exact": {"lifecycle.create_before_destroy": True},
         "binds": {
-            "role": ["each.key"],
-            "policy": [
-                "each.value.permissions", "permission.actions", "permission.table", "permission.indexes",
-                "permission.queue", "permission.stream", "logs:CreateLogStream", "logs:PutLogEvents", "each.key",
-            ],
+            "execution_role_arn": ["aws_iam_role.model_endpoint[each.key].arn"],
+            "enable_network_isolation": ["each.value.network_isolation"],
+            "primary_container.image": ["local.model_images", "each.value.image_parameter"],
+            "depends_on": ["aws_iam_role_policy.model_endpoint"],
         },
-        "references": {"role": "aws_iam_role", "policy": ["aws_dynamodb_table", "aws_sqs_queue", "aws_kinesis_stream"]},
+        "absent": [
+            "name", "container", "vpc_config", "inference_execution_config", "primary_container.model_data_url",
+            "primary_container.model_data_source", "primary_container.environment", "primary_container.image_config",
+        ],
+    }],
+    "aws_sagemaker_endpoint_configuration": [{
+        "for_each": "local.model_endpoints",
+        "exact": {"production_variants.variant_name": VARIANT_NAME, "lifecycle.create_before_destroy": True},
+        "binds": {
+            "production_variants.model_name": ["aws_sagemaker_model.this[each.key].name"],
+            "production_variants.serverless_config.memory_size_in_mb": ["each.value.serverless.memory_size_mb"],
+            "production_variants.serverless_config.max_concurrency": ["each.value.serverless.max_concurrency"],
+        },
+        "absent": [
+            "name", "name_prefix", "kms_key_arn", "data_capture_config", "async_inference_config", "shadow_production_variants",
+            "production_variants.instance_type", "production_variants.initial_instance_count",
+            "production_variants.serverless_config.provisioned_concurrency",
+        ],
+    }],
+    "aws_sagemaker_endpoint": [{
+        "for_each": "local.model_endpoints",
+        "exact": {"name": NAME},
+        "binds": {"endpoint_config_name": ["aws_sagemaker_endpoint_configuration.this[each.key].name"]},
+        "absent": ["deployment_config"],
     }],
     "aws_cloudwatch_log_group": [
         {
@@ -1419,6 +1718,11 @@ def check_terraform_reads_manifest(module: dict[str, Any]) -> list[str]:
         "queues": ["local.stack.queues"],
         "streams": ["local.stack.streams"],
         "event_buses": ["local.stack.event_buses"],
+        "model_endpoints": ["local.stack.model_endpoints"],
+        "model_image_repositories": [
+            "local.model_endpoints", "local.model_images", "endpoint.image_parameter",
+            "?P<account>", "?P<region>", "?P<repository>",
+        ],
         "dead_letters": ["local.queues", "dead_letter"],
         "dead_letter_sources": ["local.dead_letters", "dead_letter.queue"],
         "event_rules": ["local.event_buses", "rules", "pattern", "target.queue"],
@@ -1474,6 +1778,7 @@ def check_terraform_resources(manifest: dict[str, Any], module: dict[str, Any]) 
     """Every resource iterates over the manifest and binds its settings to manifest values."""
     problems = []
     seen_types = set()
+    seen_kinds = set()
     for (resource_type, name), body in module["resource"].items():
         where = f"{resource_type}.{name}"
         seen_types.add(resource_type)
@@ -1487,6 +1792,7 @@ def check_terraform_resources(manifest: dict[str, Any], module: dict[str, Any]) 
             wanted = " or ".join(rule["for_each"] for rule in rules)
             problems.append(f"{where}: for_each is {json.dumps(tf_value(body, 'for_each'))}, must iterate {wanted}")
             continue
+        seen_kinds.add((resource_type, matching[0]["for_each"]))
         problems += _check_tf_rule(where, body, matching[0])
     needed = {"aws_dynamodb_table"} if manifest["tables"] else set()
     if manifest["functions"]:
@@ -1508,6 +1814,14 @@ def check_terraform_resources(manifest: dict[str, Any], module: dict[str, Any]) 
         needed |= {"aws_cloudwatch_event_rule", "aws_cloudwatch_event_target", "aws_sqs_queue_policy"}
     if any(function.get("event_sources") for function in manifest["functions"].values()):
         needed.add("aws_lambda_event_source_mapping")
+    if manifest.get("model_endpoints"):
+        needed |= {"aws_sagemaker_model", "aws_sagemaker_endpoint_configuration", "aws_sagemaker_endpoint"}
+        # Types shared with the functions: the endpoints need their own kind of each.
+        for resource_type in ("aws_iam_role", "aws_iam_role_policy"):
+            if (resource_type, "local.model_endpoints") not in seen_kinds:
+                problems.append(
+                    f"{resource_type}: none iterates local.model_endpoints; each model endpoint needs its SageMaker execution role"
+                )
     for resource_type in sorted(needed - seen_types):
         problems.append(f"{resource_type}: missing; the manifest needs it")
     return problems
@@ -1524,7 +1838,9 @@ def check_terraform_iam(module: dict[str, Any]) -> list[str]:
     what EventBridge needs to deliver."""
     problems = []
     for (resource_type, name), body in module["resource"].items():
-        if resource_type in ("aws_iam_role_policy", "aws_iam_policy"):
+        if resource_type in ("aws_iam_role_policy", "aws_iam_policy") and mentions(tf_value(body, "for_each"), "local.model_endpoints"):
+            allowed, why = MODEL_ROLE_ACTIONS, "a SageMaker execution role pulls the image and writes logs and metrics, nothing else"
+        elif resource_type in ("aws_iam_role_policy", "aws_iam_policy"):
             allowed, why = LOG_ACTIONS, "actions come from the manifest's permissions"
         elif resource_type == "aws_sqs_queue_policy":
             allowed, why = set(EVENTS_QUEUE_ACTIONS), f"EventBridge needs only {', '.join(EVENTS_QUEUE_ACTIONS)}"
@@ -1533,8 +1849,10 @@ def check_terraform_iam(module: dict[str, Any]) -> list[str]:
         policy = str(tf_value(body, "policy"))
         if re.search(r"\bNot(Action|Resource|Principal)\b", policy):
             problems.append(f"{resource_type}.{name}: NotAction, NotResource or NotPrincipal in the policy")
-        # Condition keys (aws:SourceArn) look like actions; they are not.
-        actions = {action for action in _quoted_actions(policy) if not action.startswith("aws:")}
+        # Condition keys (aws:SourceArn, cloudwatch:namespace) look like actions; they are not.
+        actions = {
+            action for action in _quoted_actions(policy) if not action.startswith("aws:") and action not in CONDITION_KEYS
+        }
         for action in sorted(actions):
             if "*" in action:
                 problems.append(f"{resource_type}.{name}: wildcard action {action!r}")
@@ -1564,6 +1882,7 @@ def check_terraform_no_manifest_literals(manifest: dict[str, Any], module: dict[
     """Names and values from the manifest appear in the module only through local.stack."""
     literals = set(manifest["tables"]) | set(manifest["functions"])
     literals |= set(manifest.get("queues", {})) | set(manifest.get("streams", {})) | set(manifest.get("event_buses", {}))
+    literals |= set(manifest.get("model_endpoints", {}))
     for rule, (_, spec) in manifest_rules(manifest).items():
         literals |= {rule} | _json_strings(spec["pattern"])
     for table in manifest["tables"].values():
@@ -1615,6 +1934,100 @@ def check_terraform_tags(manifest: dict[str, Any], module: dict[str, Any]) -> li
     return problems
 
 
+def parameter_variable(parameter: str) -> str:
+    """A SAM parameter's Terraform variable: `ModelImageUri` -> `model_image_uri`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", parameter).lower()
+
+
+def tf_literal_policy(body: dict[str, Any]) -> Any:
+    """The policy document of `policy = jsonencode({...})` when it is written out (no for
+    expressions), with its interpolations as text; None otherwise."""
+    match = re.fullmatch(r"\$\{jsonencode\((.*)\)\}", str(tf_value(body, "policy")), re.S)
+    if not match:
+        return None
+    try:
+        return ast.literal_eval(match.group(1))
+    except (ValueError, SyntaxError):
+        return None
+
+
+# The image's repository, from local.model_image_repositories; the endpoint's log group.
+TF_IMAGE_REPOSITORY_ARN = (
+    "arn:${data.aws_partition.current.partition}:ecr:${local.model_image_repositories[each.key].region}:"
+    "${local.model_image_repositories[each.key].account}:repository/${local.model_image_repositories[each.key].repository}"
+)
+TF_ENDPOINT_LOG_GROUP_ARN = (
+    "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.id}:"
+    "${data.aws_caller_identity.current.account_id}:log-group:" + ENDPOINT_LOG_GROUP_PREFIX + NAME
+)
+
+
+def tf_model_role_grants() -> set[tuple[str, str, str]]:
+    grants = {(ECR_TOKEN_ACTION, "*", "")}
+    grants |= {(action, TF_IMAGE_REPOSITORY_ARN, "") for action in ECR_PULL_ACTIONS}
+    log_group_arns = (TF_ENDPOINT_LOG_GROUP_ARN, TF_ENDPOINT_LOG_GROUP_ARN + ":*")
+    grants |= {(action, arn, "") for action in ENDPOINT_LOG_ACTIONS for arn in log_group_arns}
+    grants.add((METRICS_ACTION, "*", json.dumps(METRICS_CONDITION, sort_keys=True)))
+    return grants
+
+
+def check_terraform_model_endpoints(manifest: dict[str, Any], module: dict[str, Any]) -> list[str]:
+    """Each manifest image_parameter has its variable (snake case, no default, validated as an
+    ECR URI with tag or digest) in local.model_images; the SageMaker execution role's policy
+    grants exactly what SageMaker needs (as the SAM template's), statement by statement."""
+    problems = []
+    endpoints = manifest.get("model_endpoints", {})
+    if not endpoints:
+        return problems
+    images = tf_value(module["locals"], "model_images")
+    images = images if isinstance(images, dict) else {}
+    for key, endpoint in endpoints.items():
+        parameter = endpoint["image_parameter"]
+        name = parameter_variable(parameter)
+        where = f"variable {name} (image_parameter {parameter} of model endpoint {key})"
+        variable = module["variable"].get(name)
+        if variable is None:
+            problems.append(f"{where}: missing")
+        else:
+            if "default" in variable:
+                problems.append(f"{where}: has a default; a stack must not come up with an image nobody chose")
+            if tf_value(variable, "type") != "${string}":
+                problems.append(f"{where}: type must be string")
+            condition = str(tf_value(variable, "validation.condition"))
+            if ECR_IMAGE_PATTERN.replace("\\", "\\\\") not in condition or not mentions(condition, f"var.{name}"):
+                problems.append(f"{where}: validation must match var.{name} against the ECR URI pattern {ECR_IMAGE_PATTERN}")
+        if images.get(parameter) != f"${{var.{name}}}":
+            problems.append(f"locals.model_images: {parameter} is {json.dumps(images.get(parameter))}, must be var.{name}")
+
+    policies = [
+        (name, body) for (resource_type, name), body in module["resource"].items()
+        if resource_type == "aws_iam_role_policy" and mentions(tf_value(body, "for_each"), "local.model_endpoints")
+    ]
+    for name, body in policies:
+        where = f"aws_iam_role_policy.{name}"
+        document = tf_literal_policy(body)
+        if not isinstance(document, dict):
+            problems.append(f"{where}: policy must be jsonencode of a written-out document, so that each statement can be checked")
+            continue
+        actual: set[tuple[str, str, str]] = set()
+        for statement in _statements(document):
+            if statement.get("Effect") != "Allow" or "NotAction" in statement or "NotResource" in statement:
+                problems.append(f"{where}: statement {statement.get('Sid')!r} must be an Allow of Action on Resource")
+                continue
+            condition = json.dumps(statement["Condition"], sort_keys=True) if "Condition" in statement else ""
+            for action in as_list(statement.get("Action")):
+                for resource in as_list(statement.get("Resource")):
+                    actual.add((action, str(resource), condition))
+        expected = tf_model_role_grants()
+        for action, resource, condition in sorted(actual - expected):
+            when = f" if {condition}" if condition else ""
+            problems.append(f"{where}: grants {action} on {resource}{when}, which SageMaker does not need")
+        for action, resource, condition in sorted(expected - actual):
+            when = f" if {condition}" if condition else ""
+            problems.append(f"{where}: does not grant {action} on {resource}{when}, which SageMaker needs (and no more)")
+    return problems
+
+
 def check_terraform_variables(module: dict[str, Any]) -> list[str]:
     problems = []
     variables = module["variable"]
@@ -1626,6 +2039,18 @@ def check_terraform_variables(module: dict[str, Any]) -> list[str]:
     if tf_value(architecture, "default") is not None or not all(value in condition for value in ARCHITECTURES):
         problems.append("variable architecture: must default to null (the manifest's value) and accept only arm64 or x86_64")
     return problems
+
+
+def check_terraform_example_inputs(module: dict[str, Any], example: dict[str, Any]) -> list[str]:
+    """The example passes every module input that has no default."""
+    call = next(iter(example["module"].values()), None)
+    if call is None:
+        return ["examples/basic: no module call"]
+    return [
+        f"examples/basic: the module call does not pass {name}, which has no default"
+        for name, variable in sorted(module["variable"].items())
+        if "default" not in variable and tf_value(call, name) is None
+    ]
 
 
 def check_terraform_example(example: dict[str, Any]) -> list[str]:
@@ -1655,6 +2080,7 @@ TF_EXAMPLE_OUTPUTS = {
     "queues": ("queue_urls", "{}_queue_url"),
     "streams": ("stream_names", "{}_stream_name"),
     "event_buses": ("event_bus_names", "{}_event_bus_name"),
+    "model_endpoints": ("model_endpoint_names", "{}_endpoint_name"),
 }
 
 
@@ -1688,26 +2114,66 @@ def check_terraform(manifest: dict[str, Any], module: dict[str, Any]) -> list[st
         + check_terraform_no_manifest_literals(manifest, module)
         + check_terraform_tags(manifest, module)
         + check_terraform_variables(module)
+        + check_terraform_model_endpoints(manifest, module)
     )
+
+
+def _setting(node: Any, path: str) -> Any:
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def check_manifest_reasons(manifest: dict[str, Any]) -> list[str]:
     """Every reason names a setting the manifest has: top-level reasons by their dotted path,
-    function and HTTP API reasons by a setting of theirs."""
+    function, model endpoint and HTTP API reasons by a (dotted) setting of theirs."""
     problems = []
     for path in manifest.get("reasons", {}):
-        node: Any = manifest
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is None:
+        if _setting(manifest, path) is None:
             problems.append(f"reasons.{path}: the manifest has no setting {path}")
     owners = {f"functions.{key}": function for key, function in manifest["functions"].items()}
+    owners |= {f"model_endpoints.{key}": endpoint for key, endpoint in manifest.get("model_endpoints", {}).items()}
     if manifest.get("http_api"):
         owners["http_api"] = manifest["http_api"]
     for owner, spec in owners.items():
         for setting in spec.get("reasons", {}):
-            if setting not in spec or setting == "reasons":
+            if _setting(spec, setting) is None or setting.split(".")[0] == "reasons":
                 problems.append(f"{owner}.reasons.{setting}: {owner} has no setting {setting}")
+    return problems
+
+
+def check_manifest_model_endpoints(manifest: dict[str, Any]) -> list[str]:
+    """Each model endpoint has settings SageMaker accepts (serverless memory 1024..6144 MB in
+    1024 MB steps, max concurrency 1..200) and an image parameter that can name a SAM parameter;
+    every environment value and permission that names an endpoint names a manifest one, and an
+    endpoint permission grants only SageMaker actions."""
+    problems = []
+    endpoints = manifest.get("model_endpoints", {})
+    for key, endpoint in endpoints.items():
+        where = f"model_endpoints.{key}"
+        memory = endpoint["serverless"]["memory_size_mb"]
+        concurrency = endpoint["serverless"]["max_concurrency"]
+        if memory not in SERVERLESS_MEMORY_SIZES:
+            problems.append(f"{where}.serverless.memory_size_mb: {memory} is not one of SageMaker's {sorted(SERVERLESS_MEMORY_SIZES)}")
+        if concurrency not in SERVERLESS_MAX_CONCURRENCY:
+            problems.append(f"{where}.serverless.max_concurrency: {concurrency} is outside SageMaker's 1..200")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", str(endpoint["image_parameter"])):
+            problems.append(
+                f"{where}.image_parameter: {endpoint['image_parameter']!r} is not a template parameter name (letters and digits)"
+            )
+    for key, function in manifest["functions"].items():
+        for name, value in function.get("environment", {}).items():
+            if "endpoint" in value and value["endpoint"] not in endpoints:
+                problems.append(f"functions.{key}.environment.{name}: endpoint {value['endpoint']} is not a manifest model endpoint")
+        for i, permission in enumerate(function.get("permissions", [])):
+            if "endpoint" not in permission:
+                continue
+            where = f"functions.{key}.permissions[{i}]"
+            if permission["endpoint"] not in endpoints:
+                problems.append(f"{where}: endpoint {permission['endpoint']} is not a manifest model endpoint")
+            for action in permission["actions"]:
+                if not action.startswith("sagemaker:"):
+                    problems.append(f"{where}: {action} is not a SageMaker action; an endpoint permission grants actions on the endpoint")
     return problems
 
 
@@ -1872,6 +2338,9 @@ class SamTemplateMatchesManifest(Fixtures):
     def test_event_source_mappings(self) -> None:
         self.assertNoProblems(check_sam_event_sources(self.manifest, self.template))
 
+    def test_model_endpoints_their_models_configurations_and_roles(self) -> None:
+        self.assertNoProblems(check_sam_model_endpoints(self.manifest, self.template))
+
     def test_roles_grant_exactly_the_manifest_permissions(self) -> None:
         self.assertNoProblems(check_sam_iam(self.manifest, self.template))
 
@@ -1919,6 +2388,12 @@ class TerraformModuleFollowsManifest(Fixtures):
     def test_example_outputs_follow_the_manifest(self) -> None:
         self.assertNoProblems(check_terraform_example_outputs(self.manifest, self.module, self.example))
 
+    def test_example_passes_every_input_without_default(self) -> None:
+        self.assertNoProblems(check_terraform_example_inputs(self.module, self.example))
+
+    def test_model_endpoint_images_and_sagemaker_role(self) -> None:
+        self.assertNoProblems(check_terraform_model_endpoints(self.manifest, self.module))
+
 
 class ManifestChecks(Fixtures):
     def test_every_reason_names_a_setting(self) -> None:
@@ -1926,6 +2401,34 @@ class ManifestChecks(Fixtures):
 
     def test_rule_keys_are_unique_across_buses(self) -> None:
         self.assertNoProblems(check_manifest_rule_keys(self.manifest))
+
+    def test_model_endpoints_and_what_names_them(self) -> None:
+        self.assertNoProblems(check_manifest_model_endpoints(self.manifest))
+
+    def test_the_checker_finds_bad_endpoint_settings_and_references(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        manifest["model_endpoints"]["model"]["serverless"] = {"memory_size_mb": 1500, "max_concurrency": 0}
+        manifest["model_endpoints"]["model"]["image_parameter"] = "model-image"
+        inference = manifest["functions"]["inference"]
+        inference["environment"]["MODEL_ENDPOINT_NAME"] = {"endpoint": "scorer"}
+        inference["permissions"][1]["actions"].append("dynamodb:GetItem")
+        inference["permissions"][1]["endpoint"] = "scorer"
+        problems = check_manifest_model_endpoints(manifest)
+        self.assertIn(
+            "model_endpoints.model.serverless.memory_size_mb: 1500 is not one of SageMaker's [1024, 2048, 3072, 4096, 5120, 6144]",
+            problems,
+        )
+        self.assertIn("model_endpoints.model.serverless.max_concurrency: 0 is outside SageMaker's 1..200", problems)
+        self.assertIn(
+            "model_endpoints.model.image_parameter: 'model-image' is not a template parameter name (letters and digits)", problems,
+        )
+        self.assertIn("functions.inference.environment.MODEL_ENDPOINT_NAME: endpoint scorer is not a manifest model endpoint", problems)
+        self.assertIn("functions.inference.permissions[1]: endpoint scorer is not a manifest model endpoint", problems)
+        self.assertIn(
+            "functions.inference.permissions[1]: dynamodb:GetItem is not a SageMaker action; an endpoint permission grants "
+            "actions on the endpoint", problems,
+        )
+        self.assertEqual(len(problems), 6, report(problems))
 
     def test_event_sources_have_the_settings_of_their_kind(self) -> None:
         self.assertNoProblems(check_manifest_event_sources(self.manifest))
@@ -1988,7 +2491,12 @@ class ManifestChecks(Fixtures):
         manifest = copy.deepcopy(self.manifest)
         manifest["reasons"]["queues.ingest.visibility_timeout"] = "typo"
         manifest["functions"]["event-router"]["reasons"]["batch_size"] = "belongs to event_sources"
+        manifest["model_endpoints"]["model"]["reasons"]["serverless.provisioned_concurrency"] = "not set"
         problems = check_manifest_reasons(manifest)
+        self.assertIn(
+            "model_endpoints.model.reasons.serverless.provisioned_concurrency: model_endpoints.model has no setting "
+            "serverless.provisioned_concurrency", problems,
+        )
         self.assertIn("reasons.queues.ingest.visibility_timeout: the manifest has no setting queues.ingest.visibility_timeout", problems)
         self.assertIn("functions.event-router.reasons.batch_size: functions.event-router has no setting batch_size", problems)
 
@@ -2453,6 +2961,234 @@ class CheckersFindDrift(Fixtures):
         manifest = copy.deepcopy(self.manifest)
         manifest["queues"]["ingest_dlq"] = manifest["queues"]["ingest-dlq"]
         self.assertFinds(check_sam_accounted_for(manifest, self.template), "IngestDlqQueue: stands for both queue ingest-dlq and queue ingest_dlq")
+
+    # ------------------------------------------------ model endpoint and inference
+
+    def test_changed_serverless_settings_and_network_isolation(self) -> None:
+        template = self.sam()
+        variant = self.props(template, "ModelEndpointConfig")["ProductionVariants"][0]
+        variant["ServerlessConfig"]["MemorySizeInMB"] = 2048
+        self.props(template, "ModelEndpointModel")["EnableNetworkIsolation"] = True
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(
+            problems, "ModelEndpointConfig (model endpoint model)", "ProductionVariants", '"MemorySizeInMB": 2048',
+            "model_endpoints.model.serverless", '"MemorySizeInMB": 1024',
+        )
+        self.assertFinds(
+            problems, "ModelEndpointModel (model endpoint model)", "EnableNetworkIsolation is true", "network_isolation wants false",
+        )
+
+    def test_manifest_endpoint_change_not_followed(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        manifest["model_endpoints"]["model"]["serverless"]["max_concurrency"] = 10
+        manifest["model_endpoints"]["model"]["network_isolation"] = True
+        problems = check_sam(manifest, self.template)
+        self.assertFinds(problems, "ModelEndpointConfig", "ProductionVariants", '"MaxConcurrency": 10')
+        self.assertFinds(problems, "ModelEndpointModel", "EnableNetworkIsolation is false", "wants true")
+
+    def test_endpoint_configuration_with_an_instance_or_a_key(self) -> None:
+        template = self.sam()
+        props = self.props(template, "ModelEndpointConfig")
+        props["ProductionVariants"][0]["InstanceType"] = "ml.t2.medium"
+        props["KmsKeyId"] = "alias/aws/sagemaker"
+        props["EndpointConfigName"] = {"Fn::Sub": "${AWS::StackName}-model"}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "ModelEndpointConfig", "ProductionVariants", "ml.t2.medium")
+        self.assertFinds(problems, "ModelEndpointConfig", "KmsKeyId is set")
+        self.assertFinds(problems, "ModelEndpointConfig", "EndpointConfigName is set", "forces a replacement")
+
+    def test_model_with_another_image_role_or_a_name(self) -> None:
+        template = self.sam()
+        props = self.props(template, "ModelEndpointModel")
+        props["PrimaryContainer"] = {"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/purchase-model:1"}
+        props["ExecutionRoleArn"] = {"Fn::GetAtt": ["InferenceRole", "Arn"]}
+        props["ModelName"] = {"Fn::Sub": "${AWS::StackName}-model"}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "ModelEndpointModel", "PrimaryContainer", "image_parameter", '{"Image": {"Ref": "ModelImageUri"}}')
+        self.assertFinds(problems, "ModelEndpointModel", "ExecutionRoleArn", "${ModelEndpointRole.Arn}")
+        self.assertFinds(problems, "ModelEndpointModel", "ModelName is set")
+
+    def test_endpoint_name_and_configuration(self) -> None:
+        template = self.sam()
+        props = self.props(template, "ModelEndpoint")
+        props["EndpointName"] = "model"
+        props["EndpointConfigName"] = "hand-made-config"
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "ModelEndpoint (model endpoint model)", 'EndpointName is "model"', "${AWS::StackName}-model")
+        self.assertFinds(
+            problems, "ModelEndpoint (model endpoint model)", "EndpointConfigName", "${ModelEndpointConfig.EndpointConfigName}",
+        )
+
+    def test_image_parameter_with_a_default_or_without_pattern(self) -> None:
+        template = self.sam()
+        parameter = template["Parameters"]["ModelImageUri"]
+        parameter["Default"] = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/purchase-model:latest"
+        del parameter["AllowedPattern"]
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "Parameters.ModelImageUri", "has a Default")
+        self.assertFinds(problems, "Parameters.ModelImageUri", "AllowedPattern is null")
+        del template["Parameters"]["ModelImageUri"]
+        self.assertFinds(check_sam(self.manifest, template), "Parameters.ModelImageUri", "missing", "image_parameter")
+
+    def test_sagemaker_role_pulls_from_every_repository(self) -> None:
+        template = self.sam()
+        self.statement(template, "ModelEndpointRole", "EcrImage")["Resource"] = "*"
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "ModelEndpointRole", "grants ecr:BatchGetImage on *")
+        self.assertFinds(problems, "ModelEndpointRole", "does not grant ecr:BatchGetImage on", "repository/${Repository}")
+
+    def test_sagemaker_role_metrics_without_condition_and_extra_action(self) -> None:
+        template = self.sam()
+        del self.statement(template, "ModelEndpointRole", "Metrics")["Condition"]
+        self.statement(template, "ModelEndpointRole", "Logs")["Action"].append("logs:DeleteLogGroup")
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "ModelEndpointRole", "grants cloudwatch:PutMetricData on *, which")
+        self.assertFinds(problems, "ModelEndpointRole", "does not grant cloudwatch:PutMetricData on * if", "cloudwatch:namespace")
+        self.assertFinds(problems, "ModelEndpointRole", "grants logs:DeleteLogGroup on", "/aws/sagemaker/Endpoints/${AWS::StackName}-model")
+
+    def test_sagemaker_role_trusted_by_lambda(self) -> None:
+        template = self.sam()
+        statement = self.props(template, "ModelEndpointRole")["AssumeRolePolicyDocument"]["Statement"][0]
+        statement["Principal"]["Service"] = "lambda.amazonaws.com"
+        self.assertFinds(check_sam(self.manifest, template), "ModelEndpointRole", "only sagemaker.amazonaws.com")
+
+    def test_invoke_permission_not_on_the_endpoint_arn(self) -> None:
+        template = self.sam()
+        statement = self.statement(template, "InferenceRole", "ModelEndpoint")
+        # Spelled out from the name: SageMaker's ARN has the name in lower case, a stack name may not.
+        statement["Resource"] = {
+            "Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:endpoint/${AWS::StackName}-model",
+        }
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "InferenceRole", "grants sagemaker:InvokeEndpoint on arn:")
+        self.assertFinds(problems, "InferenceRole", "does not grant sagemaker:InvokeEndpoint on ${ModelEndpoint}")
+
+    def test_endpoint_environment_is_the_arn(self) -> None:
+        template = self.sam()
+        self.props(template, "InferenceFunction")["Environment"]["Variables"]["MODEL_ENDPOINT_NAME"] = {"Ref": "ModelEndpoint"}
+        self.assertFinds(
+            check_sam(self.manifest, template), "InferenceFunction", "Environment MODEL_ENDPOINT_NAME", '{"Ref": "ModelEndpoint"}',
+            '{"Fn::GetAtt": ["ModelEndpoint", "EndpointName"]}',
+        )
+        template = self.sam()
+        # The same reference in the other spelling is no drift.
+        variables = self.props(template, "InferenceFunction")["Environment"]["Variables"]
+        variables["MODEL_ENDPOINT_NAME"] = {"Fn::GetAtt": "ModelEndpoint.EndpointName"}
+        self.assertNoProblems(check_sam_functions(self.manifest, template))
+
+    def test_missing_predict_route_endpoint_tags_and_output(self) -> None:
+        template = self.sam()
+        del self.props(template, "InferenceFunction")["Events"]["AnyPredictBatch"]
+        tags = self.props(template, "ModelEndpoint")["Tags"]
+        tags[:] = [tag for tag in tags if tag["Key"] != "environment"]
+        del self.props(template, "ModelEndpointConfig")["Tags"]
+        del template["Outputs"]["ModelEndpointName"]
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "InferenceFunction", "ANY /predict/batch")
+        self.assertFinds(problems, "ModelEndpoint: cost-allocation tag environment is missing")
+        self.assertFinds(problems, "ModelEndpointConfig: cost-allocation tag cost_center is missing")
+        self.assertFinds(problems, "Outputs.ModelEndpointName", "EndpointName")
+        translated = check_sam_translated(self.manifest, template)
+        self.assertFinds(translated, "ANY /predict/batch", "missing")
+        self.assertFinds(translated, "ModelEndpoint (AWS::SageMaker::Endpoint", "environment is missing")
+
+    def test_missing_model_endpoint_resources(self) -> None:
+        template = self.sam()
+        del template["Resources"]["ModelEndpointRole"]
+        del template["Resources"]["ModelEndpointModel"]
+        problems = check_sam_accounted_for(self.manifest, template)
+        self.assertFinds(problems, "ModelEndpointRole: missing", "model endpoint model", "AWS::IAM::Role")
+        self.assertFinds(problems, "ModelEndpointModel: missing", "AWS::SageMaker::Model")
+
+    def test_terraform_endpoint_settings_written_out(self) -> None:
+        module = copy.deepcopy(self.module)
+        config = module["resource"][("aws_sagemaker_endpoint_configuration", "this")]
+        config["production_variants"][0]["serverless_config"][0]["memory_size_in_mb"] = [1024]
+        config["kms_key_arn"] = ["${var.kms_key_arn}"]
+        model = module["resource"][("aws_sagemaker_model", "this")]
+        model["enable_network_isolation"] = [True]
+        del model["lifecycle"]
+        module["resource"][("aws_sagemaker_endpoint", "this")]["name"] = ["${var.name_prefix}-model"]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(
+            problems, "aws_sagemaker_endpoint_configuration.this", "memory_size_in_mb is 1024", "each.value.serverless.memory_size_mb",
+        )
+        self.assertFinds(problems, "aws_sagemaker_endpoint_configuration.this", "kms_key_arn is set")
+        self.assertFinds(problems, "aws_sagemaker_model.this", "enable_network_isolation is true", "each.value.network_isolation")
+        self.assertFinds(problems, "aws_sagemaker_model.this", "lifecycle.create_before_destroy is null")
+        self.assertFinds(problems, "aws_sagemaker_endpoint.this", "manifest value 'model' is written out")
+        self.assertFinds(problems, "aws_sagemaker_endpoint.this", "name is", '"${var.name_prefix}-${each.key}"')
+
+    def test_terraform_model_image_not_the_parameter(self) -> None:
+        module = copy.deepcopy(self.module)
+        module["resource"][("aws_sagemaker_model", "this")]["primary_container"][0]["image"] = ["${var.model_image_uri}"]
+        module["locals"]["model_images"] = [{"ModelImageUri": "${var.image}"}]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_sagemaker_model.this", "primary_container.image", "local.model_images, each.value.image_parameter")
+        self.assertFinds(problems, "locals.model_images: ModelImageUri", "must be var.model_image_uri")
+
+    def test_terraform_image_variable_with_default_or_without_validation(self) -> None:
+        module = copy.deepcopy(self.module)
+        variable = module["variable"]["model_image_uri"]
+        variable["default"] = ["123456789012.dkr.ecr.eu-west-1.amazonaws.com/purchase-model:latest"]
+        del variable["validation"]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "variable model_image_uri", "has a default")
+        self.assertFinds(problems, "variable model_image_uri", "validation must match var.model_image_uri")
+        del module["variable"]["model_image_uri"]
+        self.assertFinds(check_terraform(self.manifest, module), "variable model_image_uri", "missing")
+
+    def test_terraform_sagemaker_role_pulls_from_every_repository(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_iam_role_policy", "model_endpoint")]
+        body["policy"] = [body["policy"][0].replace(TF_IMAGE_REPOSITORY_ARN, "*")]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_iam_role_policy.model_endpoint", "grants ecr:BatchGetImage on *")
+        self.assertFinds(
+            problems, "aws_iam_role_policy.model_endpoint", "does not grant ecr:BatchGetImage on", "local.model_image_repositories",
+        )
+
+    def test_terraform_sagemaker_role_extra_action_or_metrics_unconditioned(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_iam_role_policy", "model_endpoint")]
+        policy = body["policy"][0].replace("'logs:PutLogEvents'", "'logs:PutLogEvents', 'logs:DeleteLogGroup'")
+        policy = policy.replace(", 'Condition': {'StringEquals': {'cloudwatch:namespace': '/aws/sagemaker/Endpoints'}}", "")
+        body["policy"] = [policy]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_iam_role_policy.model_endpoint", "literal action 'logs:DeleteLogGroup'")
+        self.assertFinds(problems, "aws_iam_role_policy.model_endpoint", "grants logs:DeleteLogGroup on")
+        self.assertFinds(problems, "aws_iam_role_policy.model_endpoint", "grants cloudwatch:PutMetricData on *, which")
+
+    def test_terraform_function_policy_and_environment_without_endpoints(self) -> None:
+        module = copy.deepcopy(self.module)
+        policy = module["resource"][("aws_iam_role_policy", "function")]
+        endpoint_arn = "aws_sagemaker_endpoint.this[permission.endpoint].arn"
+        policy["policy"] = [policy["policy"][0].replace(endpoint_arn, '"arn:aws:sagemaker:*:*:endpoint/*"')]
+        function = module["resource"][("aws_lambda_function", "this")]
+        variables = function["environment"][0]["variables"][0]
+        endpoint_name = "aws_sagemaker_endpoint.this[value.endpoint].name"
+        function["environment"] = [{"variables": [variables.replace(endpoint_name, "aws_sagemaker_endpoint.this[value.endpoint].arn")]}]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_iam_role_policy.function", "does not bind", "aws_sagemaker_endpoint.this[permission.endpoint].arn")
+        self.assertFinds(problems, "aws_lambda_function.this", "environment.variables", "does not bind", endpoint_name)
+
+    def test_terraform_missing_sagemaker_resources(self) -> None:
+        module = copy.deepcopy(self.module)
+        del module["resource"][("aws_sagemaker_endpoint", "this")]
+        del module["resource"][("aws_iam_role", "model_endpoint")]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_sagemaker_endpoint: missing")
+        self.assertFinds(problems, "aws_iam_role: none iterates local.model_endpoints")
+
+    def test_terraform_example_without_the_image(self) -> None:
+        example = copy.deepcopy(self.example)
+        del next(iter(example["module"].values()))["model_image_uri"]
+        del example["output"]["model_endpoint_name"]
+        self.assertFinds(check_terraform_example_inputs(self.module, example), "does not pass model_image_uri")
+        self.assertFinds(
+            check_terraform_example_outputs(self.manifest, self.module, example), "output model_endpoint_name",
+            'module.stack.model_endpoint_names[\\"model\\"]',
+        )
 
     def test_terraform_event_source_literal(self) -> None:
         module = copy.deepcopy(self.module)

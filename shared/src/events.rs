@@ -60,7 +60,7 @@ pub enum ActivityType {
 
 impl ActivityType {
     /// The name producers and records use (`add_to_cart`).
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             ActivityType::Click => "click",
             ActivityType::View => "view",
@@ -415,7 +415,9 @@ fn event_id(from_detail: Option<String>, envelope_id: Option<&str>) -> Result<St
     Ok(id)
 }
 
-fn check_id(field: &str, value: &str) -> Result<(), Rejection> {
+/// An id (`userId`, `eventId`, …): 1 to [`MAX_ID_CHARS`] characters, no control characters,
+/// noncharacters or surrounding white space.
+pub fn check_id(field: &str, value: &str) -> Result<(), Rejection> {
     let chars = value.chars().count();
     if chars == 0 || chars > MAX_ID_CHARS {
         return Err(Rejection::Schema(format!(

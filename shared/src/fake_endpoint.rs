@@ -30,6 +30,8 @@ pub struct FakeResponse {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// How long to wait before answering: a slow dependency.
+    pub delay: std::time::Duration,
 }
 
 /// Serves `respond` on a free loopback port until the runtime ends; returns the endpoint URL.
@@ -78,6 +80,7 @@ where
                         return;
                     }
                     let response = respond(FakeRequest { headers, body });
+                    tokio::time::sleep(response.delay).await;
                     let mut text = format!("HTTP/1.1 {} Fake\r\n", response.status);
                     for (name, value) in &response.headers {
                         text.push_str(&format!("{name}: {value}\r\n"));

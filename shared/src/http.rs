@@ -3,7 +3,8 @@
 
 use lambda_http::http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -37,6 +38,13 @@ pub enum ApiError {
     /// the cause, for the logs; the client is only told to retry.
     #[error("{0}")]
     Unavailable(String),
+    /// An upstream service (a model endpoint) answered with an error. The text is written for
+    /// the client: it says which dependency failed and how, never its internals.
+    #[error("{0}")]
+    BadGateway(String),
+    /// An upstream service did not answer in time; the text is written for the client.
+    #[error("{0}")]
+    GatewayTimeout(String),
     /// A bug or an unexpected dependency answer. The text goes to the logs, never to the client.
     #[error("{0}")]
     Internal(String),
@@ -61,6 +69,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Self::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,6 +87,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "/problems/payload-too-large",
             Self::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
             Self::Unavailable(_) => "/problems/unavailable",
+            Self::BadGateway(_) => "/problems/bad-gateway",
+            Self::GatewayTimeout(_) => "/problems/gateway-timeout",
             Self::Internal(_) => "/problems/internal",
         }
     }
@@ -112,6 +124,26 @@ impl Problem {
             status: status.as_u16(),
             detail: error.detail(),
             instance: instance.map(str::to_owned),
+        }
+    }
+}
+
+/// The response for a request's outcome: an error becomes its problem response, logged by
+/// kind (internal at error, a busy dependency at warn, the client's mistakes at info).
+pub fn answer(outcome: Result<Response<Body>, ApiError>, path: &str) -> Response<Body> {
+    match outcome {
+        Ok(response) => response,
+        Err(error) => {
+            match &error {
+                ApiError::Internal(cause) => tracing::error!(%cause, %path, "request failed"),
+                ApiError::Unavailable(cause) => tracing::warn!(%cause, %path, "dependency busy"),
+                other => tracing::info!(
+                    status = other.status().as_u16(),
+                    detail = %other,
+                    "request refused"
+                ),
+            }
+            problem_response(&error, Some(path))
         }
     }
 }
@@ -179,6 +211,37 @@ pub async fn measured(
         crate::metrics::flush(collector, std::io::stdout());
     }
     response
+}
+
+/// Splits a raw path into the stage prefix (`/{stage}` for a named stage that appears in the
+/// path, else empty) and the route path. `Location` headers put the prefix back, so they
+/// resolve under the stage the request came in on.
+pub fn split_stage<'a>(path: &'a str, stage: Option<&str>) -> (&'a str, &'a str) {
+    let prefix_len = match stage {
+        Some(stage) if stage != "$default" && !stage.is_empty() => path
+            .strip_prefix('/')
+            .and_then(|rest| rest.strip_prefix(stage))
+            .filter(|rest| rest.starts_with('/'))
+            .map(|_| stage.len() + 1),
+        _ => None,
+    };
+    path.split_at(prefix_len.unwrap_or(0))
+}
+
+/// The path API Gateway received (with a named stage's prefix, if the client used it).
+pub fn raw_path(request: &Request) -> &str {
+    match request.raw_http_path() {
+        "" => request.uri().path(),
+        raw => raw,
+    }
+}
+
+/// The API Gateway stage of the request, if any.
+pub fn stage(request: &Request) -> Option<&str> {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.stage.as_deref(),
+        _ => None,
+    }
 }
 
 /// Reads a JSON request body into `T`, in the order a client needs to hear about problems:
@@ -354,6 +417,21 @@ mod tests {
         assert_eq!(unauthorized.headers()[WWW_AUTHENTICATE], "Bearer");
         let unavailable = problem_response(&ApiError::Unavailable("busy".into()), None);
         assert_eq!(unavailable.headers()[RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn a_named_stage_prefix_is_split_off_the_route_path() {
+        assert_eq!(
+            split_stage("/prod/tasks", Some("prod")),
+            ("/prod", "/tasks")
+        );
+        assert_eq!(split_stage("/tasks", Some("prod")), ("", "/tasks"));
+        assert_eq!(split_stage("/tasks", None), ("", "/tasks"));
+        assert_eq!(
+            split_stage("/production/tasks", Some("prod")),
+            ("", "/production/tasks")
+        );
+        assert_eq!(split_stage("/tasks", Some("$default")), ("", "/tasks"));
     }
 
     #[test]

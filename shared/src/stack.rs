@@ -44,12 +44,36 @@ pub struct Stack {
     pub streams: BTreeMap<String, StreamSpec>,
     #[serde(default)]
     pub event_buses: BTreeMap<String, EventBusSpec>,
+    /// SageMaker endpoints serving a model image (deployed as model, endpoint config, endpoint).
+    #[serde(default)]
+    pub model_endpoints: BTreeMap<String, ModelEndpointSpec>,
     /// Why settings outside the functions have their values, keyed by their path.
     #[serde(default)]
     pub reasons: BTreeMap<String, String>,
     pub functions: BTreeMap<String, FunctionSpec>,
     #[serde(default)]
     pub http_api: Option<HttpApiSpec>,
+}
+
+/// A SageMaker serverless endpoint for a bring-your-own-container model image.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEndpointSpec {
+    pub description: String,
+    /// The deploy-time parameter holding the image URI.
+    pub image_parameter: String,
+    pub serverless: ServerlessSpec,
+    /// No network for the container.
+    pub network_isolation: bool,
+    #[serde(default)]
+    pub reasons: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerlessSpec {
+    pub memory_size_mb: u32,
+    pub max_concurrency: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -213,10 +237,22 @@ impl LogFormat {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum EnvValue {
-    Table { table: String },
-    Queue { queue: String },
-    Stream { stream: String },
-    Literal { value: String },
+    Table {
+        table: String,
+    },
+    Queue {
+        queue: String,
+    },
+    Stream {
+        stream: String,
+    },
+    /// A model endpoint's deployed name.
+    Endpoint {
+        endpoint: String,
+    },
+    Literal {
+        value: String,
+    },
 }
 
 /// Actions a function may take on one manifest resource: exactly one of `table` (with
@@ -232,6 +268,8 @@ pub struct Permission {
     pub queue: Option<String>,
     #[serde(default)]
     pub stream: Option<String>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
     pub actions: Vec<String>,
 }
 
@@ -419,6 +457,11 @@ impl Stack {
                     EnvValue::Stream { stream } => {
                         ("stream", stream, self.streams.contains_key(stream))
                     }
+                    EnvValue::Endpoint { endpoint } => (
+                        "endpoint",
+                        endpoint,
+                        self.model_endpoints.contains_key(endpoint),
+                    ),
                     EnvValue::Literal { .. } => continue,
                 };
                 if !known {
@@ -467,6 +510,39 @@ impl Stack {
             if !(60..=1_209_600).contains(&queue.message_retention_seconds) {
                 return invalid(format!(
                     "queue {key}: message retention outside SQS's 60 s..=14 days"
+                ));
+            }
+        }
+        for (key, endpoint) in &self.model_endpoints {
+            check_resource_key(key)?;
+            let ServerlessSpec {
+                memory_size_mb,
+                max_concurrency,
+            } = endpoint.serverless;
+            if !(1024..=6144).contains(&memory_size_mb) || memory_size_mb % 1024 != 0 {
+                return invalid(format!(
+                    "model endpoint {key}: serverless memory_size_mb {memory_size_mb} is not one of SageMaker's 1024, 2048, …, 6144"
+                ));
+            }
+            if !(1..=200).contains(&max_concurrency) {
+                return invalid(format!(
+                    "model endpoint {key}: serverless max_concurrency {max_concurrency} is outside SageMaker's 1..=200"
+                ));
+            }
+            if endpoint.network_isolation {
+                return invalid(format!(
+                    "model endpoint {key}: serverless endpoints do not support network isolation"
+                ));
+            }
+            if endpoint.image_parameter.is_empty()
+                || !endpoint
+                    .image_parameter
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric())
+            {
+                return invalid(format!(
+                    "model endpoint {key}: image_parameter {:?} is not a template parameter name (letters and digits)",
+                    endpoint.image_parameter
                 ));
             }
         }
@@ -530,8 +606,14 @@ impl Stack {
 impl Stack {
     fn check_permission(&self, function: &str, permission: &Permission) -> Result<(), StackError> {
         let invalid = |message: String| Err(StackError::Invalid(message));
-        let (service, resource) = match (&permission.table, &permission.queue, &permission.stream) {
-            (Some(table), None, None) => {
+        let named = (
+            &permission.table,
+            &permission.queue,
+            &permission.stream,
+            &permission.endpoint,
+        );
+        let (service, resource) = match named {
+            (Some(table), None, None, None) => {
                 let Some(spec) = self.tables.get(table) else {
                     return invalid(format!(
                         "function {function}: a permission names table {table}, which the manifest does not define"
@@ -548,20 +630,25 @@ impl Stack {
                 }
                 ("dynamodb", format!("table {table}"))
             }
-            (None, Some(queue), None) if self.queues.contains_key(queue) => {
+            (None, Some(queue), None, None) if self.queues.contains_key(queue) => {
                 ("sqs", format!("queue {queue}"))
             }
-            (None, None, Some(stream)) if self.streams.contains_key(stream) => {
+            (None, None, Some(stream), None) if self.streams.contains_key(stream) => {
                 ("kinesis", format!("stream {stream}"))
             }
-            (None, Some(name), None) | (None, None, Some(name)) => {
+            (None, None, None, Some(endpoint)) if self.model_endpoints.contains_key(endpoint) => {
+                ("sagemaker", format!("endpoint {endpoint}"))
+            }
+            (None, Some(name), None, None)
+            | (None, None, Some(name), None)
+            | (None, None, None, Some(name)) => {
                 return invalid(format!(
                     "function {function}: a permission names {name}, which the manifest does not define"
                 ));
             }
             _ => {
                 return invalid(format!(
-                    "function {function}: a permission must name exactly one table, queue or stream"
+                    "function {function}: a permission must name exactly one table, queue, stream or endpoint"
                 ));
             }
         };
@@ -889,6 +976,55 @@ mod tests {
     }
 
     #[test]
+    fn model_endpoints_are_checked_and_referenced_by_name() {
+        let stack = Stack::workspace();
+        let model = &stack.model_endpoints["model"];
+        assert_eq!(model.image_parameter, "ModelImageUri");
+        assert!(!model.network_isolation);
+        let inference = &stack.functions["inference"];
+        assert_eq!(
+            inference.environment["MODEL_ENDPOINT_NAME"],
+            EnvValue::Endpoint {
+                endpoint: "model".into()
+            }
+        );
+
+        let error = |edit: fn(&mut serde_json::Value)| manifest_with(edit).unwrap_err().to_string();
+        let message =
+            error(|m| m["model_endpoints"]["model"]["serverless"]["memory_size_mb"] = 1500.into());
+        assert!(message.contains("memory_size_mb 1500"), "{message}");
+        let message =
+            error(|m| m["model_endpoints"]["model"]["serverless"]["max_concurrency"] = 0.into());
+        assert!(message.contains("max_concurrency 0"), "{message}");
+        let message = error(|m| m["model_endpoints"]["model"]["network_isolation"] = true.into());
+        assert!(
+            message.contains("do not support network isolation"),
+            "{message}"
+        );
+        let message =
+            error(|m| m["model_endpoints"]["model"]["image_parameter"] = "image-uri".into());
+        assert!(
+            message.contains("not a template parameter name"),
+            "{message}"
+        );
+        let message = error(|m| {
+            m["functions"]["inference"]["environment"]["MODEL_ENDPOINT_NAME"]["endpoint"] =
+                "other".into()
+        });
+        assert!(message.contains("names endpoint other"), "{message}");
+        let message = error(|m| {
+            m["functions"]["inference"]["permissions"][1]["actions"][0] = "sagemaker:*".into()
+        });
+        assert!(
+            message.contains("not one exact sagemaker action"),
+            "{message}"
+        );
+        let message =
+            error(|m| m["functions"]["inference"]["permissions"][1]["endpoint"] = "other".into());
+        assert!(message.contains("names other"), "{message}");
+    }
+
+    #[test]
     fn queue_stream_and_event_source_references_are_checked() {
         let stack = Stack::workspace();
         assert!(stack.queues["orders"].fifo);
@@ -918,7 +1054,7 @@ mod tests {
             m["functions"]["event-router"]["permissions"][0]["stream"] = "activity".into()
         });
         assert!(
-            message.contains("exactly one table, queue or stream"),
+            message.contains("exactly one table, queue, stream or endpoint"),
             "{message}"
         );
         let message = error(|m| {

@@ -6,9 +6,9 @@
 //! - [`put_versioned`]: a PutItem conditional on the `version` read (or on the item being
 //!   absent), so a concurrent writer's update is never overwritten.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Mutex;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -61,8 +61,9 @@ pub async fn batch_get<T: Copy + Eq + Hash>(
     deadline: Instant,
     backoff: Backoff,
 ) -> BatchRead<T> {
-    let found: RefCell<HashMap<UserKey<T>, Item>> = RefCell::default();
-    let capacity = RefCell::new(0.0);
+    // Mutexes, not RefCells: an HTTP handler's future must be Send. Never held across an await.
+    let found: Mutex<HashMap<UserKey<T>, Item>> = Mutex::default();
+    let capacity = Mutex::new(0.0);
     // Boxed: nested in a caller's handler future, the retry loop's future is deep enough to
     // overflow the compiler's layout queries.
     let delivery = Box::pin(deliver(keys, deadline, backoff, |batch| {
@@ -77,8 +78,8 @@ pub async fn batch_get<T: Copy + Eq + Hash>(
             for chunk in chunks {
                 match call(client, tables, &chunk).await {
                     Ok((items, unprocessed, units)) => {
-                        *capacity.borrow_mut() += units;
-                        found.borrow_mut().extend(items);
+                        *capacity.lock().expect("capacity lock") += units;
+                        found.lock().expect("found lock").extend(items);
                         failures.extend(unprocessed.into_iter().map(|key| {
                             (
                                 key,
@@ -96,11 +97,35 @@ pub async fn batch_get<T: Copy + Eq + Hash>(
     }))
     .await;
     BatchRead {
-        found: found.into_inner(),
+        found: found.into_inner().expect("found lock"),
         unread: delivery.failed,
         calls: delivery.calls,
-        capacity_units: capacity.into_inner(),
+        capacity_units: capacity.into_inner().expect("capacity lock"),
     }
+}
+
+/// Reads the items of `users` from the one table `table`.
+pub async fn batch_get_users(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    consistent_read: bool,
+    users: &[String],
+    deadline: Instant,
+    backoff: Backoff,
+) -> BatchRead<()> {
+    let tables = [TableRead {
+        table: (),
+        name: table,
+        consistent_read,
+    }];
+    let keys = users
+        .iter()
+        .map(|user_id| UserKey {
+            table: (),
+            user_id: user_id.clone(),
+        })
+        .collect();
+    batch_get(client, &tables, keys, deadline, backoff).await
 }
 
 type CallOutcome<T> = (Vec<(UserKey<T>, Item)>, Vec<UserKey<T>>, f64);

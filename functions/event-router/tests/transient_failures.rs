@@ -50,6 +50,7 @@ async fn throttling_kinesis(refuse: Refusals) -> (String, Arc<Mutex<Vec<Vec<Stri
             .collect();
         let failed = results.iter().filter(|r| r.get("ErrorCode").is_some()).count();
         FakeResponse {
+            delay: std::time::Duration::ZERO,
             status: 200,
             headers: vec![("Content-Type", "application/x-amz-json-1.1".into())],
             body: json!({"FailedRecordCount": failed, "Records": results}).to_string(),

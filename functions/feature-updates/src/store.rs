@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use shared::delivery::Backoff;
-use shared::dynamo::{Item, describe};
+use shared::dynamo::describe;
 use shared::features::FeatureItem;
-use shared::user_items::{self, TableRead, USER_ID, UserKey};
+use shared::user_items::{self, USER_ID, UserKey};
 use tokio::time::Instant;
 
 pub use shared::user_items::WriteError;
@@ -43,19 +43,15 @@ impl Store {
     /// Reads the items of `users`; unprocessed keys are asked again while `deadline` allows.
     pub async fn read(&self, users: Vec<String>, deadline: Instant) -> Reads {
         // A read must see the last batch's write, or the conditional write after it fails.
-        let tables = [TableRead {
-            table: (),
-            name: &self.table,
-            consistent_read: true,
-        }];
-        let keys = users
-            .iter()
-            .map(|user_id| UserKey {
-                table: (),
-                user_id: user_id.clone(),
-            })
-            .collect();
-        let read = user_items::batch_get(&self.client, &tables, keys, deadline, self.backoff).await;
+        let read = user_items::batch_get_users(
+            &self.client,
+            &self.table,
+            true,
+            &users,
+            deadline,
+            self.backoff,
+        )
+        .await;
         let mut reads = Reads {
             unread: read
                 .unread
@@ -73,7 +69,7 @@ impl Store {
             }
             let key = UserKey { table: (), user_id };
             let item = found.remove(&key);
-            match item.map(parse).transpose() {
+            match item.map(FeatureItem::from_stored).transpose() {
                 Ok(item) => {
                     reads.items.insert(key.user_id, item);
                 }
@@ -99,7 +95,7 @@ impl Store {
             .consumed_capacity()
             .and_then(|consumed| consumed.capacity_units())
             .unwrap_or_default();
-        let item = output.item.map(parse).transpose()?;
+        let item = output.item.map(FeatureItem::from_stored).transpose()?;
         Ok((item, units))
     }
 
@@ -112,13 +108,4 @@ impl Store {
     ) -> Result<f64, WriteError> {
         user_items::put_versioned(&self.client, &self.table, item, read_version).await
     }
-}
-
-/// A stored item, refused when it does not parse or is of another spec version.
-fn parse(item: Item) -> Result<FeatureItem, String> {
-    let item: FeatureItem = serde_dynamo::from_item(item)
-        .map_err(|error| format!("the features item does not parse: {error}"))?;
-    item.check_version()
-        .map_err(|mismatch| mismatch.to_string())?;
-    Ok(item)
 }

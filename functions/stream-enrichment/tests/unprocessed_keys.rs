@@ -44,6 +44,7 @@ async fn dynamodb(unprocessed_rounds: usize) -> (String, Arc<std::sync::Mutex<Ve
             }
         }
         FakeResponse {
+            delay: std::time::Duration::ZERO,
             status: 200,
             headers: vec![("Content-Type", "application/x-amz-json-1.0".into())],
             body: json!({"Responses": responses, "UnprocessedKeys": unprocessed}).to_string(),

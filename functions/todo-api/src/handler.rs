@@ -3,10 +3,11 @@
 use aws_sdk_dynamodb::Client;
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::{ETAG, HeaderValue, LOCATION};
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use shared::http::{ApiError, empty_response, json_response, parse_json_body, problem_response};
+use shared::http::{
+    ApiError, answer, empty_response, json_response, parse_json_body, raw_path, split_stage, stage,
+};
 
 use crate::config::Config;
 use crate::identity::{self, Owner};
@@ -43,33 +44,7 @@ pub struct TaskList {
 /// an unhandled error, so the runtime never reports a 502 for a request we understood.
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
     let path = raw_path(&request).to_owned();
-    match respond(app, &request, &path).await {
-        Ok(response) => response,
-        Err(error) => {
-            match &error {
-                ApiError::Internal(cause) => tracing::error!(%cause, %path, "request failed"),
-                ApiError::Unavailable(cause) => tracing::warn!(%cause, %path, "dependency busy"),
-                other => {
-                    tracing::info!(status = other.status().as_u16(), detail = %other, "request rejected")
-                }
-            }
-            problem_response(&error, Some(&path))
-        }
-    }
-}
-
-fn raw_path(request: &Request) -> &str {
-    match request.raw_http_path() {
-        "" => request.uri().path(),
-        raw => raw,
-    }
-}
-
-fn stage(request: &Request) -> Option<&str> {
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context.stage.as_deref(),
-        _ => None,
-    }
+    answer(respond(app, &request, &path).await, &path)
 }
 
 async fn respond(app: &App, request: &Request, path: &str) -> Result<Response<Body>, ApiError> {
@@ -82,7 +57,7 @@ async fn respond(app: &App, request: &Request, path: &str) -> Result<Response<Bo
             let new = parse_json_body::<NewTask>(request, MAX_BODY_BYTES)?.validate()?;
             let task = app.store.create(&owner, new).await?;
             tracing::info!(task_id = %task.id, "task created");
-            let (prefix, _) = routes::split_stage(path, stage);
+            let (prefix, _) = split_stage(path, stage);
             let mut response = with_etag(StatusCode::CREATED, &task);
             let location = format!("{prefix}{TASKS_PATH}/{}", task.id);
             response.headers_mut().insert(

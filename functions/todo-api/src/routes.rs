@@ -2,7 +2,7 @@
 //! method they do not serve are 405 with `Allow`.
 
 use lambda_http::http::Method;
-use shared::http::ApiError;
+use shared::http::{ApiError, split_stage};
 use ulid::Ulid;
 
 /// An operation of the API.
@@ -74,21 +74,6 @@ fn not_allowed(method: &Method, allow: Vec<Method>) -> ApiError {
         method: method.clone(),
         allow,
     }
-}
-
-/// Splits a raw path into the stage prefix (`/{stage}` for a named stage that appears in the
-/// path, else empty) and the route path. `Location` headers put the prefix back, so they
-/// resolve under the stage the request came in on.
-pub fn split_stage<'a>(path: &'a str, stage: Option<&str>) -> (&'a str, &'a str) {
-    let prefix_len = match stage {
-        Some(stage) if stage != "$default" && !stage.is_empty() => path
-            .strip_prefix('/')
-            .and_then(|rest| rest.strip_prefix(stage))
-            .filter(|rest| rest.starts_with('/'))
-            .map(|_| stage.len() + 1),
-        _ => None,
-    };
-    path.split_at(prefix_len.unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -163,11 +148,5 @@ mod tests {
         assert!(r.is_err());
         let r = resolve(&Method::GET, "/tasks", Some("$default"));
         assert_eq!(r, Ok(Route::ListTasks));
-        assert_eq!(
-            split_stage("/prod/tasks", Some("prod")),
-            ("/prod", "/tasks")
-        );
-        assert_eq!(split_stage("/tasks", Some("prod")), ("", "/tasks"));
-        assert_eq!(split_stage("/tasks", None), ("", "/tasks"));
     }
 }

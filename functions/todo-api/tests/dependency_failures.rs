@@ -19,6 +19,7 @@ async fn failing_dynamodb(status: u16, error_type: &'static str) -> (String, Arc
     let endpoint = fake_endpoint::serve(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
         FakeResponse {
+            delay: std::time::Duration::ZERO,
             status,
             headers: vec![
                 ("Content-Type", "application/x-amz-json-1.0".into()),

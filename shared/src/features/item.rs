@@ -92,6 +92,15 @@ impl FeatureItem {
         }
     }
 
+    /// A stored item, refused (with why) when it does not parse or is of another spec version.
+    pub fn from_stored(item: crate::dynamo::Item) -> Result<Self, String> {
+        let item: FeatureItem = serde_dynamo::from_item(item)
+            .map_err(|error| format!("the features item does not parse: {error}"))?;
+        item.check_version()
+            .map_err(|mismatch| mismatch.to_string())?;
+        Ok(item)
+    }
+
     /// Refuses an item of another spec version.
     pub fn check_version(&self) -> Result<(), SpecMismatch> {
         if self.spec_version == SPEC_VERSION {

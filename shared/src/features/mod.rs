@@ -2,6 +2,7 @@
 //! user's item, by inference to read and evaluate it, and by model training, so that training
 //! and serving cannot drift.
 //!
+//! - [`endpoint_attributes`]: how a model endpoint and its caller name spec and model versions.
 //! - [`spec`]: the version, the windows and their bucket sizes, the feature names, defaults and
 //!   order ([`spec::definitions`]).
 //! - [`window`]: bucketed partial aggregates of one sliding window.
@@ -10,10 +11,11 @@
 //!   ([`item::FeatureItem::apply_record`]), and [`item::evaluate`], which computes the feature
 //!   vector at a read time: windows decay without new events.
 
+pub mod endpoint_attributes;
 pub mod item;
 pub mod session;
 pub mod spec;
 pub mod window;
 
 pub use item::{FeatureItem, RecordOutcome, SpecMismatch, evaluate};
-pub use spec::{FeatureValue, FeatureVector, SPEC_VERSION, WINDOWS, definitions};
+pub use spec::{EVENT_TYPE_CODES, FeatureValue, FeatureVector, SPEC_VERSION, WINDOWS, definitions};

@@ -35,6 +35,17 @@ pub const AMOUNT_SCALE: f64 = 10_000.0;
 pub const RECENT_EVENT_IDS: usize = 100;
 /// What `last_event_type` reads as for a user without events.
 pub const NO_EVENT_TYPE: &str = "none";
+/// The categories of `last_event_type` in the order of their codes in a model's input row:
+/// `none` is 0, then the activity types as [`ActivityType::ALL`] lists them.
+pub const EVENT_TYPE_CODES: [&str; 1 + ActivityType::ALL.len()] = [
+    NO_EVENT_TYPE,
+    ActivityType::ALL[0].as_str(),
+    ActivityType::ALL[1].as_str(),
+    ActivityType::ALL[2].as_str(),
+    ActivityType::ALL[3].as_str(),
+    ActivityType::ALL[4].as_str(),
+    ActivityType::ALL[5].as_str(),
+];
 
 /// One sliding window and the size of its buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +127,23 @@ pub enum FeatureValue {
     Integer(u64),
     Decimal(f64),
     Category(&'static str),
+}
+
+impl FeatureValue {
+    /// The value in a model's input row: counts, seconds and amounts as numbers, a category as
+    /// its code in [`EVENT_TYPE_CODES`] (the numeric rows the built-in XGBoost and Linear
+    /// Learner containers take).
+    pub fn model_input(&self) -> f64 {
+        match self {
+            FeatureValue::Integer(value) => *value as f64,
+            FeatureValue::Decimal(value) => *value,
+            FeatureValue::Category(value) => EVENT_TYPE_CODES
+                .iter()
+                .position(|code| code == value)
+                .expect("categories come from EVENT_TYPE_CODES")
+                as f64,
+        }
+    }
 }
 
 impl Serialize for FeatureValue {
@@ -224,6 +252,11 @@ impl FeatureVector {
             .map(|index| &self.values[index])
     }
 
+    /// The model input row: every value as [`FeatureValue::model_input`], in column order.
+    pub fn model_row(&self) -> Vec<f64> {
+        self.values.iter().map(FeatureValue::model_input).collect()
+    }
+
     /// (name, value) pairs in the spec's column order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &FeatureValue)> {
         definitions()
@@ -261,6 +294,26 @@ mod tests {
         assert_eq!(defaults["purchase_amount_24h"], 0.0);
         assert_eq!(defaults["seconds_since_last_event"], 2_592_000);
         assert_eq!(defaults["last_event_type"], "none");
+    }
+
+    #[test]
+    fn model_rows_are_numeric_in_column_order_with_category_codes() {
+        assert_eq!(EVENT_TYPE_CODES[0], NO_EVENT_TYPE);
+        assert_eq!(EVENT_TYPE_CODES[4], "add_to_cart");
+        assert_eq!(EVENT_TYPE_CODES[6], "login");
+        let row = FeatureVector::defaults().model_row();
+        assert_eq!(row.len(), definitions().len());
+        let column = |name: &str| definitions().iter().position(|d| d.name == name).unwrap();
+        assert_eq!(row[column("seconds_since_last_event")], 2_592_000.0);
+        assert_eq!(row[column("last_event_type")], 0.0);
+        let mut values = FeatureVector::defaults().values;
+        values[column("last_event_type")] = FeatureValue::Category("purchase");
+        values[column("purchase_amount_24h")] = FeatureValue::Decimal(19.99);
+        values[column("event_count_5m")] = FeatureValue::Integer(3);
+        let row = FeatureVector::from_values(values).model_row();
+        assert_eq!(row[column("last_event_type")], 5.0);
+        assert_eq!(row[column("purchase_amount_24h")], 19.99);
+        assert_eq!(row[0], 3.0);
     }
 
     #[test]

@@ -105,23 +105,27 @@ impl DemoReport {
             "  table check: {} tasks stored, {} expected\n",
             self.tasks_in_table, self.tasks_expected
         ));
-        out.push_str(&format!(
-            "  checks: {} passed, {} failed\n",
-            self.checks_passed,
-            self.failures.len()
-        ));
-        for failure in self.failures.iter().take(20) {
-            out.push_str(&format!("    FAILED {failure}\n"));
-        }
-        if self.failures.len() > 20 {
-            out.push_str(&format!("    ... and {} more\n", self.failures.len() - 20));
-        }
+        render_checks(&mut out, self.checks_passed, &self.failures);
         out.push_str(if self.passed() {
             "demo: PASS\n"
         } else {
             "demo: FAIL\n"
         });
         out
+    }
+}
+
+/// The checks line of a demo summary, then the first 20 failures.
+pub fn render_checks(out: &mut String, passed: usize, failures: &[String]) {
+    out.push_str(&format!(
+        "  checks: {passed} passed, {} failed\n",
+        failures.len()
+    ));
+    for failure in failures.iter().take(20) {
+        out.push_str(&format!("    FAILED {failure}\n"));
+    }
+    if failures.len() > 20 {
+        out.push_str(&format!("    ... and {} more\n", failures.len() - 20));
     }
 }
 

@@ -327,7 +327,8 @@ async fn run_records<T: serde::de::DeserializeOwned>(
         .collect()
 }
 
-fn demo_user(user: usize) -> String {
+/// The id of demo user `user`.
+pub fn demo_user(user: usize) -> String {
     format!("demo-user-{user:02}")
 }
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::demo_events::{self, EventsOptions};
+use local_stack::demo_predictions::{self, PredictionOptions};
 use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
 use local_stack::token;
 use shared::stack::Stack;
@@ -32,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Bring the stack up and serve until Ctrl-C (or, with --exit-after-demo, until the demo ends).
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Print a token the local HTTP API accepts, for caller SUB (its JWT `sub` claim).
     Token {
         sub: String,
@@ -65,6 +66,9 @@ struct UpArgs {
     /// Folder with the function binaries (one per manifest function, named as it).
     #[arg(long, default_value = "target/debug")]
     functions_dir: PathBuf,
+    /// The folder with the model (model.json) the local model endpoint serves.
+    #[arg(long, default_value = "model/artifacts")]
+    model_dir: PathBuf,
     /// Execution environments per function: invocations that run at once.
     #[arg(long, default_value_t = 2)]
     instances: usize,
@@ -92,6 +96,10 @@ struct UpArgs {
     /// events (8 events each, spread over the last two hours).
     #[arg(long, default_value_t = 2)]
     feature_users: usize,
+    /// Single `POST /predict` requests the demo times once the pipeline has run (one warm-up
+    /// request more, then one batch of every user).
+    #[arg(long, default_value_t = 100)]
+    predictions: usize,
     /// The one log every component writes to.
     #[arg(long, default_value = "target/local-stack/stack.log")]
     log_file: PathBuf,
@@ -114,7 +122,7 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            runtime.block_on(up(args))
+            runtime.block_on(up(*args))
         }
     }
 }
@@ -140,6 +148,7 @@ async fn up(args: UpArgs) -> ExitCode {
         prefix: args.prefix.clone(),
         port: args.port,
         functions_dir: args.functions_dir.clone(),
+        model_dir: args.model_dir.clone(),
         instances: args.instances,
         emulator,
         log_file: args.log_file.clone(),
@@ -188,20 +197,41 @@ async fn up(args: UpArgs) -> ExitCode {
             invalid: args.invalid_events,
             feature_users: args.feature_users,
         };
+        let api_url = stack.api_url.clone();
+        let predictions = args.predictions;
+        let demo_users = args.users;
         let both = async {
             let todo = demo::run(&target, options, true).await;
             let pipeline = demo_events::run(&stack.clients, &stack.resources, events).await;
-            (todo, pipeline)
+            // Predictions for the users the pipeline just gave features to.
+            let checked: Vec<String> = pipeline
+                .features
+                .iter()
+                .map(|f| f.user_id.clone())
+                .collect();
+            let mut users: Vec<String> = (0..demo_users).map(demo_events::demo_user).collect();
+            users.extend(checked.iter().cloned());
+            let scored = demo_predictions::run(
+                &api_url,
+                PredictionOptions {
+                    users,
+                    checked,
+                    requests: predictions,
+                },
+            )
+            .await;
+            (todo, pipeline, scored)
         };
         let report = tokio::select! {
             report = both => Some(report),
             () = stop_requested() => None,
         };
         match report {
-            Some((todo, pipeline)) => {
+            Some((todo, pipeline, scored)) => {
                 print!("{}", todo.render());
                 print!("{}", pipeline.render());
-                if !todo.passed() || !pipeline.passed() {
+                print!("{}", scored.render());
+                if !todo.passed() || !pipeline.passed() || !scored.passed() {
                     status = ExitCode::from(1);
                 }
             }
@@ -247,6 +277,9 @@ fn print_banner(stack: &RunningStack, args: &UpArgs) {
         functions.join(", "),
         args.functions_dir.display()
     );
+    if let Some(model) = &stack.model_endpoint {
+        println!("  model      endpoint {} on {}", model.name, model.url);
+    }
     println!("  logs       {}", stack.logs.path().display());
     println!(
         "  try        curl -H \"Authorization: Bearer $(tools/stack.sh token user-alice)\" {}/tasks",

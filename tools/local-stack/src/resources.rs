@@ -43,6 +43,8 @@ pub struct Resources {
     pub event_buses: BTreeMap<String, String>,
     /// Manifest key -> the queue as created.
     pub queues: BTreeMap<String, Queue>,
+    /// Manifest key -> model endpoint name (served by the local model server).
+    pub model_endpoints: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +101,7 @@ impl Resources {
             streams: names(stack.streams.keys().collect()),
             event_buses: names(stack.event_buses.keys().collect()),
             queues: BTreeMap::new(),
+            model_endpoints: names(stack.model_endpoints.keys().collect()),
         }
     }
 
@@ -113,6 +116,7 @@ impl Resources {
                     EnvValue::Table { table } => self.tables[table].clone(),
                     EnvValue::Stream { stream } => self.streams[stream].clone(),
                     EnvValue::Queue { queue } => self.queues[queue].url.clone(),
+                    EnvValue::Endpoint { endpoint } => self.model_endpoints[endpoint].clone(),
                     EnvValue::Literal { value } => value.clone(),
                 };
                 (name.clone(), value)

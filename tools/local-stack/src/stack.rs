@@ -15,6 +15,7 @@ use crate::event_sources::{self, EventSourceStats, QueueSource};
 use crate::functions::{self, FunctionPool, FunctionSettings};
 use crate::gateway::{self, AuthorizerSettings, Gateway};
 use crate::logs::LogSink;
+use crate::model_endpoint::{ModelEndpoint, ModelEndpointError, ModelServerSettings};
 use crate::resources::{Clients, Resources};
 use crate::routes::{RouteError, RouteTable};
 use crate::stream_sources::{self, StreamSource};
@@ -36,8 +37,10 @@ pub struct StackOptions {
     pub prefix: String,
     /// Loopback port of the HTTP API; 0 picks a free one.
     pub port: u16,
-    /// Where the function binaries are (`target/debug` or `target/release`).
+    /// Where the function binaries and the model server are (`target/debug` or `target/release`).
     pub functions_dir: PathBuf,
+    /// The folder holding the model the model endpoint serves (`model/artifacts`).
+    pub model_dir: PathBuf,
     /// Execution environments per function: how many invocations run at once.
     pub instances: usize,
     pub emulator: EmulatorChoice,
@@ -63,6 +66,8 @@ pub enum StartError {
     EventSource(String),
     #[error("the manifest's HTTP API: {0}")]
     Routes(#[from] RouteError),
+    #[error(transparent)]
+    ModelEndpoint(#[from] ModelEndpointError),
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Listen { port: u16, source: std::io::Error },
 }
@@ -76,6 +81,8 @@ pub struct RunningStack {
     pub clients: Clients,
     /// Per function and queue or stream (`<function><-<key>`), what its event source did.
     pub event_sources: BTreeMap<String, Arc<EventSourceStats>>,
+    /// The model server standing in for the SageMaker endpoint, if the manifest has one.
+    pub model_endpoint: Option<ModelEndpoint>,
     emulator: Emulator,
     pools: Vec<Arc<FunctionPool>>,
     pollers: Vec<JoinHandle<()>>,
@@ -108,6 +115,7 @@ impl RunningStack {
             pollers: Vec::new(),
             logs,
             emulator,
+            model_endpoint: None,
             pools: Vec::new(),
             gateway: None,
         };
@@ -127,6 +135,25 @@ impl RunningStack {
             .create(manifest, &self.clients, &self.logs)
             .await?;
 
+        match manifest.model_endpoints.len() {
+            0 => {}
+            1 => {
+                let key = manifest
+                    .model_endpoints
+                    .keys()
+                    .next()
+                    .expect("one endpoint");
+                let settings = ModelServerSettings {
+                    binary: options.functions_dir.join("model-server"),
+                    model_dir: options.model_dir.clone(),
+                };
+                let name = &self.resources.model_endpoints[key];
+                self.model_endpoint =
+                    Some(ModelEndpoint::start(&settings, name, &self.logs).await?);
+            }
+            many => return Err(ModelEndpointError::TooMany(many).into()),
+        }
+
         let mut pools = HashMap::new();
         for (key, spec) in &manifest.functions {
             let mut environment = self.resources.function_environment(spec);
@@ -138,6 +165,13 @@ impl RunningStack {
                 ]
                 .map(|(name, value)| (name.to_owned(), value.to_owned())),
             );
+            if let Some(model) = &self.model_endpoint {
+                // The SDK's own per-service endpoint variable, as for any emulated service.
+                environment.push((
+                    "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME".into(),
+                    model.url.clone(),
+                ));
+            }
             let settings = FunctionSettings {
                 key: key.clone(),
                 deployed_name: self.resources.functions[key].clone(),
@@ -254,6 +288,9 @@ impl RunningStack {
         }
         for pool in self.pools.drain(..) {
             pool.stop().await;
+        }
+        if let Some(model) = self.model_endpoint.take() {
+            model.stop().await;
         }
         self.emulator.stop().await;
         self.logs.line("stack", "stopped");

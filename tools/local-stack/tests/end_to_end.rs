@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use hyper::{Method, StatusCode};
 use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::demo_events::{self, EventsOptions};
+use local_stack::demo_predictions::{self, PredictionOptions};
 use local_stack::http_client::HttpClient;
 use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
 use local_stack::token;
@@ -52,6 +53,7 @@ async fn start(prefix: &str) -> RunningStack {
         prefix: prefix.to_owned(),
         port: 0,
         functions_dir: binaries_dir(),
+        model_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../model/artifacts"),
         instances: 2,
         emulator: EmulatorChoice::Existing {
             endpoint: endpoint(),
@@ -161,6 +163,34 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
             .load(std::sync::atomic::Ordering::Relaxed)
             >= 34
     );
+    // Then: the HTTP API -> inference -> feature store and the model server as the SageMaker
+    // endpoint, for the users the pipeline just gave features to, and one without any.
+    let checked: Vec<String> = pipeline
+        .features
+        .iter()
+        .map(|f| f.user_id.clone())
+        .collect();
+    let mut users: Vec<String> = (0..3).map(demo_events::demo_user).collect();
+    users.extend(checked.iter().cloned());
+    let predictions = demo_predictions::run(
+        &stack.api_url,
+        PredictionOptions {
+            users,
+            checked,
+            requests: 10,
+        },
+    )
+    .await;
+    assert!(predictions.passed(), "{}", predictions.render());
+    assert_eq!(predictions.latencies.len(), 10);
+    assert_eq!(predictions.batch_users, 6);
+    assert_eq!(predictions.without_features, 1, "{}", predictions.render());
+    let model = model::Model::load(&workspace_root().join("model/artifacts")).unwrap();
+    assert_eq!(
+        predictions.model_version.as_deref(),
+        Some(model.version.as_str())
+    );
+
     let router_source = &stack.event_sources["event-router<-ingest"];
     assert!(
         router_source
@@ -308,7 +338,14 @@ fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() 
             "--users",
             "2",
         ])
-        .args(["--tasks-per-user", "3", "--prefix", &prefix])
+        .args([
+            "--tasks-per-user",
+            "3",
+            "--predictions",
+            "5",
+            "--prefix",
+            &prefix,
+        ])
         .arg("--moto-server")
         .arg(moto_server)
         .arg("--functions-dir")
@@ -322,6 +359,7 @@ fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() 
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("demo: PASS"), "{stdout}");
     assert!(stdout.contains("pipeline: PASS"), "{stdout}");
+    assert!(stdout.contains("predictions: PASS"), "{stdout}");
     assert!(
         stdout.contains("table check: 4 tasks stored, 4 expected"),
         "{stdout}"

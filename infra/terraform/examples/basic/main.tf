@@ -11,6 +11,7 @@ module "stack" {
   cost_allocation_tags      = var.cost_allocation_tags
   jwt_issuer                = var.jwt_issuer
   jwt_audience              = var.jwt_audience
+  model_image_uri           = var.model_image_uri
   architecture              = var.architecture
   table_deletion_protection = var.table_deletion_protection
 }

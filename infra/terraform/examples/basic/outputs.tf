@@ -43,6 +43,16 @@ output "feature_updates_function_name" {
   value       = module.stack.function_names["feature-updates"]
 }
 
+output "inference_function_name" {
+  description = "Name of the inference function (the /predict routes)."
+  value       = module.stack.function_names["inference"]
+}
+
+output "model_endpoint_name" {
+  description = "Name of the SageMaker endpoint serving the model image."
+  value       = module.stack.model_endpoint_names["model"]
+}
+
 output "events_event_bus_name" {
   description = "Name of the events bus: the EventBusName of aws events put-events."
   value       = module.stack.event_bus_names["events"]

@@ -27,6 +27,11 @@ variable "jwt_audience" {
   type        = list(string)
 }
 
+variable "model_image_uri" {
+  description = "ECR URI of the model server image (model/Dockerfile) with a tag or digest, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/purchase-model:1."
+  type        = string
+}
+
 variable "architecture" {
   description = "arm64 or x86_64; null takes the manifest's value. Must match the zips tools/package.sh built."
   type        = string
