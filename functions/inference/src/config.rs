@@ -26,7 +26,7 @@ pub struct Config {
     /// report one (a built-in algorithm). Must be this code's version; an endpoint that reports
     /// a version is always held to what it reports.
     pub declared_model_spec_version: Option<u32>,
-    /// `MODEL_ATTEMPT_TIMEOUT_MS` (default 2000, 100..=2500): one InvokeEndpoint attempt.
+    /// `MODEL_ATTEMPT_TIMEOUT_MS` (default 2000, 100..=2000: it can only be shortened): one InvokeEndpoint attempt.
     pub model_attempt_timeout: Duration,
 }
 
@@ -62,11 +62,11 @@ impl Config {
             });
         }
         let timeout_ms: u64 = env.or_default("MODEL_ATTEMPT_TIMEOUT_MS", 2_000)?;
-        if !(100..=2_500).contains(&timeout_ms) {
+        if !(100..=2_000).contains(&timeout_ms) {
             return Err(ConfigError::Malformed {
                 name: "MODEL_ATTEMPT_TIMEOUT_MS".into(),
                 value: timeout_ms.to_string(),
-                reason: "must be 100..=2500: two attempts and the feature read must fit the function's 10 s".into(),
+                reason: "must be 100..=2000: two attempts and the feature read must fit the function's 10 s".into(),
             });
         }
         Ok(Self {
@@ -119,10 +119,11 @@ mod tests {
 
     #[test]
     fn every_worst_case_answers_inside_the_function_and_api_gateway_limits() {
-        let config = Config::from_env(&env(&[("MODEL_ATTEMPT_TIMEOUT_MS", "2500")])).unwrap();
+        let config = Config::from_env(&env(&[("MODEL_ATTEMPT_TIMEOUT_MS", "2000")])).unwrap();
         let model = config.model_client_settings();
         let features = ClientSettings::http_api();
-        let worst = model.operation_timeout + features.operation_timeout;
+        let read = crate::features::READ_DEADLINE + features.operation_timeout;
+        let worst = model.operation_timeout + read;
         // The deployed function timeout is 10 s (infra/stack.json); API Gateway's is 30 s.
         assert!(worst < Duration::from_secs(10), "{worst:?}");
         assert!(model.attempt_timeout < model.operation_timeout);
@@ -142,7 +143,7 @@ mod tests {
                 "text/csv or application/json",
             ),
             ("MODEL_SPEC_VERSION", "2", "computes feature spec version 1"),
-            ("MODEL_ATTEMPT_TIMEOUT_MS", "3000", "100..=2500"),
+            ("MODEL_ATTEMPT_TIMEOUT_MS", "2500", "100..=2000"),
         ] {
             let error = Config::from_env(&env(&[(name, value)]))
                 .unwrap_err()

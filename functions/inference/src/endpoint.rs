@@ -26,9 +26,12 @@ pub struct Answer {
 /// Why there is no score.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModelFailure {
-    /// The container answered an error (SageMaker's `ModelError`).
-    #[error("the model container answered {status}: {message}")]
-    ModelError { status: String, message: String },
+    /// The container answered an error (SageMaker's `ModelError`), with its status if given.
+    #[error("the model container answered {}: {message}", status.map_or("an error".to_owned(), |s| s.to_string()))]
+    ModelError {
+        status: Option<u16>,
+        message: String,
+    },
     /// The endpoint is at its concurrency or throughput limit.
     #[error("throttled: {0}")]
     Throttled(String),
@@ -104,7 +107,7 @@ fn classify<R: std::fmt::Debug>(error: SdkError<InvokeEndpointError, R>) -> Mode
             InvokeEndpointError::ModelError(model) => {
                 let status = model
                     .original_status_code()
-                    .map_or("an error".to_owned(), |code| code.to_string());
+                    .and_then(|code| u16::try_from(code).ok());
                 let message = model
                     .original_message()
                     .or(model.message())

@@ -8,9 +8,9 @@ use shared::features::FeatureItem;
 use shared::user_items::{self, UserKey};
 use tokio::time::Instant;
 
-/// How long unprocessed keys are asked for again: inside the function's time, leaving room
-/// for the model call.
-pub const READ_DEADLINE: Duration = Duration::from_secs(3);
+/// How long unprocessed keys are asked for again. A call started before it may still run to the
+/// client's operation timeout, so the read is bounded by this plus that timeout.
+pub const READ_DEADLINE: Duration = Duration::from_secs(1);
 
 /// Why features could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

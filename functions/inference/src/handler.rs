@@ -34,13 +34,19 @@ pub struct App {
     pub records: RecordSink,
 }
 
+/// An operation of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+pub enum Route {
     Predict,
     Batch,
 }
 
-fn resolve(method: &Method, path: &str) -> Result<Route, ApiError> {
+/// Every operation as `(method, path)`, as the OpenAPI document lists them. The deployment
+/// routes `ANY` on both paths to the function, so 404 and 405 come from [`resolve`].
+pub const ROUTES: [(&str, &str); 2] = [("POST", PREDICT_PATH), ("POST", BATCH_PATH)];
+
+/// The operation a method and route path (stage prefix removed) ask for.
+pub fn resolve(method: &Method, path: &str) -> Result<Route, ApiError> {
     let route = match path {
         PREDICT_PATH => Route::Predict,
         BATCH_PATH => Route::Batch,
@@ -167,6 +173,7 @@ async fn score(
     let model_started = Instant::now();
     let answer = app.endpoint.score(&rows).await;
     let model_time = model_started.elapsed();
+    metrics::histogram!(MODEL_LATENCY).record(millis(model_time));
     let (scores, model_version, fallback) = match answer {
         Ok(answer) => {
             let identity = identify(
@@ -245,8 +252,6 @@ async fn score(
     if fallback.is_some() {
         metrics::counter!(FALLBACK_PREDICTIONS).increment(predictions.len() as u64);
     }
-    metrics::histogram!(FEATURE_READ_LATENCY).record(timings.feature_read_ms);
-    metrics::histogram!(MODEL_LATENCY).record(timings.model_ms);
     Ok(Scored {
         predictions,
         model_version,

@@ -58,6 +58,12 @@ pub fn identify(
 /// Why a fallback score was given instead of the model's.
 pub fn fallback_reason(failure: &ModelFailure) -> Option<&'static str> {
     match failure {
+        // A container that refuses the rows (4xx: another spec version, a wrong width) says they
+        // are wrong: that is a deployment fault too. Its own failures (5xx) may fall back.
+        ModelFailure::ModelError {
+            status: Some(400..=499),
+            ..
+        } => None,
         ModelFailure::ModelError { .. } => Some("model-error"),
         ModelFailure::Throttled(_) => Some("model-throttled"),
         ModelFailure::Timeout(_) => Some("model-timeout"),
@@ -70,8 +76,15 @@ pub fn fallback_reason(failure: &ModelFailure) -> Option<&'static str> {
 /// The problem a client gets for `failure` when no fallback applies.
 pub fn problem(failure: &ModelFailure, attempt_timeout_ms: u128, attempts: u32) -> ApiError {
     match failure {
+        ModelFailure::ModelError {
+            status: Some(status @ 400..=499),
+            ..
+        } => ApiError::BadGateway(format!(
+            "the model endpoint refused the feature rows (its container answered {status}): the deployed model does not read what this API computes"
+        )),
         ModelFailure::ModelError { status, .. } => ApiError::BadGateway(format!(
-            "the model endpoint could not score this request: its model container answered {status}"
+            "the model endpoint could not score this request: its model container answered {}",
+            status.map_or("an error".to_owned(), |status| status.to_string())
         )),
         ModelFailure::Throttled(cause) | ModelFailure::Unavailable(cause) => {
             ApiError::Unavailable(cause.clone())
@@ -186,12 +199,14 @@ mod tests {
 
     #[test]
     fn failures_map_to_statuses_and_only_runtime_ones_fall_back() {
-        let model_error = ModelFailure::ModelError {
-            status: "400".into(),
+        let model_error = |status| ModelFailure::ModelError {
+            status,
             message: "secret detail".into(),
         };
         let cases = [
-            (model_error, 502, Some("model-error")),
+            (model_error(Some(400)), 502, None),
+            (model_error(Some(500)), 502, Some("model-error")),
+            (model_error(None), 502, Some("model-error")),
             (
                 ModelFailure::Throttled("t".into()),
                 503,

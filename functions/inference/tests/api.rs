@@ -392,18 +392,30 @@ fn model_error() -> (u16, Vec<(&'static str, String)>, String) {
 }
 
 #[tokio::test]
-async fn a_model_error_is_a_502_or_the_flagged_fallback_when_one_is_configured() {
+async fn a_model_error_is_a_502_and_only_the_containers_own_failures_may_fall_back() {
     let (status, headers, body) = model_error();
     let endpoint = stand_in(status, headers, &body, Duration::ZERO).await;
     let fixture = fixture(&endpoint, &[]).await;
     let (status, kind, detail) = problem(&fixture.call(&predict(json!({"userId": "u"}))).await);
     assert_eq!((status, kind.as_str()), (502, "/problems/bad-gateway"));
-    assert!(detail.contains("answered 400"), "{detail}");
+    assert!(detail.contains("refused the feature rows"), "{detail}");
     assert!(
         !detail.contains("row 0 is bad"),
         "the container's message stays in the logs"
     );
+    // Rows the container refuses are a deployment fault: no fallback hides them.
+    let refused = self::fixture(&endpoint, &[("FALLBACK_SCORE", "0.05")]).await;
+    let answer = refused.call(&predict(json!({"userId": "u"}))).await;
+    assert_eq!(answer.status(), 502);
 
+    // The container failing on its side (5xx) may fall back.
+    let (status, headers, _) = model_error();
+    let failing = json!({"Message": "Received server error (500) from primary", "OriginalStatusCode": 500, "OriginalMessage": "out of memory"});
+    let endpoint = stand_in(status, headers, &failing.to_string(), Duration::ZERO).await;
+    let plain = self::fixture(&endpoint, &[]).await;
+    let (code, _, detail) = problem(&plain.call(&predict(json!({"userId": "u"}))).await);
+    assert_eq!(code, 502);
+    assert!(detail.contains("answered 500"), "{detail}");
     let fallback = self::fixture(&endpoint, &[("FALLBACK_SCORE", "0.05")]).await;
     let answer = fallback
         .call(&batch(json!({"users": [{"userId": "a"}, {"userId": "b"}]})))
