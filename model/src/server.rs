@@ -152,18 +152,13 @@ async fn invoke(
         )
     })?;
     let accept = match headers.get(ACCEPT).and_then(|v| v.to_str().ok()) {
-        None | Some("*/*") | Some("") => content_type,
-        Some(value) => {
-            media_type(Some(&HeaderValue::from_str(value).map_err(|_| {
-                refuse(StatusCode::NOT_ACCEPTABLE, "Accept is not valid")
-            })?))
-            .ok_or_else(|| {
-                refuse(
-                    StatusCode::NOT_ACCEPTABLE,
-                    format!("cannot answer in {value}; accept {CSV} or {JSON}"),
-                )
-            })?
-        }
+        None => content_type,
+        Some(value) => accepted(value, content_type).ok_or_else(|| {
+            refuse(
+                StatusCode::NOT_ACCEPTABLE,
+                format!("cannot answer in {value}; accept {CSV} or {JSON}"),
+            )
+        })?,
     };
     let model = &state.model;
     if let Some(version) = custom_attribute(&headers, SPEC_VERSION_ATTRIBUTE)
@@ -227,6 +222,24 @@ fn media_type(value: Option<&HeaderValue>) -> Option<&'static str> {
     [CSV, JSON]
         .into_iter()
         .find(|known| media.eq_ignore_ascii_case(known))
+}
+
+/// The first media type of an `Accept` list this server answers in (parameters ignored;
+/// `*/*`, `text/*`, `application/*` or an empty header mean the request's own type when it
+/// fits).
+fn accepted(accept: &str, request_type: &'static str) -> Option<&'static str> {
+    if accept.trim().is_empty() {
+        return Some(request_type);
+    }
+    accept.split(',').find_map(|entry| {
+        let media = entry.split(';').next().unwrap_or_default().trim();
+        match media.to_ascii_lowercase().as_str() {
+            "*/*" => Some(request_type),
+            "text/*" => Some(CSV),
+            "application/*" => Some(JSON),
+            other => [CSV, JSON].into_iter().find(|known| *known == other),
+        }
+    })
 }
 
 /// `name` from custom attributes `k=v,k=v`.
@@ -352,6 +365,19 @@ mod tests {
         let refusal = parse_csv(b"1,2\n3,x\n").unwrap_err();
         assert_eq!(refusal.status, StatusCode::BAD_REQUEST);
         assert_eq!(refusal.message, "row 1, column 1: \"x\" is not a number");
+    }
+
+    #[test]
+    fn the_first_acceptable_type_of_an_accept_list_is_answered() {
+        assert_eq!(accepted("application/json", CSV), Some(JSON));
+        assert_eq!(
+            accepted("application/x-npy, text/csv;q=0.9", JSON),
+            Some(CSV)
+        );
+        assert_eq!(accepted("*/*", CSV), Some(CSV));
+        assert_eq!(accepted("application/*", CSV), Some(JSON));
+        assert_eq!(accepted("", JSON), Some(JSON));
+        assert_eq!(accepted("application/x-npy", CSV), None);
     }
 
     #[test]

@@ -49,6 +49,9 @@ impl Default for Backoff {
 pub struct Delivery<E> {
     /// Entries that were never accepted, with the last reason.
     pub failed: Vec<(E, String)>,
+    /// How many of `failed` failed permanently (sending them again cannot help), rather than
+    /// still failing transiently at the deadline.
+    pub permanent: usize,
     /// Entries sent again after a transient failure (counted per resend).
     pub retried: usize,
     /// Calls made to the service.
@@ -70,6 +73,7 @@ where
 {
     let mut delivery = Delivery {
         failed: Vec::new(),
+        permanent: 0,
         retried: 0,
         calls: 0,
     };
@@ -94,7 +98,10 @@ where
         for (entry, failure) in failures {
             match failure {
                 Failure::Transient(reason) => transient.push((entry, reason)),
-                Failure::Permanent(reason) => delivery.failed.push((entry, reason)),
+                Failure::Permanent(reason) => {
+                    delivery.permanent += 1;
+                    delivery.failed.push((entry, reason));
+                }
             }
         }
         if transient.is_empty() {
@@ -200,6 +207,7 @@ mod tests {
         .await;
         assert_eq!(*sent.borrow(), [vec![1, 2, 3, 4], vec![3], vec![3]]);
         assert_eq!(delivery.failed, [(2, "no such stream".to_owned())]);
+        assert_eq!(delivery.permanent, 1);
         assert_eq!((delivery.retried, delivery.calls), (2, 3));
     }
 
@@ -226,5 +234,6 @@ mod tests {
         // With jitter the first pause may be tiny; either way the entry ends failed.
         assert_eq!(delivery.failed.len(), 1);
         assert_eq!(delivery.failed[0].1, "throttled");
+        assert_eq!(delivery.permanent, 0, "still transient at the deadline");
     }
 }

@@ -49,6 +49,9 @@ pub struct BatchRead<T> {
     pub found: HashMap<UserKey<T>, Item>,
     /// Keys not read (still unprocessed at the deadline, or a failed call), with why.
     pub unread: Vec<(UserKey<T>, String)>,
+    /// How many of `unread` failed permanently (no such table, access denied): asking again
+    /// cannot help.
+    pub permanent: usize,
     pub calls: usize,
     pub capacity_units: f64,
 }
@@ -99,6 +102,7 @@ pub async fn batch_get<T: Copy + Eq + Hash>(
     BatchRead {
         found: found.into_inner().expect("found lock"),
         unread: delivery.failed,
+        permanent: delivery.permanent,
         calls: delivery.calls,
         capacity_units: capacity.into_inner().expect("capacity lock"),
     }

@@ -8,16 +8,19 @@ use shared::features::FeatureItem;
 use shared::user_items::{self, UserKey};
 use tokio::time::Instant;
 
-/// How long unprocessed keys are asked for again. A call started before it may still run to the
-/// client's operation timeout, so the read is bounded by this plus that timeout.
-pub const READ_DEADLINE: Duration = Duration::from_secs(1);
+/// The whole read, unprocessed keys asked again included, is abandoned at this deadline,
+/// leaving the model call its time inside the function's.
+pub const READ_DEADLINE: Duration = Duration::from_secs(3);
 
 /// Why features could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadFailure {
-    /// Throttled, unprocessed until the deadline, or the call failed.
+    /// Throttled, unprocessed until the deadline, or the call failing transiently.
     #[error("features of {user_id} not read: {reason}")]
     Unread { user_id: String, reason: String },
+    /// The call failed in a way asking again cannot mend (no such table, access denied).
+    #[error("features of {user_id} not readable: {reason}")]
+    Refused { user_id: String, reason: String },
     /// A stored item that does not parse or is of another spec version.
     #[error("features of {user_id} unusable: {reason}")]
     Unusable { user_id: String, reason: String },
@@ -51,10 +54,13 @@ impl FeatureStore {
             Backoff::default(),
         )
         .await;
+        let permanent = read.permanent > 0;
         if let Some((key, reason)) = read.unread.pop() {
-            return Err(ReadFailure::Unread {
-                user_id: key.user_id,
-                reason,
+            let user_id = key.user_id;
+            return Err(if permanent {
+                ReadFailure::Refused { user_id, reason }
+            } else {
+                ReadFailure::Unread { user_id, reason }
             });
         }
         users

@@ -152,7 +152,9 @@ async fn score(
         .await
         .map_err(|failure| match failure {
             ReadFailure::Unread { .. } => ApiError::Unavailable(failure.to_string()),
-            ReadFailure::Unusable { .. } => ApiError::Internal(failure.to_string()),
+            ReadFailure::Refused { .. } | ReadFailure::Unusable { .. } => {
+                ApiError::Internal(failure.to_string())
+            }
         })?;
     let feature_read = read_started.elapsed();
 

@@ -549,6 +549,45 @@ async fn malformed_requests_get_a_problem_naming_what_is_wrong() {
 }
 
 #[tokio::test]
+async fn a_feature_store_that_cannot_be_read_is_a_500_and_a_throttled_one_a_503() {
+    let mut fixture = fixture(&model_server(checked_in_model()).await, &[]).await;
+    // A table that does not exist: asking again cannot help, so no Retry-After.
+    fixture.app.features = FeatureStore::new(fixture.dynamodb.clone(), "no-such-table".into());
+    let answer = fixture.call(&predict(json!({"userId": "u"}))).await;
+    assert!(answer.0.headers().get(RETRY_AFTER).is_none());
+    let (status, kind, _) = problem(&answer);
+    assert_eq!((status, kind.as_str()), (500, "/problems/internal"));
+
+    // A throttled store: the client may retry.
+    let headers = vec![
+        ("Content-Type", "application/x-amz-json-1.0".into()),
+        (
+            "x-amzn-ErrorType",
+            "ProvisionedThroughputExceededException".into(),
+        ),
+    ];
+    let throttling = stand_in(
+        400,
+        headers,
+        r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#,
+        Duration::ZERO,
+    )
+    .await;
+    let sdk = clients::load(ClientSettings::http_api()).await;
+    let throttled = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(throttling)
+            .build(),
+    );
+    fixture.app.features = FeatureStore::new(throttled, "features".into());
+    let answer = fixture.call(&predict(json!({"userId": "u"}))).await;
+    assert_eq!(answer.0.headers()[RETRY_AFTER], "1");
+    let (status, kind, _) = problem(&answer);
+    assert_eq!((status, kind.as_str()), (503, "/problems/unavailable"));
+    assert!(fixture.records().is_empty());
+}
+
+#[tokio::test]
 async fn the_sample_events_are_served() {
     let fixture = fixture(&model_server(checked_in_model()).await, &[]).await;
     fixture
