@@ -146,17 +146,15 @@ async fn score(
         .collect();
 
     let read_started = Instant::now();
-    let found = app
-        .features
-        .read(&users)
-        .await
-        .map_err(|failure| match failure {
-            ReadFailure::Unread { .. } => ApiError::Unavailable(failure.to_string()),
-            ReadFailure::Refused { .. } | ReadFailure::Unusable { .. } => {
-                ApiError::Internal(failure.to_string())
-            }
-        })?;
+    let read = app.features.read(&users).await;
     let feature_read = read_started.elapsed();
+    metrics::histogram!(FEATURE_READ_LATENCY).record(millis(feature_read));
+    let found = read.map_err(|failure| match failure {
+        ReadFailure::Unread { .. } => ApiError::Unavailable(failure.to_string()),
+        ReadFailure::Refused { .. } | ReadFailure::Unusable { .. } => {
+            ApiError::Internal(failure.to_string())
+        }
+    })?;
 
     // One read time for the whole request: every user's windows end at the same instant.
     let now = OffsetDateTime::now_utc();
