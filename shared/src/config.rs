@@ -148,6 +148,24 @@ pub fn rejects_queue_url<S: Source>(env: &Env<S>) -> Result<String, ConfigError>
     Ok(url)
 }
 
+/// `MAX_FUTURE_SKEW_SECONDS`, how far an event time may be ahead of the processing clock
+/// (producers' clock skew): by default [`TimeLimits`]'s 5 minutes; never negative.
+///
+/// [`TimeLimits`]: crate::events::TimeLimits
+pub fn max_future_skew<S: Source>(env: &Env<S>) -> Result<time::Duration, ConfigError> {
+    const NAME: &str = "MAX_FUTURE_SKEW_SECONDS";
+    let default = crate::events::TimeLimits::default().max_future_skew;
+    let seconds: i64 = env.or_default(NAME, default.whole_seconds())?;
+    if seconds < 0 {
+        return Err(ConfigError::Malformed {
+            name: NAME.to_owned(),
+            value: seconds.to_string(),
+            reason: "must not be negative".to_owned(),
+        });
+    }
+    Ok(time::Duration::seconds(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +211,27 @@ mod tests {
         assert!(message.contains("LIMIT"), "{message}");
         assert!(message.contains("\"ten\""), "{message}");
         assert!(message.contains("invalid digit"), "{message}");
+    }
+
+    #[test]
+    fn future_skew_defaults_to_five_minutes_and_is_never_negative() {
+        assert_eq!(
+            max_future_skew(&env(&[])).unwrap(),
+            time::Duration::minutes(5)
+        );
+        assert_eq!(
+            max_future_skew(&env(&[("MAX_FUTURE_SKEW_SECONDS", "0")])).unwrap(),
+            time::Duration::ZERO
+        );
+        let error = max_future_skew(&env(&[("MAX_FUTURE_SKEW_SECONDS", "-5")])).unwrap_err();
+        assert!(
+            error.to_string().contains("MAX_FUTURE_SKEW_SECONDS"),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("must not be negative"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! [`telemetry::init`], a typed config read through [`config::Env`], [`clients::load`],
 //! [`metrics::init`], then the runtime loop with the function's library handler.
 
+pub mod batch_runtime;
 pub mod clients;
 pub mod config;
 pub mod deadline;

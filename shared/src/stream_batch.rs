@@ -8,7 +8,9 @@ use aws_lambda_events::kinesis::KinesisEventRecord;
 use aws_lambda_events::streams::KinesisEventResponse;
 use base64::Engine;
 use time::OffsetDateTime;
+use tokio::time::Instant;
 
+use crate::delivery::{Backoff, deliver};
 use crate::events::{ActivityEvent, Rejection};
 use crate::exactly_once::SequenceNumber;
 use crate::sinks::{self, Outgoing, Reject};
@@ -74,7 +76,48 @@ pub fn decode(
     decoded
 }
 
+/// What sending a batch's rejects did.
+#[derive(Debug, Default)]
+pub struct SentRejects {
+    /// SendMessageBatch calls made.
+    pub calls: usize,
+    /// The origins of the rejects not sent (each logged): their records must be retried.
+    pub unsent: HashSet<String>,
+}
+
 impl Decoded {
+    /// Sends the batch's rejects to the rejects queue, retrying what failed transiently while
+    /// `deadline` allows.
+    pub async fn send_rejects(
+        &self,
+        sqs: &aws_sdk_sqs::Client,
+        queue_url: &str,
+        deadline: Instant,
+        backoff: Backoff,
+    ) -> SentRejects {
+        let rejects = self
+            .rejects
+            .iter()
+            .map(|(_, reject)| reject.clone())
+            .collect();
+        let delivery = deliver(rejects, deadline, backoff, |batch| {
+            sinks::send_messages(sqs, queue_url, batch)
+        })
+        .await;
+        let unsent = delivery
+            .failed
+            .into_iter()
+            .map(|(reject, reason)| {
+                tracing::warn!(sequence_number = %reject.origin, %reason, "reject not sent; the record will be retried");
+                reject.origin
+            })
+            .collect();
+        SentRejects {
+            calls: delivery.calls,
+            unsent,
+        }
+    }
+
     /// The batch's answer, once `failed_users` and the rejects of `unsent_rejects` (their
     /// origins) are known: the first record of any of them, from which Kinesis retries, and how
     /// many records that leaves to retry. Everything before it was fully done.
@@ -103,17 +146,6 @@ impl Decoded {
         response.add_failure(records[index].kinesis.sequence_number.clone());
         (response, records.len() - index)
     }
-}
-
-/// The origins of the rejects a delivery could not send, each logged.
-pub fn unsent(failed: Vec<(Outgoing, String)>) -> HashSet<String> {
-    failed
-        .into_iter()
-        .map(|(reject, reason)| {
-            tracing::warn!(sequence_number = %reject.origin, %reason, "reject not sent; the record will be retried");
-            reject.origin
-        })
-        .collect()
 }
 
 /// The shard a record came from: Lambda's `eventID` is `<shard id>:<sequence number>`.

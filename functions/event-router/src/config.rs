@@ -40,14 +40,10 @@ impl Config {
         let defaults = TimeLimits::default();
         let max_age: i64 =
             env.or_default("MAX_EVENT_AGE_SECONDS", defaults.max_age.whole_seconds())?;
-        let skew: i64 = env.or_default(
-            "MAX_FUTURE_SKEW_SECONDS",
-            defaults.max_future_skew.whole_seconds(),
-        )?;
-        if max_age <= 0 || skew < 0 {
+        let max_future_skew = shared::config::max_future_skew(env)?;
+        if max_age <= 0 {
             return Err(ConfigLoadError::Invalid(
-                "MAX_EVENT_AGE_SECONDS must be positive and MAX_FUTURE_SKEW_SECONDS not negative"
-                    .into(),
+                "MAX_EVENT_AGE_SECONDS must be positive".into(),
             ));
         }
         let inline: Option<String> = env.optional("ROUTING_TABLE")?;
@@ -65,7 +61,7 @@ impl Config {
             routing_table,
             rejects_queue_url,
             time_limits: TimeLimits {
-                max_future_skew: time::Duration::seconds(skew),
+                max_future_skew,
                 max_age: time::Duration::seconds(max_age),
             },
         })

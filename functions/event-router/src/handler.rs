@@ -44,17 +44,17 @@ pub struct BatchReport {
     pub calls: usize,
 }
 
-impl BatchReport {
+impl shared::batch_runtime::BatchMetrics for BatchReport {
     /// Adds the batch's counts to the invocation's metrics.
-    pub fn record(&self, invocation: &shared::metrics::Invocation) {
+    fn record(&self, invocation: &shared::metrics::Invocation) {
         invocation.count(EVENTS_ROUTED, self.routed as u64);
         invocation.count(EVENTS_REJECTED, self.rejected as u64);
         invocation.count(ENTRIES_RETRIED, self.retried as u64);
         invocation.count(MESSAGES_FAILED, self.failed as u64);
     }
 
-    pub fn outcome(&self) -> shared::metrics::Outcome {
-        shared::metrics::Outcome::from_failures(self.failed)
+    fn failed(&self) -> usize {
+        self.failed
     }
 }
 

@@ -26,13 +26,7 @@ pub enum ConfigLoadError {
 
 impl Config {
     pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigLoadError> {
-        let skew: i64 = env.or_default("MAX_FUTURE_SKEW_SECONDS", 300)?;
         let max_write_attempts: u32 = env.or_default("MAX_WRITE_ATTEMPTS", 5)?;
-        if skew < 0 {
-            return Err(ConfigLoadError::Invalid(
-                "MAX_FUTURE_SKEW_SECONDS must not be negative".into(),
-            ));
-        }
         if !(1..=20).contains(&max_write_attempts) {
             return Err(ConfigLoadError::Invalid(format!(
                 "MAX_WRITE_ATTEMPTS {max_write_attempts} is outside 1..=20"
@@ -41,7 +35,7 @@ impl Config {
         Ok(Self {
             features_table: env.required("FEATURES_TABLE")?,
             rejects_queue_url: shared::config::rejects_queue_url(env)?,
-            max_future_skew: time::Duration::seconds(skew),
+            max_future_skew: shared::config::max_future_skew(env)?,
             max_write_attempts,
         })
     }

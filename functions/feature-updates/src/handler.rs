@@ -14,9 +14,8 @@ use std::collections::HashSet;
 use aws_lambda_events::kinesis::KinesisEvent;
 use aws_lambda_events::streams::KinesisEventResponse;
 use futures_util::StreamExt;
-use shared::delivery::{Backoff, deliver};
+use shared::delivery::Backoff;
 use shared::features::FeatureItem;
-use shared::sinks;
 use shared::stream_batch::{Incoming, decode};
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -62,8 +61,8 @@ pub struct BatchReport {
     pub write_capacity_units: f64,
 }
 
-impl BatchReport {
-    pub fn record(&self, invocation: &shared::metrics::Invocation) {
+impl shared::batch_runtime::BatchMetrics for BatchReport {
+    fn record(&self, invocation: &shared::metrics::Invocation) {
         invocation.count(EVENTS_APPLIED, self.applied as u64);
         invocation.count(LATE_EVENTS_DROPPED, self.late as u64);
         invocation.count(
@@ -80,8 +79,8 @@ impl BatchReport {
         );
     }
 
-    pub fn outcome(&self) -> shared::metrics::Outcome {
-        shared::metrics::Outcome::from_failures(self.failed)
+    fn failed(&self) -> usize {
+        self.failed
     }
 }
 
@@ -140,12 +139,8 @@ impl FeatureUpdater {
         let (by_user, rejects) = (&decoded.by_user, &decoded.rejects);
         report.rejected = rejects.len();
         report.users = by_user.len();
-        let rejected = deliver(
-            rejects.iter().map(|(_, reject)| reject.clone()).collect(),
-            deadline,
-            self.backoff,
-            |batch| sinks::send_messages(&self.sqs, &self.rejects_queue_url, batch),
-        );
+        let rejected =
+            decoded.send_rejects(&self.sqs, &self.rejects_queue_url, deadline, self.backoff);
 
         // 2. Read.
         let updated = async {
@@ -208,10 +203,9 @@ impl FeatureUpdater {
         };
         let (failed_users, rejected) = tokio::join!(updated, rejected);
         report.sqs_calls = rejected.calls;
-        let unsent_rejects = shared::stream_batch::unsent(rejected.failed);
 
         // 4. The first record not fully done.
-        let (response, failed) = decoded.response(&records, &failed_users, &unsent_rejects);
+        let (response, failed) = decoded.response(&records, &failed_users, &rejected.unsent);
         report.failed = failed;
         tracing::info!(
             records = report.records,

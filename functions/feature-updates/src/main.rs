@@ -1,8 +1,7 @@
 //! Lambda entry point: init logging, config and clients once, then apply batches.
 
-use aws_lambda_events::kinesis::KinesisEvent;
 use feature_updates::{Config, FeatureUpdater};
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::Error;
 use shared::clients::{self, ClientSettings};
 use shared::config::Env;
 
@@ -20,17 +19,5 @@ async fn main() -> Result<(), Error> {
         aws_sdk_sqs::Client::new(&sdk),
         &config,
     );
-    let updater = &updater;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<KinesisEvent>| async move {
-            let deadline = shared::deadline::of(&event.context);
-            let invocation = shared::metrics::Invocation::begin();
-            let (response, report) = updater.handle(event.payload, deadline).await;
-            report.record(&invocation);
-            invocation.finish(report.outcome());
-            shared::metrics::flush(metrics, std::io::stdout());
-            Ok::<_, Error>(response)
-        },
-    ))
-    .await
+    shared::batch_runtime::serve(metrics, |event, deadline| updater.handle(event, deadline)).await
 }

@@ -38,7 +38,6 @@ impl Config {
     pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigLoadError> {
         let profile_cache_size: usize = env.or_default("PROFILE_CACHE_SIZE", 10_000)?;
         let ttl_seconds: u64 = env.or_default("PROFILE_CACHE_TTL_SECONDS", 300)?;
-        let skew: i64 = env.or_default("MAX_FUTURE_SKEW_SECONDS", 300)?;
         let rejects_queue_url = shared::config::rejects_queue_url(env)?;
         if profile_cache_size > MAX_PROFILE_CACHE_SIZE {
             return Err(ConfigLoadError::Invalid(format!(
@@ -51,11 +50,6 @@ impl Config {
                     .into(),
             ));
         }
-        if skew < 0 {
-            return Err(ConfigLoadError::Invalid(
-                "MAX_FUTURE_SKEW_SECONDS must not be negative".into(),
-            ));
-        }
         Ok(Self {
             profiles_table: env.required("PROFILES_TABLE")?,
             aggregates_table: env.required("AGGREGATES_TABLE")?,
@@ -63,7 +57,7 @@ impl Config {
             rejects_queue_url,
             profile_cache_size,
             profile_cache_ttl: Duration::from_secs(ttl_seconds),
-            max_future_skew: time::Duration::seconds(skew),
+            max_future_skew: shared::config::max_future_skew(env)?,
         })
     }
 }

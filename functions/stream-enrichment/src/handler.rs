@@ -68,8 +68,8 @@ pub struct BatchReport {
     pub write_capacity_units: f64,
 }
 
-impl BatchReport {
-    pub fn record(&self, invocation: &shared::metrics::Invocation) {
+impl shared::batch_runtime::BatchMetrics for BatchReport {
+    fn record(&self, invocation: &shared::metrics::Invocation) {
         invocation.count(EVENTS_ENRICHED, self.enriched as u64);
         invocation.count(RECORDS_REJECTED, self.rejected as u64);
         invocation.count(
@@ -84,8 +84,8 @@ impl BatchReport {
         );
     }
 
-    pub fn outcome(&self) -> shared::metrics::Outcome {
-        shared::metrics::Outcome::from_failures(self.failed)
+    fn failed(&self) -> usize {
+        self.failed
     }
 }
 
@@ -217,12 +217,8 @@ impl Enricher {
         let emitted = deliver(enriched, deadline, self.backoff, |batch| {
             sinks::put_records(&self.kinesis, &self.enriched_stream, batch)
         });
-        let rejected = deliver(
-            rejects.iter().map(|(_, reject)| reject.clone()).collect(),
-            deadline,
-            self.backoff,
-            |batch| sinks::send_messages(&self.sqs, &self.rejects_queue_url, batch),
-        );
+        let rejected =
+            decoded.send_rejects(&self.sqs, &self.rejects_queue_url, deadline, self.backoff);
         let (emitted, rejected) = tokio::join!(emitted, rejected);
         report.kinesis_calls = emitted.calls;
         report.sqs_calls = rejected.calls;
@@ -230,7 +226,6 @@ impl Enricher {
             tracing::warn!(user_id = %record.origin, %reason, "enriched record not written; the user's records will be retried");
             failed_users.insert(record.origin.clone());
         }
-        let unsent_rejects = shared::stream_batch::unsent(rejected.failed);
 
         let writes: Vec<_> = changed
             .into_iter()
@@ -263,7 +258,7 @@ impl Enricher {
         }
 
         // 5. The first record not fully done.
-        let (response, failed) = decoded.response(&records, &failed_users, &unsent_rejects);
+        let (response, failed) = decoded.response(&records, &failed_users, &rejected.unsent);
         report.failed = failed;
         tracing::info!(
             records = report.records,

@@ -1,7 +1,6 @@
 //! Lambda entry point: init logging, config and clients once, then enrich batches.
 
-use aws_lambda_events::kinesis::KinesisEvent;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::Error;
 use shared::clients::{self, ClientSettings};
 use shared::config::Env;
 use stream_enrichment::{Config, Enricher};
@@ -21,17 +20,5 @@ async fn main() -> Result<(), Error> {
         aws_sdk_sqs::Client::new(&sdk),
         &config,
     );
-    let enricher = &enricher;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<KinesisEvent>| async move {
-            let deadline = shared::deadline::of(&event.context);
-            let invocation = shared::metrics::Invocation::begin();
-            let (response, report) = enricher.handle(event.payload, deadline).await;
-            report.record(&invocation);
-            invocation.finish(report.outcome());
-            shared::metrics::flush(metrics, std::io::stdout());
-            Ok::<_, Error>(response)
-        },
-    ))
-    .await
+    shared::batch_runtime::serve(metrics, |event, deadline| enricher.handle(event, deadline)).await
 }
