@@ -5,6 +5,9 @@
 #   cfn-lint    infra/sam/template.yaml
 #   checkov     infra/sam (CloudFormation/SAM) and infra/terraform, with infra/checkov.yaml
 #   terraform   fmt -check -recursive infra/terraform (skipped, saying so, without terraform)
+#   terraform   validate of infra/terraform/examples/basic, which calls the module, in a copy of
+#               infra/ with the AWS provider from a plugin directory, offline (TF_PLUGIN_DIR,
+#               default /opt/tf-plugins; skipped, saying so, without terraform or the provider)
 #   drift       python -m unittest discover -s infra/tests (templates against infra/stack.json)
 #
 # 1. creates .venv-infra/ inside the repository and installs the pinned tools
@@ -36,6 +39,14 @@ mkdir -p "$logs"
 export CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 export PYTHONDONTWRITEBYTECODE=1
 
+# The AWS provider for terraform validate (and for the drift test that compares the record of
+# taggable types with its schema): a provider plugin directory, so that nothing is downloaded.
+export TF_PLUGIN_DIR="${TF_PLUGIN_DIR:-/opt/tf-plugins}"
+have_terraform=false
+command -v terraform >/dev/null 2>&1 && have_terraform=true
+have_provider=false
+[ -d "$TF_PLUGIN_DIR/registry.terraform.io/hashicorp/aws" ] && have_provider=true
+
 ids=()
 declare -A labels pids started
 
@@ -54,15 +65,37 @@ start() {
     pids[$id]=$!
 }
 
+# terraform validate in a copy of infra/: the module reads ../stack.json and ../dashboard.json
+# beside it, and a local .terraform, lock file or state of examples/basic must not take part.
+terraform_validate() {
+    local work status
+    work="$(mktemp -d)" || return 1
+    tar -C "$root" --exclude=.terraform --exclude=.terraform.lock.hcl --exclude='*.tfstate*' -cf - infra \
+        | tar -C "$work" -xf - &&
+        (
+            cd "$work/infra/terraform/examples/basic" &&
+                terraform init -backend=false -input=false -no-color -plugin-dir="$TF_PLUGIN_DIR" >init.log 2>&1 ||
+                { cat init.log; exit 1; }
+            terraform validate -no-color
+        )
+    status=$?
+    rm -rf "$work"
+    return "$status"
+}
+
 start cfn-lint "cfn-lint infra/sam/template.yaml" \
     "$venv/bin/cfn-lint" -- infra/sam/template.yaml
 start checkov-sam "checkov infra/sam (cloudformation)" \
     "$venv/bin/checkov" --config-file infra/checkov.yaml --skip-download --framework cloudformation -d infra/sam
 start checkov-terraform "checkov infra/terraform (terraform)" \
     "$venv/bin/checkov" --config-file infra/checkov.yaml --skip-download --framework terraform -d infra/terraform
-if command -v terraform >/dev/null 2>&1; then
+if $have_terraform; then
     start terraform-fmt "terraform fmt -check -recursive infra/terraform" \
         terraform fmt -check -recursive -diff infra/terraform
+fi
+if $have_terraform && $have_provider; then
+    start terraform-validate "terraform validate infra/terraform (examples/basic, provider from $TF_PLUGIN_DIR)" \
+        terraform_validate
 fi
 start drift "drift tests: python -m unittest discover -s infra/tests" \
     "$venv/bin/python" -m unittest discover -s infra/tests
@@ -83,8 +116,11 @@ for id in "${ids[@]}"; do
         failed=$((failed + 1))
     fi
 done
-if ! command -v terraform >/dev/null 2>&1; then
+if ! $have_terraform; then
     echo "SKIP  terraform fmt -check infra/terraform (no terraform on PATH; install Terraform >= 1.5 to run it)"
+    echo "SKIP  terraform validate infra/terraform (no terraform on PATH)"
+elif ! $have_provider; then
+    echo "SKIP  terraform validate infra/terraform (no AWS provider in $TF_PLUGIN_DIR; set TF_PLUGIN_DIR to a provider plugin directory holding registry.terraform.io/hashicorp/aws)"
 fi
 
 echo "infra: $passed passed, $failed failed"

@@ -5,7 +5,7 @@
 #    (tools/requirements.txt), only when the pins changed (tools/lib/venv.sh);
 # 2. starts moto on a free loopback port;
 # 3. runs the offline checks of the deployment templates (tools/check-infra.sh), validates the
-#    OpenAPI documents, builds every binary (the local stack's end-to-end tests
+#    OpenAPI documents, runs the Python tests of tools/tests, builds every binary (the local stack's end-to-end tests
 #    run them) and runs `cargo test --workspace` with the standard SDK endpoint variables
 #    pointing at the emulator;
 # 4. stops the emulator on exit, whether the tests passed or not.
@@ -66,6 +66,10 @@ done
 
 results="$root/target/test-output.log"
 status=0
+# The smoke-test script's own tests (its checks against the OpenAPI documents and the feature
+# spec, and whole runs against a fake API); the end-to-end tests run it against the local stack.
+echo "==> python -m unittest discover -s tools/tests"
+"$venv/bin/python" -m unittest discover -s tools/tests || status=$?
 # The local stack's end-to-end tests run the function binaries, so build them all first.
 echo "==> cargo build --workspace --bins"
 cargo build --workspace --bins

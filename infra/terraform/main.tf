@@ -2,8 +2,10 @@
 # manifest table, one queue per queue, one stream per stream, one event bus per bus with one rule
 # (and target) per rule, one SageMaker endpoint (with its model, endpoint configuration and
 # execution role) per model endpoint, one function (with its role, policy, log group and SQS or
-# Kinesis event source mappings) per manifest function, one route per manifest route. Deployed
-# names are "<name_prefix>-<manifest key>" (FIFO queues end in ".fifo").
+# Kinesis event source mappings) per manifest function, one route per manifest route, and the
+# monitoring: the alarm topic, one alarm per manifest alarm and per function and function alarm,
+# the dashboard and the optional budget (monitoring.tf). Deployed names are
+# "<name_prefix>-<manifest key>" (FIFO queues end in ".fifo").
 locals {
   stack = jsondecode(file("${path.module}/../stack.json"))
 
@@ -52,3 +54,10 @@ locals {
     ]) : "${source.function}/${try(source.queue, source.stream)}" => source
   }
 }
+
+# The partition, region and account deployed to: the SageMaker role's ARNs (model_endpoints.tf),
+# the alarm topic's policy and the dashboard's region (monitoring.tf). aws_region's id is the
+# region's name in provider 5 and 6 alike (6 deprecates name).
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}

@@ -24,10 +24,6 @@ locals {
   }
 }
 
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-data "aws_caller_identity" "current" {}
-
 resource "aws_iam_role" "model_endpoint" {
   for_each = local.model_endpoints
 

@@ -87,3 +87,13 @@ output "event_source_mapping_uuids" {
   description = "Lambda event source mapping UUIDs by \"<function>/<queue or stream>\"."
   value       = { for key, mapping in aws_lambda_event_source_mapping.this : key => mapping.uuid }
 }
+
+output "alarm_topic_arn" {
+  description = "ARN of the SNS topic that alarms and the budget notify; null when the manifest has no alarm topic."
+  value       = try(aws_sns_topic.this[local.monitoring.alarm_topic.key].arn, null)
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch operations dashboard; null when the manifest has no dashboard."
+  value       = try(aws_cloudwatch_dashboard.this[local.monitoring.dashboard.key].dashboard_name, null)
+}

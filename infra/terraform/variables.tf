@@ -77,3 +77,27 @@ variable "model_image_uri" {
     error_message = "model_image_uri must be an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository> with :<tag> or @sha256:<digest>."
   }
 }
+
+# The manifest's monitoring.alarm_topic.email_parameter (AlarmEmail in the SAM template).
+variable "alarm_email" {
+  description = "Email address subscribed to the alarm topic: alarms and budget notifications go there once the confirmation mail AWS sends has been followed. null (the default): no subscription (subscribe to the topic, output alarm_topic_arn, yourself)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null ? true : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an email address, or null for no subscription."
+  }
+}
+
+# The manifest's monitoring.budget.amount_parameter (MonthlyBudgetUsd in the SAM template).
+variable "monthly_budget_usd" {
+  description = "Monthly cost budget in USD for what carries this stack's filter tag (manifest monitoring.budget.filter_tag, the project tag); its notifications go to the alarm topic. null (the default): no budget."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.monthly_budget_usd == null ? true : var.monthly_budget_usd > 0
+    error_message = "monthly_budget_usd must be greater than 0, or null for no budget."
+  }
+}

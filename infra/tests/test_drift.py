@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import json
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 import unittest
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,7 @@ from typing import Any
 import boto3
 import hcl2
 from cfnlint.decode import decode
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError
 from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
@@ -34,6 +40,11 @@ SAM_TEMPLATE_PATH = ROOT / "infra" / "sam" / "template.yaml"
 TERRAFORM_DIR = ROOT / "infra" / "terraform"
 TERRAFORM_EXAMPLE_DIR = TERRAFORM_DIR / "examples" / "basic"
 CHECKOV_CONFIG_PATH = ROOT / "infra" / "checkov.yaml"
+FUNCTIONS_DIR = ROOT / "functions"
+SHARED_METRICS_PATH = ROOT / "shared" / "src" / "metrics.rs"
+# Whether each resource type of the Terraform module takes tags, from the provider schema.
+TAGGABLE_RECORD_PATH = ROOT / "infra" / "tests" / "terraform_taggable.json"
+DEFAULT_TF_PLUGIN_DIR = "/opt/tf-plugins"
 
 ARCHITECTURES = {"arm64", "x86_64"}
 HANDLER = "bootstrap"
@@ -94,6 +105,47 @@ ECR_IMAGE_PATTERN = (
 )
 SERVERLESS_MEMORY_SIZES = {1024, 2048, 3072, 4096, 5120, 6144}
 SERVERLESS_MAX_CONCURRENCY = range(1, 201)
+# Monitoring. The alarm topic may be published to by the account's CloudWatch alarms and AWS
+# Budgets only. An alarm's target decides its namespace and the dimension that names the target
+# (a model endpoint's alarms also name its one variant). The dashboard is one file with three
+# variables that both templates fill in.
+SNS_PUBLISH_ACTION = "sns:Publish"
+ALARMS_PRINCIPAL = "cloudwatch.amazonaws.com"
+BUDGETS_PRINCIPAL = "budgets.amazonaws.com"
+EMAIL_PROTOCOL = "email"
+ALARM_NAMESPACES = {
+    "queue": "AWS/SQS", "stream": "AWS/Kinesis", "endpoint": "AWS/SageMaker", "http_api": "AWS/ApiGateway",
+    "function": "AWS/Lambda",
+}
+TARGET_DIMENSIONS = {
+    "queue": "QueueName", "stream": "StreamName", "endpoint": "EndpointName", "http_api": "ApiId",
+    "function": "FunctionName",
+}
+ALARM_SETTINGS = {
+    "description", "metric", "statistic", "period_seconds", "evaluation_periods", "datapoints_to_alarm",
+    "comparison", "threshold", "treat_missing_data",
+}
+# CloudWatch's statistics; a percentile (p0 to p100) is an extended statistic.
+STANDARD_STATISTICS = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"}
+PERCENTILE = re.compile(r"p(100|[0-9]{1,2}(\.[0-9]+)?)")
+ALARM_COMPARISONS = {
+    "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold",
+}
+TREAT_MISSING_DATA = {"breaching", "notBreaching", "ignore", "missing"}
+BUDGET_TYPE = "COST"
+BUDGET_UNIT = "USD"
+BUDGET_COMPARISON = "GREATER_THAN"
+BUDGET_THRESHOLD_TYPE = "PERCENTAGE"
+BUDGET_COST_FILTER = "TagKeyValue"
+BUDGET_TIME_UNITS = {"DAILY", "MONTHLY", "QUARTERLY", "ANNUALLY"}
+BUDGET_NOTIFICATION_TYPES = {"ACTUAL", "FORECASTED"}
+DASHBOARD_VARIABLES = ("prefix", "region", "api_id")
+DASHBOARD_PREFIX = "${prefix}-"
+# Dashboard dimensions that name a manifest resource, by the manifest section holding it.
+DASHBOARD_RESOURCE_DIMENSIONS = {
+    "FunctionName": "functions", "QueueName": "queues", "StreamName": "streams", "TableName": "tables",
+    "EndpointName": "model_endpoints",
+}
 
 
 # --------------------------------------------------------------------------- loading
@@ -334,29 +386,91 @@ def parse_route(route: str) -> tuple[str, str]:
     return method.upper(), path
 
 
+def topic_id(key: str) -> str:
+    return f"{pascal(key)}Topic"
+
+
+def topic_policy_id(key: str) -> str:
+    return f"{pascal(key)}TopicPolicy"
+
+
+def email_subscription_id(key: str) -> str:
+    return f"{pascal(key)}EmailSubscription"
+
+
+def alarm_id(name: str) -> str:
+    """An alarm by its name after the prefix: `ingest-dlq-messages`, or `todo-api-errors` for the
+    function alarm `errors` of function `todo-api`."""
+    return f"{pascal(name)}Alarm"
+
+
+def dashboard_id(key: str) -> str:
+    return f"{pascal(key)}Dashboard"
+
+
+def budget_key(budget: dict[str, Any]) -> str:
+    """The budget's name after the prefix: its time unit, `monthly`."""
+    return budget["time_unit"].lower()
+
+
+def budget_id(budget: dict[str, Any]) -> str:
+    return f"{pascal(budget_key(budget))}Budget"
+
+
+def condition_id(parameter: str) -> str:
+    """The condition that an optional parameter is set: AlarmEmail -> HasAlarmEmail."""
+    return f"Has{parameter}"
+
+
+def monitoring_of(manifest: dict[str, Any]) -> dict[str, Any]:
+    return manifest.get("monitoring") or {}
+
+
+def manifest_alarms(manifest: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any], str]]:
+    """Alarm name after the prefix -> (its settings, its target, where the manifest says so): the
+    manifest's alarms, and each function alarm for every function as `<function>-<key>` with the
+    target {"function": <function>}."""
+    monitoring = monitoring_of(manifest)
+    alarms = {
+        key: (spec, spec.get("target") or {}, f"monitoring.alarms.{key}")
+        for key, spec in monitoring.get("alarms", {}).items()
+    }
+    for function in manifest["functions"]:
+        for key, spec in monitoring.get("function_alarms", {}).items():
+            alarms[f"{function}-{key}"] = (spec, {"function": function}, f"monitoring.function_alarms.{key}")
+    return alarms
+
+
+def alarm_target(target: dict[str, Any]) -> tuple[str, str]:
+    """(kind, manifest key) of an alarm's target; the HTTP API's key is `http-api`."""
+    kind = next(iter(target), "")
+    return kind, HTTP_API_KEY if kind == "http_api" else str(target.get(kind))
+
+
+def dashboard_path(manifest: dict[str, Any]) -> Path | None:
+    """The dashboard body file, beside the manifest."""
+    dashboard = monitoring_of(manifest).get("dashboard")
+    return MANIFEST_PATH.parent / dashboard["body"] if dashboard else None
+
+
 # --------------------------------------------------------------------------- SAM checkers
 
-# Resource types that take tags, and how SAM/CloudFormation spell them. AWS::Events::Rule takes
-# Tags (its CloudFormation resource schema marks it taggable, tags on create and update; the
-# reference page of its Tag property still speaks of ECS targets only), and so does
-# AWS::Lambda::EventSourceMapping (since 2024).
-SAM_TAGGABLE = {
-    "AWS::Serverless::Function": "map",
-    "AWS::Serverless::HttpApi": "map",
-    "AWS::DynamoDB::Table": "list",
-    "AWS::IAM::Role": "list",
-    "AWS::Logs::LogGroup": "list",
-    "AWS::SQS::Queue": "list",
-    "AWS::Kinesis::Stream": "list",
-    "AWS::Events::EventBus": "list",
-    "AWS::Events::Rule": "list",
-    "AWS::Lambda::EventSourceMapping": "list",
-    "AWS::SageMaker::Model": "list",
-    "AWS::SageMaker::EndpointConfig": "list",
-    "AWS::SageMaker::Endpoint": "list",
-}
-# Types the stack may contain that take no tags.
-SAM_UNTAGGABLE: set[str] = {"AWS::SQS::QueuePolicy"}
+@functools.lru_cache(maxsize=None)
+def cfn_tag_property(resource_type: str) -> tuple[str, str] | None:
+    """(property, shape) of the property that carries a CloudFormation or SAM type's tags, "map"
+    or "list", from cfn-lint's bundled resource schemas: the schema's tagProperty, else Tags or
+    ResourceTags (a budget's); None when the type has neither. LookupError when cfn-lint does
+    not know the type."""
+    try:
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
+    except ResourceNotFoundError as error:
+        raise LookupError(resource_type) from error
+    properties = schema.get("properties", {})
+    tag_property = str((schema.get("tagging") or {}).get("tagProperty", "")).rpartition("/")[2]
+    name = tag_property or next((name for name in ("Tags", "ResourceTags") if name in properties), None)
+    if name is None or name not in properties:
+        return None
+    return name, "map" if properties[name].get("type") == "object" else "list"
 
 
 def expected_sam_resources(manifest: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -397,6 +511,19 @@ def sam_resource_entries(manifest: dict[str, Any]) -> list[tuple[str, str, str]]
     if manifest.get("http_api"):
         entries.append((HTTP_API_ID, "AWS::Serverless::HttpApi", "http_api"))
         entries.append((HTTP_API_LOG_GROUP_ID, "AWS::Logs::LogGroup", "http_api"))
+    monitoring = monitoring_of(manifest)
+    if monitoring.get("alarm_topic"):
+        key = monitoring["alarm_topic"]["key"]
+        entries.append((topic_id(key), "AWS::SNS::Topic", "monitoring.alarm_topic"))
+        entries.append((topic_policy_id(key), "AWS::SNS::TopicPolicy", "monitoring.alarm_topic"))
+        entries.append((email_subscription_id(key), "AWS::SNS::Subscription", "monitoring.alarm_topic.email_parameter"))
+    for name, (_, target, source) in manifest_alarms(manifest).items():
+        origin = f"{source} of function {target['function']}" if "function" in target else source
+        entries.append((alarm_id(name), "AWS::CloudWatch::Alarm", origin))
+    if monitoring.get("dashboard"):
+        entries.append((dashboard_id(monitoring["dashboard"]["key"]), "AWS::CloudWatch::Dashboard", "monitoring.dashboard"))
+    if monitoring.get("budget"):
+        entries.append((budget_id(monitoring["budget"]), "AWS::Budgets::Budget", "monitoring.budget"))
     return entries
 
 
@@ -1204,6 +1331,303 @@ def check_sam_model_endpoints(manifest: dict[str, Any], template: dict[str, Any]
     return problems
 
 
+TOPIC_PROPERTIES = {"TopicName", "Tags"}
+SUBSCRIPTION_PROPERTIES = {"TopicArn", "Protocol", "Endpoint"}
+ALARM_PROPERTIES = {
+    "AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "ExtendedStatistic",
+    "Period", "EvaluationPeriods", "DatapointsToAlarm", "ComparisonOperator", "Threshold", "TreatMissingData",
+    "AlarmActions", "OKActions", "Tags",
+}
+# Alarm properties that take a manifest setting as it is.
+ALARM_PROPERTY_SETTINGS = {
+    "AlarmDescription": "description", "MetricName": "metric", "Period": "period_seconds",
+    "EvaluationPeriods": "evaluation_periods", "DatapointsToAlarm": "datapoints_to_alarm",
+    "ComparisonOperator": "comparison", "TreatMissingData": "treat_missing_data",
+}
+DASHBOARD_PROPERTIES = {"DashboardName", "DashboardBody", "Tags"}
+SAM_DASHBOARD_VARIABLES = {"prefix": ref("AWS::StackName"), "region": ref("AWS::Region"), "api_id": ref(HTTP_API_ID)}
+BUDGET_PROPERTIES = {"Budget", "NotificationsWithSubscribers", "ResourceTags"}
+BUDGET_SETTINGS = {"BudgetName", "BudgetType", "TimeUnit", "BudgetLimit", "CostFilters"}
+
+
+def topic_condition(account: str, source_arn: str) -> str:
+    """The condition of a grant to publish to the alarm topic: from this account, from an alarm
+    (or budget) of it."""
+    return json.dumps({"ArnLike": {"aws:SourceArn": source_arn}, "StringEquals": {"aws:SourceAccount": account}}, sort_keys=True)
+
+
+def topic_grants(topic: str, partition: str, region: str, account: str) -> set[tuple[str, str, str, str]]:
+    """(service, action, resource, condition) of everything the alarm topic's policy allows, in a
+    template's spelling of the topic's ARN, the partition, the region and the account."""
+    return {
+        (
+            ALARMS_PRINCIPAL, SNS_PUBLISH_ACTION, topic,
+            topic_condition(account, f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*"),
+        ),
+        (BUDGETS_PRINCIPAL, SNS_PUBLISH_ACTION, topic, topic_condition(account, f"arn:{partition}:budgets::{account}:*")),
+    }
+
+
+def service_grants(where: str, document: Any, spell: Any) -> tuple[set[tuple[str, str, str, str]], list[str]]:
+    """(service, action, resource, condition) of every statement of a resource policy, with
+    `spell` writing references one way; a statement that is not an Allow to service principals
+    is a problem."""
+    grants: set[tuple[str, str, str, str]] = set()
+    problems = []
+    for statement in _statements(document):
+        principal = statement.get("Principal")
+        services = as_list(principal.get("Service")) if isinstance(principal, dict) and set(principal) == {"Service"} else None
+        condition = statement.get("Condition") or {}
+        if (
+            statement.get("Effect") != "Allow" or services is None or not isinstance(condition, dict)
+            or any(key in statement for key in ("NotAction", "NotResource", "NotPrincipal"))
+        ):
+            problems.append(f"{where}: statement {statement.get('Sid')!r} must be an Allow of Action on Resource to service principals")
+            continue
+        spelled = json.dumps(
+            {operator: {key: spell(value) for key, value in (values or {}).items()} for operator, values in condition.items()},
+            sort_keys=True,
+        )
+        for service in services:
+            for action in as_list(statement.get("Action")):
+                for resource in as_list(statement.get("Resource")):
+                    grants.add((service, action, spell(resource), spelled))
+    return grants, problems
+
+
+def _compare_topic_grants(problems: list[str], where: str, actual: set[tuple[str, ...]], expected: set[tuple[str, ...]]) -> None:
+    for service, action, resource, condition in sorted(actual - expected):
+        problems.append(f"{where}: lets {service} {action} on {resource} if {condition}, which the alarms and the budget do not need")
+    for service, action, resource, condition in sorted(expected - actual):
+        problems.append(f"{where}: does not let {service} {action} on {resource} if {condition} (and no more), which they need")
+
+
+def _check_sam_optional_parameter(template: dict[str, Any], parameter: str, kind: str, unset: Any, source: str) -> list[str]:
+    """A deploy-time input that may be left out: its parameter, of `kind`, defaulting to `unset`
+    (nothing deployed for it), and the condition Has<parameter> that it was given (compared as
+    text: Ref of a parameter is its text, a Number's too)."""
+    problems = []
+    spec = template.get("Parameters", {}).get(parameter)
+    where = f"Parameters.{parameter}"
+    if spec is None:
+        problems.append(f"{where}: missing; manifest {source} names it")
+    else:
+        _compare(problems, where, "Type", spec.get("Type"), kind, source)
+        if "Default" not in spec or str(spec["Default"]) != str(unset):
+            problems.append(f"{where}: Default is {json.dumps(spec.get('Default'))}, must be {json.dumps(unset)} (left out: nothing deployed for it)")
+        if not str(spec.get("Description") or "").strip():
+            problems.append(f"{where}: no Description; the deployer needs to know what to pass")
+    name = condition_id(parameter)
+    actual = (template.get("Conditions") or {}).get(name)
+    expected = {"Fn::Not": [{"Fn::Equals": [ref(parameter), str(unset)]}]}
+    if actual != expected:
+        problems.append(f"Conditions.{name}: is {json.dumps(actual)}, must be {json.dumps(expected)} (whether {parameter} was given)")
+    return problems
+
+
+def check_sam_alarm_topic(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    """The alarm topic <prefix>-<key>; its policy (only this account's CloudWatch alarms and
+    budgets may publish); the email parameter and, only when it is given, its subscription."""
+    topic = monitoring_of(manifest).get("alarm_topic")
+    if not topic:
+        return []
+    problems = []
+    resources = template.get("Resources", {})
+    key = topic["key"]
+    logical_id = topic_id(key)
+    if logical_id in resources:
+        props = resources[logical_id].get("Properties", {})
+        where = f"{logical_id} (alarm topic {key})"
+        _compare(problems, where, "TopicName", props.get("TopicName"), deployed_name(key), "naming <prefix>-<key>")
+        _unexpected_properties(problems, where, props, TOPIC_PROPERTIES)
+    policy_id = topic_policy_id(key)
+    if policy_id in resources:
+        props = resources[policy_id].get("Properties", {})
+        where = f"{policy_id} (alarm topic {key})"
+        _compare(
+            problems, where, "Topics", [canonical(topic_ref) for topic_ref in as_list(props.get("Topics"))],
+            ["${" + logical_id + "}"], "(its alarm topic)",
+        )
+        grants, found = service_grants(where, json_value(props.get("PolicyDocument")), canonical)
+        problems += found
+        expected = topic_grants("${" + logical_id + "}", "${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}")
+        _compare_topic_grants(problems, where, grants, expected)
+    parameter = topic["email_parameter"]
+    problems += _check_sam_optional_parameter(template, parameter, "String", "", "monitoring.alarm_topic.email_parameter")
+    subscription = email_subscription_id(key)
+    if subscription in resources:
+        resource = resources[subscription]
+        props = resource.get("Properties", {})
+        where = f"{subscription} (alarm topic {key})"
+        _compare(problems, where, "Condition", resource.get("Condition"), condition_id(parameter), f"(only when {parameter} is given)")
+        _compare(problems, where, "TopicArn", canonical(props.get("TopicArn")), "${" + logical_id + "}", "(its alarm topic)")
+        _compare(problems, where, "Protocol", props.get("Protocol"), EMAIL_PROTOCOL, "monitoring.alarm_topic.email_parameter")
+        _compare(problems, where, "Endpoint", props.get("Endpoint"), ref(parameter), "monitoring.alarm_topic.email_parameter")
+        _unexpected_properties(problems, where, props, SUBSCRIPTION_PROPERTIES)
+    return problems
+
+
+def sam_alarm_dimensions(kind: str, key: str) -> list[dict[str, str]]:
+    """The dimensions of an alarm on target `kind` `key`, in canonical() spelling: Ref of a
+    stream, a function or the HTTP API gives its name or id; a queue's and an endpoint's names
+    are attributes (Ref gives a URL, an ARN)."""
+    if kind == "queue":
+        value = canonical(get_att(queue_id(key), "QueueName"))
+    elif kind == "stream":
+        value = "${" + stream_id(key) + "}"
+    elif kind == "endpoint":
+        value = canonical(get_att(endpoint_id(key), "EndpointName"))
+    elif kind == "function":
+        value = "${" + function_id(key) + "}"
+    else:
+        value = "${" + HTTP_API_ID + "}"
+    dimensions = [{"Name": TARGET_DIMENSIONS.get(kind), "Value": value}]
+    if kind == "endpoint":
+        dimensions.append({"Name": "VariantName", "Value": VARIANT_NAME})
+    return dimensions
+
+
+def _number(value: Any) -> Any:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+def check_sam_alarms(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    """Each alarm: its name, what it measures (namespace and dimensions from its target, metric,
+    statistic or percentile), when it fires (period, periods, datapoints, comparison, threshold,
+    missing data), and that it notifies the alarm topic when it fires and when it clears."""
+    problems = []
+    resources = template.get("Resources", {})
+    topic = monitoring_of(manifest).get("alarm_topic")
+    actions = ["${" + topic_id(topic["key"]) + "}"] if topic else []
+    for name, (spec, target, source) in manifest_alarms(manifest).items():
+        logical_id = alarm_id(name)
+        if logical_id not in resources:
+            continue
+        props = resources[logical_id].get("Properties", {})
+        where = f"{logical_id} (alarm {name})"
+        kind, key = alarm_target(target)
+        target_source = f"{source}.target" if "target" in spec else f"{source}, for function {key}"
+        _compare(problems, where, "AlarmName", props.get("AlarmName"), deployed_name(name), "naming <prefix>-<alarm>")
+        _compare(problems, where, "Namespace", props.get("Namespace"), ALARM_NAMESPACES.get(kind), target_source)
+        dimensions = [
+            {"Name": dimension.get("Name"), "Value": canonical(dimension.get("Value"))}
+            for dimension in as_list(props.get("Dimensions")) if isinstance(dimension, dict)
+        ]
+        _compare(problems, where, "Dimensions", dimensions, sam_alarm_dimensions(kind, key), target_source)
+        statistic = spec["statistic"]
+        standard = statistic in STANDARD_STATISTICS
+        _compare(problems, where, "Statistic", props.get("Statistic"), statistic if standard else None, f"{source}.statistic")
+        _compare(
+            problems, where, "ExtendedStatistic", props.get("ExtendedStatistic"), None if standard else statistic,
+            f"{source}.statistic",
+        )
+        for setting, field in ALARM_PROPERTY_SETTINGS.items():
+            _compare(problems, where, setting, props.get(setting), spec[field], f"{source}.{field}")
+        _compare(problems, where, "Threshold", _number(props.get("Threshold")), _number(spec["threshold"]), f"{source}.threshold")
+        for setting in ("AlarmActions", "OKActions"):
+            _compare(
+                problems, where, setting, [canonical(action) for action in as_list(props.get(setting))], actions,
+                "(the alarm topic, when it fires and when it clears)",
+            )
+        _unexpected_properties(problems, where, props, ALARM_PROPERTIES)
+    return problems
+
+
+def check_sam_dashboard(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    """The dashboard <prefix>-<key>: its body is !Sub of the text of the manifest's body file
+    (the same JSON) with exactly the variables prefix, region and api_id."""
+    dashboard = monitoring_of(manifest).get("dashboard")
+    resources = template.get("Resources", {})
+    if not dashboard or dashboard_id(dashboard["key"]) not in resources:
+        return []
+    problems = []
+    logical_id = dashboard_id(dashboard["key"])
+    props = resources[logical_id].get("Properties", {})
+    where = f"{logical_id} (dashboard {dashboard['key']})"
+    file = f"infra/{dashboard['body']}"
+    _compare(problems, where, "DashboardName", props.get("DashboardName"), deployed_name(dashboard["key"]), "naming <prefix>-<key>")
+    body = props.get("DashboardBody")
+    sub = body.get("Fn::Sub") if isinstance(body, dict) and len(body) == 1 else None
+    if not (isinstance(sub, list) and len(sub) == 2 and isinstance(sub[0], str)):
+        problems.append(f"{where}: DashboardBody must be !Sub [<the text of {file}>, <its variables>]")
+    else:
+        text, variables = sub
+        try:
+            same = json.loads(text) == json.loads(dashboard_path(manifest).read_text())
+        except ValueError:
+            same = False
+        if not same:
+            problems.append(f"{where}: DashboardBody's text is not the JSON of {file} (monitoring.dashboard.body); paste the file in")
+        _compare(problems, where, "DashboardBody variables", variables, SAM_DASHBOARD_VARIABLES, f"(the variables of {file})")
+    _unexpected_properties(problems, where, props, DASHBOARD_PROPERTIES)
+    return problems
+
+
+def check_sam_budget(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    """The amount parameter (a Number, 0: no budget); the budget only when it is given: a cost
+    budget <prefix>-<time unit> of that amount in USD on what carries the filter tag with this
+    stack's value, notifying the alarm topic at each manifest threshold, after the topic lets
+    Budgets publish."""
+    monitoring = monitoring_of(manifest)
+    budget = monitoring.get("budget")
+    if not budget:
+        return []
+    source = "monitoring.budget"
+    parameter = budget["amount_parameter"]
+    problems = _check_sam_optional_parameter(template, parameter, "Number", 0, f"{source}.amount_parameter")
+    resources = template.get("Resources", {})
+    logical_id = budget_id(budget)
+    if logical_id not in resources:
+        return problems
+    resource = resources[logical_id]
+    props = resource.get("Properties", {})
+    where = f"{logical_id} (budget)"
+    topic = monitoring.get("alarm_topic") or {}
+    _compare(problems, where, "Condition", resource.get("Condition"), condition_id(parameter), f"(only when {parameter} is given)")
+    _compare(
+        problems, where, "DependsOn", as_list(resource.get("DependsOn")), [topic_policy_id(topic.get("key", ""))],
+        "(Budgets must be allowed to publish to the topic first)",
+    )
+    spec = props.get("Budget") or {}
+    tag = budget["filter_tag"]
+    _compare(problems, where, "Budget.BudgetName", spec.get("BudgetName"), deployed_name(budget_key(budget)), "naming <prefix>-<time unit>")
+    _compare(problems, where, "Budget.BudgetType", spec.get("BudgetType"), BUDGET_TYPE, "(a cost budget)")
+    _compare(problems, where, "Budget.TimeUnit", spec.get("TimeUnit"), budget["time_unit"], f"{source}.time_unit")
+    _compare(
+        problems, where, "Budget.BudgetLimit", spec.get("BudgetLimit"), {"Amount": ref(parameter), "Unit": BUDGET_UNIT},
+        f"{source}.amount_parameter",
+    )
+    _compare(
+        problems, where, "Budget.CostFilters", json_value(spec.get("CostFilters")),
+        {BUDGET_COST_FILTER: [{"Fn::Join": ["", [f"user:{tag}$", ref(pascal(tag))]]}]},
+        f"{source}.filter_tag (user:<tag>$<the value of its parameter>)",
+    )
+    _unexpected_properties(problems, f"{where} Budget", spec, BUDGET_SETTINGS)
+    notifications = [
+        {
+            "Notification": entry.get("Notification"),
+            "Subscribers": [
+                {name: canonical(value) if name == "Address" else value for name, value in subscriber.items()}
+                for subscriber in as_list(entry.get("Subscribers")) if isinstance(subscriber, dict)
+            ],
+        }
+        for entry in as_list(props.get("NotificationsWithSubscribers")) if isinstance(entry, dict)
+    ]
+    expected = [
+        {
+            "Notification": {
+                "NotificationType": notification["type"], "ComparisonOperator": BUDGET_COMPARISON,
+                "Threshold": notification["threshold_percent"], "ThresholdType": BUDGET_THRESHOLD_TYPE,
+            },
+            "Subscribers": [{"SubscriptionType": "SNS", "Address": "${" + topic_id(topic.get("key", "")) + "}"}],
+        }
+        for notification in budget["notifications"]
+    ]
+    _compare(problems, where, "NotificationsWithSubscribers", notifications, expected, f"{source}.notifications")
+    _unexpected_properties(problems, where, props, BUDGET_PROPERTIES)
+    return problems
+
+
 def _tag_values(tags: Any) -> dict[str, Any]:
     if isinstance(tags, dict):
         return tags
@@ -1211,7 +1635,8 @@ def _tag_values(tags: Any) -> dict[str, Any]:
 
 
 def check_sam_tags(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
-    """Every taggable resource carries every cost-allocation tag, valued by its parameter."""
+    """Every resource whose type takes tags (cfn-lint's resource schemas say which property)
+    carries every cost-allocation tag, valued by its parameter."""
     problems = []
     parameters = template.get("Parameters", {})
     expected = {key: ref(pascal(key)) for key in manifest["cost_allocation_tags"]}
@@ -1223,20 +1648,22 @@ def check_sam_tags(manifest: dict[str, Any], template: dict[str, Any]) -> list[s
             problems.append(f"Parameters.{pascal(key)}: must be a String with MinLength 1 (the value of tag {key})")
     for logical_id, resource in template.get("Resources", {}).items():
         resource_type = resource.get("Type")
-        if resource_type in SAM_UNTAGGABLE:
+        try:
+            tagging = cfn_tag_property(resource_type)
+        except LookupError:
+            problems.append(f"{logical_id}: type {resource_type} is not in cfn-lint's resource schemas; cannot tell whether it takes tags")
             continue
-        if resource_type not in SAM_TAGGABLE:
-            problems.append(f"{logical_id}: type {resource_type} is not known to this check; say whether it takes tags")
+        if tagging is None:
             continue
-        tags = resource.get("Properties", {}).get("Tags")
-        shape = SAM_TAGGABLE[resource_type]
+        name, shape = tagging
+        tags = resource.get("Properties", {}).get(name)
         if tags is not None and (shape == "map") != isinstance(tags, dict):
-            problems.append(f"{logical_id}: Tags must be a {'map' if shape == 'map' else 'Key/Value list'} on {resource_type}")
+            problems.append(f"{logical_id}: {name} must be a {'map' if shape == 'map' else 'Key/Value list'} on {resource_type}")
             continue
         actual = _tag_values(tags)
         for key, value in expected.items():
             if key not in actual:
-                problems.append(f"{logical_id}: cost-allocation tag {key} is missing")
+                problems.append(f"{logical_id}: cost-allocation tag {key} is missing ({resource_type} takes {name})")
             elif actual[key] != value:
                 problems.append(f"{logical_id}: tag {key} is {json.dumps(actual[key])}, must be {json.dumps(value)}")
     return problems
@@ -1250,6 +1677,11 @@ def check_sam_outputs(manifest: dict[str, Any], template: dict[str, Any]) -> lis
     expected |= {f"{pascal(key)}QueueUrl": ref(queue_id(key)) for key in manifest.get("queues", {})}
     expected |= {f"{pascal(key)}StreamName": ref(stream_id(key)) for key in manifest.get("streams", {})}
     expected |= {f"{pascal(key)}EventBusName": ref(event_bus_id(key)) for key in manifest.get("event_buses", {})}
+    monitoring = monitoring_of(manifest)
+    if monitoring.get("alarm_topic"):
+        expected[f"{topic_id(monitoring['alarm_topic']['key'])}Arn"] = ref(topic_id(monitoring["alarm_topic"]["key"]))
+    if monitoring.get("dashboard"):
+        expected[f"{dashboard_id(monitoring['dashboard']['key'])}Name"] = ref(dashboard_id(monitoring["dashboard"]["key"]))
     for name, value in expected.items():
         _compare(problems, f"Outputs.{name}", "Value", outputs.get(name, {}).get("Value"), value, "(deployed name)")
     for key in manifest.get("model_endpoints", {}):
@@ -1277,24 +1709,19 @@ def check_sam(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
         + check_sam_no_wildcard_actions(template)
         + check_sam_routes(manifest, template)
         + check_sam_http_api(manifest, template)
+        + check_sam_alarm_topic(manifest, template)
+        + check_sam_alarms(manifest, template)
+        + check_sam_dashboard(manifest, template)
+        + check_sam_budget(manifest, template)
         + check_sam_tags(manifest, template)
         + check_sam_outputs(manifest, template)
     )
 
 
-# What SAM generates: tags and authorization must survive the transform.
-TRANSLATED_TAGGABLE = {
-    "AWS::Lambda::Function", "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage",
-    "AWS::DynamoDB::Table", "AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::SQS::Queue",
-    "AWS::Kinesis::Stream", "AWS::Events::EventBus", "AWS::Events::Rule", "AWS::Lambda::EventSourceMapping",
-    "AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint",
-}
-TRANSLATED_UNTAGGABLE = {"AWS::Lambda::Permission", "AWS::SQS::QueuePolicy"}
-
-
 def check_sam_translated(manifest: dict[str, Any], template: dict[str, Any]) -> list[str]:
-    """The CloudFormation SAM generates: it translates, its taggable resources carry the tags,
-    no role is generated, and every manifest route is behind the JWT authorizer."""
+    """The CloudFormation SAM generates: it translates, every resource whose type takes tags
+    (cfn-lint's resource schemas) carries them, no role is generated, and every manifest route is
+    behind the JWT authorizer."""
     try:
         translated = translate_sam(template)
     except Exception as error:  # the translator's errors name the resource
@@ -1308,15 +1735,17 @@ def check_sam_translated(manifest: dict[str, Any], template: dict[str, Any]) -> 
         props = resource.get("Properties", {})
         if resource_type == "AWS::IAM::Role" and logical_id not in expected_roles:
             problems.append(f"{logical_id}: SAM generated a role; every function must use its manifest role")
-        if resource_type in TRANSLATED_UNTAGGABLE:
+        try:
+            tagging = cfn_tag_property(resource_type)
+        except LookupError:
+            problems.append(f"{logical_id}: SAM generated a {resource_type}, which cfn-lint's resource schemas do not have")
             continue
-        if resource_type not in TRANSLATED_TAGGABLE:
-            problems.append(f"{logical_id}: SAM generated a {resource_type}, which this check does not know")
+        if tagging is None:
             continue
         if resource_type == "AWS::ApiGatewayV2::Api" and "Body" in props:
             keys = {tag.get("name") for tag in props["Body"].get("tags", [])}
         else:
-            keys = set(_tag_values(props.get("Tags")))
+            keys = set(_tag_values(props.get(tagging[0])))
         for key in sorted(tag_keys - keys):
             problems.append(f"{logical_id} ({resource_type}, generated by SAM): cost-allocation tag {key} is missing")
     api = translated["Resources"].get(HTTP_API_ID, {}).get("Properties", {}).get("Body", {})
@@ -1336,6 +1765,137 @@ def check_sam_translated(manifest: dict[str, Any], template: dict[str, Any]) -> 
         integration = operation.get("x-amazon-apigateway-integration", {})
         if function_id(route["function"]) + ".Arn" not in canonical(integration.get("uri")):
             problems.append(f"{HTTP_API_ID} (generated): route {route['route']!r} does not invoke {function_id(route['function'])}")
+    return problems
+
+
+# --------------------------------------------------------------------------- the dashboard body
+
+
+def emf_metrics_source() -> str:
+    return SHARED_METRICS_PATH.read_text()
+
+
+def emf_namespace() -> str:
+    """The namespace every function's EMF metrics are in (shared::metrics::NAMESPACE)."""
+    match = re.search(r'const NAMESPACE: &str = "([^"]+)";', emf_metrics_source())
+    return match.group(1) if match else ""
+
+
+def emf_sources(function: str) -> str:
+    """The text of a function's crate and of shared/src/metrics.rs, where its metric names are,
+    without their tests (from `#[cfg(test)]` on)."""
+    paths = sorted((FUNCTIONS_DIR / function / "src").rglob("*.rs")) + [SHARED_METRICS_PATH]
+    return "\n".join(path.read_text().partition("#[cfg(test)]")[0] for path in paths if path.is_file())
+
+
+def emf_recordings(function: str) -> dict[str, set[frozenset[str]]]:
+    """Metric name -> the dimension sets `function` records it with: the collector's default
+    dimensions (FunctionName) and the labels of the recording. Invocation::count adds the label
+    Start; counter!/histogram!/gauge! have the labels written in them."""
+    text = emf_sources(function)
+    constants = dict(re.findall(r'const (\w+): &str = "([^"]*)";', text))
+    defaults = set(re.findall(r'with_dimension\(\s*"(\w+)"', emf_metrics_source()))
+    recordings: dict[str, set[frozenset[str]]] = {}
+
+    def record(token: str, labels: set[str]) -> None:
+        name = token.strip('"') if token.startswith('"') else constants.get(token)
+        if name is not None:
+            recordings.setdefault(name, set()).add(frozenset(defaults | labels))
+
+    for match in re.finditer(r'\.count\(\s*("\w+"|\w+)\s*,', text):
+        record(match.group(1), {"Start"})
+    macro = r'(?<![\w])(?:counter|histogram|gauge)!\(\s*("\w+"|\w+)(.*?)\)\s*\.(?:increment|record|set|absolute|decrement)\('
+    for match in re.finditer(macro, text, re.S):
+        record(match.group(1), set(re.findall(r'"(\w+)"\s*=>', match.group(2))))
+    return recordings
+
+
+def dashboard_metrics(body: Any) -> tuple[list[tuple[str, str, dict[str, Any], frozenset[str], str]], list[str]]:
+    """(namespace, metric, dimension values, dimension set, widget) of every metric the dashboard
+    plots, from its metric rows and from the SEARCH expressions in them; and the rows it cannot
+    read."""
+    metrics = []
+    problems = []
+    for widget in as_list(body.get("widgets") if isinstance(body, dict) else None):
+        props = widget.get("properties", {}) if isinstance(widget, dict) else {}
+        where = f"widget {props.get('title')!r}"
+        for row in as_list(props.get("metrics")):
+            row = as_list(row)
+            if row and isinstance(row[0], dict):
+                for search in re.findall(r"SEARCH\(\s*'([^']*)'", str(row[0].get("expression", ""))):
+                    schema = re.match(r"\s*\{([^}]*)\}", search)
+                    if not schema:
+                        problems.append(f"{where}: SEARCH {search!r} has no {{namespace,dimensions}} schema")
+                        continue
+                    namespace, *names = [part.strip() for part in schema.group(1).split(",")]
+                    terms = dict(re.findall(r'(\w+)="([^"]*)"', search[schema.end():]))
+                    values = {name: terms.get(name) for name in names}
+                    metrics.append((namespace, terms.get("MetricName", ""), values, frozenset(names), where))
+                continue
+            strings = [item for item in row if isinstance(item, str)]
+            if "." in strings or len(strings) < 2 or len(strings) % 2:
+                problems.append(f"{where}: metric row {json.dumps(row)} must spell out namespace, metric and dimension pairs")
+                continue
+            values = dict(zip(strings[2::2], strings[3::2]))
+            metrics.append((strings[0], strings[1], values, frozenset(values), where))
+    return metrics, problems
+
+
+def _dashboard_dimension(manifest: dict[str, Any], where: str, name: str, value: Any) -> list[str]:
+    """A dimension value that names a resource names a manifest one, as deployed."""
+    if name in DASHBOARD_RESOURCE_DIMENSIONS:
+        section = DASHBOARD_RESOURCE_DIMENSIONS[name]
+        names = {
+            queue_name(key, spec) if section == "queues" else key for key, spec in manifest.get(section, {}).items()
+        }
+        if not (isinstance(value, str) and value.startswith(DASHBOARD_PREFIX) and value[len(DASHBOARD_PREFIX):] in names):
+            return [f"{where}: {name} {value!r} is not {DASHBOARD_PREFIX}<name> of one of the manifest's {section} ({', '.join(sorted(names))})"]
+    elif name == "ApiId" and value != "${api_id}":
+        return [f"{where}: ApiId {value!r} must be ${{api_id}}, the HTTP API's id"]
+    elif name == "VariantName" and value != VARIANT_NAME:
+        return [f"{where}: VariantName {value!r} must be {VARIANT_NAME}, the endpoints' one variant"]
+    return []
+
+
+def check_dashboard(manifest: dict[str, Any], text: str) -> list[str]:
+    """The dashboard file: only the variables both templates give it (no other ${...}, no
+    Terraform %{ directive), JSON; every resource it names is a manifest one, as deployed; every
+    EMF metric it plots for function F is a name in F's crate or shared/src/metrics.rs, plotted
+    with the dimensions F records it with."""
+    file = f"infra/{monitoring_of(manifest)['dashboard']['body']}"
+    problems = [
+        f"{file}: ${{{variable}}} is not one of the variables both templates give it ({', '.join(DASHBOARD_VARIABLES)})"
+        for variable in sorted(set(re.findall(r"\$\{([^}]*)\}", text)) - set(DASHBOARD_VARIABLES))
+    ]
+    if "%{" in text or "$${" in text:
+        problems.append(f"{file}: %{{ and $${{ are Terraform template syntax, which the SAM template's !Sub does not share")
+    try:
+        body = json.loads(text)
+    except ValueError as error:
+        return problems + [f"{file}: not JSON: {error}"]
+    metrics, unread = dashboard_metrics(body)
+    problems += [f"{file} {problem}" for problem in unread]
+    namespace = emf_namespace()
+    for metric_namespace, metric, values, names, widget in metrics:
+        where = f"{file} {widget}"
+        for name, value in values.items():
+            problems += _dashboard_dimension(manifest, where, name, value)
+        if metric_namespace != namespace:
+            continue
+        function = str(values.get("FunctionName") or "")[len(DASHBOARD_PREFIX):]
+        if function not in manifest["functions"]:
+            continue  # reported as a dimension that names no manifest function
+        recorded = emf_recordings(function).get(metric, set())
+        if f'"{metric}"' not in emf_sources(function):
+            problems.append(
+                f"{where}: {namespace} metric {metric!r} is in neither functions/{function}/src nor "
+                f"shared/src/metrics.rs; the function does not emit it"
+            )
+        elif names not in recorded:
+            problems.append(
+                f"{where}: {metric} of {function} is plotted with dimensions {sorted(names)}, which {function} "
+                f"records it with {sorted(sorted(dimensions) for dimensions in recorded)}: the graph would stay empty"
+            )
     return problems
 
 
@@ -1383,19 +1943,7 @@ MANIFEST_READ = '${jsondecode(file("${path.module}/../stack.json"))}'
 NAME = "${var.name_prefix}-${each.key}"
 QUEUE_NAME = '${var.name_prefix}-${each.key}${each.value.fifo ? ".fifo" : ""}'
 
-# aws_cloudwatch_event_rule and aws_lambda_event_source_mapping take tags (the latter since
-# provider 5.70, hence versions.tf).
-TF_TAGGABLE = {
-    "aws_dynamodb_table", "aws_lambda_function", "aws_iam_role", "aws_cloudwatch_log_group",
-    "aws_apigatewayv2_api", "aws_apigatewayv2_stage", "aws_sqs_queue", "aws_kinesis_stream",
-    "aws_cloudwatch_event_bus", "aws_cloudwatch_event_rule", "aws_lambda_event_source_mapping",
-    "aws_sagemaker_model", "aws_sagemaker_endpoint_configuration", "aws_sagemaker_endpoint",
-}
-TF_UNTAGGABLE = {
-    "aws_iam_role_policy", "aws_apigatewayv2_route", "aws_apigatewayv2_integration",
-    "aws_apigatewayv2_authorizer", "aws_lambda_permission", "aws_sqs_queue_policy",
-    "aws_sqs_queue_redrive_policy", "aws_sqs_queue_redrive_allow_policy", "aws_cloudwatch_event_target",
-}
+TF_ALARM_TOPIC_ARN = "${aws_sns_topic.this[local.monitoring.alarm_topic.key].arn}"
 
 # For each resource type (one rule per kind of that type, told apart by what for_each
 # iterates): settings under "exact" must be exactly that expression or value; those under
@@ -1699,6 +2247,90 @@ TF_RULES: dict[str, list[dict[str, Any]]] = {
             "destination_config", "scaling_config",
         ],
     }],
+    "aws_sns_topic": [{
+        "for_each": "local.alarm_topics",
+        "exact": {"name": NAME},
+        # No key: see infra/checkov.yaml (CKV_AWS_26); the policy is its own resource.
+        "absent": ["name_prefix", "kms_master_key_id", "policy", "fifo_topic", "delivery_policy"],
+    }],
+    "aws_sns_topic_policy": [{
+        # Its statements are compared one by one by check_terraform_monitoring.
+        "for_each": "local.alarm_topics",
+        "exact": {"arn": "${aws_sns_topic.this[each.key].arn}"},
+    }],
+    "aws_sns_topic_subscription": [{
+        # The email address is the manifest's email_parameter: check_terraform_monitoring.
+        "for_each": "local.alarm_topics",
+        "exact": {"topic_arn": "${aws_sns_topic.this[each.key].arn}", "protocol": EMAIL_PROTOCOL},
+    }],
+    "aws_cloudwatch_metric_alarm": [{
+        "for_each": "local.alarms",
+        "exact": {
+            "alarm_name": NAME,
+            "alarm_actions": [TF_ALARM_TOPIC_ARN],
+            "ok_actions": [TF_ALARM_TOPIC_ARN],
+        },
+        "binds": {
+            "alarm_description": ["each.value.description"],
+            "namespace": ["local.alarm_namespaces", "each.value.target"],
+            "metric_name": ["each.value.metric"],
+            # Each kind of target: its dimension, the deployed name or id of the resource.
+            "dimensions": [
+                *TARGET_DIMENSIONS.values(), "VariantName",
+                "aws_sqs_queue.this[each.value.target.queue].name",
+                "aws_kinesis_stream.this[each.value.target.stream].name",
+                "aws_sagemaker_endpoint.this[each.value.target.endpoint].name",
+                "aws_sagemaker_endpoint_configuration.this[each.value.target.endpoint].production_variants",
+                "aws_lambda_function.this[each.value.target.function].function_name",
+                "aws_apigatewayv2_api",
+            ],
+            "statistic": ["local.standard_statistics", "each.value.statistic"],
+            "extended_statistic": ["local.standard_statistics", "each.value.statistic"],
+            "period": ["each.value.period_seconds"],
+            "evaluation_periods": ["each.value.evaluation_periods"],
+            "datapoints_to_alarm": ["each.value.datapoints_to_alarm"],
+            "comparison_operator": ["each.value.comparison"],
+            "threshold": ["each.value.threshold"],
+            "treat_missing_data": ["each.value.treat_missing_data"],
+        },
+        "absent": [
+            "metric_query", "unit", "actions_enabled", "insufficient_data_actions", "threshold_metric_id",
+            "evaluate_low_sample_count_percentiles",
+        ],
+    }],
+    "aws_cloudwatch_dashboard": [{
+        # The body is compared by check_terraform_monitoring.
+        "for_each": "local.dashboards",
+        "exact": {"dashboard_name": NAME},
+    }],
+    "aws_budgets_budget": [{
+        "for_each": "local.budgets",
+        "exact": {
+            "name": NAME, "budget_type": BUDGET_TYPE, "limit_unit": BUDGET_UNIT, "cost_filter.name": BUDGET_COST_FILTER,
+            "depends_on": ["${aws_sns_topic_policy.this}"],
+        },
+        "binds": {
+            "time_unit": ["each.value.time_unit"],
+            "cost_filter.values": ["user:%s$%s", "each.value.filter_tag", "local.tags[each.value.filter_tag]"],
+        },
+        "dynamic": {
+            "notification": {
+                "for_each": ["each.value.notifications"],
+                "content": {
+                    "notification_type": ["notification.value.type"],
+                    "threshold": ["notification.value.threshold_percent"],
+                },
+                "content_exact": {
+                    "comparison_operator": BUDGET_COMPARISON, "threshold_type": BUDGET_THRESHOLD_TYPE,
+                    "subscriber_sns_topic_arns": [TF_ALARM_TOPIC_ARN],
+                },
+            },
+        },
+        "absent": [
+            "notification", "name_prefix", "cost_types", "planned_limit", "auto_adjust_data", "time_period_end",
+            "time_period_start", "subscriber_email_addresses",
+        ],
+    }],
 }
 
 
@@ -1728,6 +2360,11 @@ def check_terraform_reads_manifest(module: dict[str, Any]) -> list[str]:
         "event_rules": ["local.event_buses", "rules", "pattern", "target.queue"],
         "rule_target_queues": ["local.event_rules", "rule.queue"],
         "event_sources": ["local.stack.functions", "event_sources", "source.function", "source.queue", "source.stream"],
+        "monitoring": ["local.stack.monitoring"],
+        "alarm_topics": ["local.monitoring.alarm_topic", "local.monitoring.alarm_topic.key"],
+        "dashboards": ["local.monitoring.dashboard", "local.monitoring.dashboard.key"],
+        "alarms": ["local.monitoring.alarms", "local.monitoring.function_alarms", "local.stack.functions"],
+        "budgets": ["local.monitoring.budget", "local.monitoring.budget.time_unit"],
     }
     for name, references in derived.items():
         value = tf_value(locals_, name)
@@ -1835,7 +2472,7 @@ def _quoted_actions(text: str) -> set[str]:
 def check_terraform_iam(module: dict[str, Any]) -> list[str]:
     """No literal IAM action with `*`; in roles' policies the only literal actions are the
     log-writing ones, the rest come from the manifest's permissions; queue policies grant only
-    what EventBridge needs to deliver."""
+    what EventBridge needs to deliver, topic policies only what alarms and budgets need."""
     problems = []
     for (resource_type, name), body in module["resource"].items():
         if resource_type in ("aws_iam_role_policy", "aws_iam_policy") and mentions(tf_value(body, "for_each"), "local.model_endpoints"):
@@ -1844,6 +2481,8 @@ def check_terraform_iam(module: dict[str, Any]) -> list[str]:
             allowed, why = LOG_ACTIONS, "actions come from the manifest's permissions"
         elif resource_type == "aws_sqs_queue_policy":
             allowed, why = set(EVENTS_QUEUE_ACTIONS), f"EventBridge needs only {', '.join(EVENTS_QUEUE_ACTIONS)}"
+        elif resource_type == "aws_sns_topic_policy":
+            allowed, why = {SNS_PUBLISH_ACTION}, f"alarms and budgets need only {SNS_PUBLISH_ACTION}"
         else:
             continue
         policy = str(tf_value(body, "policy"))
@@ -1898,6 +2537,16 @@ def check_terraform_no_manifest_literals(manifest: dict[str, Any], module: dict[
             literals |= {source["starting_position"]} if "starting_position" in source else set()
     for route in (manifest.get("http_api") or {}).get("routes", []):
         literals |= {route["route"], parse_route(route["route"])[1]}
+    monitoring = monitoring_of(manifest)
+    literals |= set(monitoring.get("alarms", {})) | set(monitoring.get("function_alarms", {}))
+    literals |= {monitoring[section]["key"] for section in ("alarm_topic", "dashboard") if monitoring.get(section)}
+    if monitoring.get("dashboard"):
+        literals.add(monitoring["dashboard"]["body"])
+    for spec in [*monitoring.get("alarms", {}).values(), *monitoring.get("function_alarms", {}).values()]:
+        literals |= {spec["metric"], spec["statistic"], spec["comparison"], spec["treat_missing_data"]}
+    if monitoring.get("budget"):
+        budget = monitoring["budget"]
+        literals |= {budget["filter_tag"], budget["time_unit"]} | {notification["type"] for notification in budget["notifications"]}
     problems = []
     for (resource_type, name), body in module["resource"].items():
         # A service principal (events.amazonaws.com) is not the bus key `events`.
@@ -1909,6 +2558,8 @@ def check_terraform_no_manifest_literals(manifest: dict[str, Any], module: dict[
 
 
 def check_terraform_tags(manifest: dict[str, Any], module: dict[str, Any]) -> list[str]:
+    """The tag variable has exactly the manifest's keys; every resource type of the module is in
+    the record of taggable types, and each that takes tags has tags = local.tags."""
     problems = []
     variable = module["variable"].get("cost_allocation_tags")
     if variable is None:
@@ -1922,12 +2573,16 @@ def check_terraform_tags(manifest: dict[str, Any], module: dict[str, Any]) -> li
             )
         if not tf_value(variable, "validation"):
             problems.append("variable cost_allocation_tags: no validation that the values are non-empty")
+    takes_tags = load_taggable_record()["takes_tags"]
     for (resource_type, name), body in module["resource"].items():
         where = f"{resource_type}.{name}"
-        if resource_type in TF_UNTAGGABLE:
+        if resource_type not in takes_tags:
+            problems.append(
+                f"{where}: {resource_type} is not in infra/tests/{TAGGABLE_RECORD_PATH.name}; record whether it takes "
+                f"tags (the provider schema says)"
+            )
             continue
-        if resource_type not in TF_TAGGABLE:
-            problems.append(f"{where}: {resource_type} is not known to this check; say whether it takes tags")
+        if not takes_tags[resource_type]:
             continue
         if tf_value(body, "tags") != "${local.tags}":
             problems.append(f"{where}: tags is {json.dumps(tf_value(body, 'tags'))}, must be local.tags (the cost-allocation tags)")
@@ -2028,6 +2683,135 @@ def check_terraform_model_endpoints(manifest: dict[str, Any], module: dict[str, 
     return problems
 
 
+# The alarm topic's policy in the module's spelling; the dashboard's templatefile() call.
+TF_PARTITION = "${data.aws_partition.current.partition}"
+TF_REGION = "${data.aws_region.current.id}"
+TF_ACCOUNT = "${data.aws_caller_identity.current.account_id}"
+TF_DASHBOARD_PATH = "${path.module}/../${each.value.body}"
+TF_DASHBOARD_VARIABLES = {
+    "prefix": "${var.name_prefix}", "region": TF_REGION, "api_id": f'${{aws_apigatewayv2_api.this["{HTTP_API_KEY}"].id}}',
+}
+
+
+def tf_templatefile(expression: Any) -> tuple[str, Any] | None:
+    """(path, variables) of `templatefile("<path>", {...})`; None for any other expression."""
+    match = re.fullmatch(r'\$\{templatefile\("(.*?)",(\{.*\})\)\}', str(expression), re.S)
+    if not match:
+        return None
+    try:
+        return match.group(1), ast.literal_eval(match.group(2))
+    except (ValueError, SyntaxError):
+        return None
+
+
+def _check_tf_optional_variable(variables: dict[str, Any], name: str, kind: str, source: str) -> list[str]:
+    """A deploy-time input that may be left out: null by default (nothing deployed for it), of
+    `kind`, validated."""
+    where = f"variable {name} ({source})"
+    variable = variables.get(name)
+    if variable is None:
+        return [f"{where}: missing"]
+    problems = []
+    if "default" not in variable or tf_value(variable, "default") is not None:
+        problems.append(f"{where}: must default to null (left out: nothing deployed for it)")
+    if tf_value(variable, "type") != f"${{{kind}}}":
+        problems.append(f"{where}: type must be {kind}")
+    if not mentions(tf_value(variable, "validation.condition"), f"var.{name}"):
+        problems.append(f"{where}: no validation of var.{name}")
+    return problems
+
+
+def check_terraform_monitoring(manifest: dict[str, Any], module: dict[str, Any]) -> list[str]:
+    """The inputs the manifest's monitoring names (email_parameter, amount_parameter: variables
+    in snake case, null by default) and where they go (the subscription, the budget); the alarm
+    topic's policy, statement by statement, as the SAM template's; the dashboard's body,
+    templatefile() of the manifest's file with exactly the variables the SAM template gives it."""
+    monitoring = monitoring_of(manifest)
+    problems = []
+    resources = module["resource"]
+    topic = monitoring.get("alarm_topic")
+    if topic:
+        email = parameter_variable(topic["email_parameter"])
+        problems += _check_tf_optional_variable(
+            module["variable"], email, "string", f"monitoring.alarm_topic.email_parameter {topic['email_parameter']}",
+        )
+    budget = monitoring.get("budget")
+    if budget:
+        amount = parameter_variable(budget["amount_parameter"])
+        problems += _check_tf_optional_variable(
+            module["variable"], amount, "number", f"monitoring.budget.amount_parameter {budget['amount_parameter']}",
+        )
+        if not mentions(tf_value(module["locals"], "budgets"), f"var.{amount}"):
+            problems.append(f"locals.budgets: must be empty while var.{amount} is null")
+    for (resource_type, name), body in resources.items():
+        where = f"{resource_type}.{name}"
+        if resource_type == "aws_sns_topic_subscription" and topic:
+            if not mentions(tf_value(body, "for_each"), f"var.{email}"):
+                problems.append(f"{where}: for_each must be empty while var.{email} is null")
+            if tf_value(body, "endpoint") != f"${{var.{email}}}":
+                problems.append(f"{where}: endpoint is {json.dumps(tf_value(body, 'endpoint'))}, must be var.{email}")
+        elif resource_type == "aws_sns_topic_policy":
+            document = tf_literal_policy(body)
+            if not isinstance(document, dict):
+                problems.append(f"{where}: policy must be jsonencode of a written-out document, so that each statement can be checked")
+                continue
+            grants, found = service_grants(where, document, str)
+            problems += found
+            _compare_topic_grants(problems, where, grants, topic_grants("${aws_sns_topic.this[each.key].arn}", TF_PARTITION, TF_REGION, TF_ACCOUNT))
+        elif resource_type == "aws_cloudwatch_dashboard":
+            call = tf_templatefile(tf_value(body, "dashboard_body"))
+            if call is None or call != (TF_DASHBOARD_PATH, TF_DASHBOARD_VARIABLES):
+                problems.append(
+                    f"{where}: dashboard_body is {json.dumps(tf_value(body, 'dashboard_body'))}, must be "
+                    f"templatefile(\"{TF_DASHBOARD_PATH}\", {json.dumps(TF_DASHBOARD_VARIABLES)})"
+                )
+        elif resource_type == "aws_budgets_budget" and budget and not mentions(tf_value(body, "limit_amount"), f"var.{amount}"):
+            problems.append(f"{where}: limit_amount is {json.dumps(tf_value(body, 'limit_amount'))}, must be var.{amount}")
+    return problems
+
+
+def load_taggable_record(path: Path = TAGGABLE_RECORD_PATH) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def check_taggable_record(record: dict[str, Any], resource_schemas: dict[str, Any]) -> list[str]:
+    """The record says of each type what the provider's schema says: whether it has `tags`."""
+    problems = []
+    for resource_type, takes_tags in sorted(record["takes_tags"].items()):
+        schema = resource_schemas.get(resource_type)
+        if schema is None:
+            problems.append(f"{resource_type}: not in the provider schema")
+        elif ("tags" in schema["block"].get("attributes", {})) != takes_tags:
+            problems.append(
+                f"{resource_type}: recorded as {'taking' if takes_tags else 'not taking'} tags, the provider schema "
+                f"says {'not' if takes_tags else 'it does'}"
+            )
+    return problems
+
+
+def provider_resource_schemas(record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The resource schemas of the recorded provider version from `terraform providers schema`,
+    offline from a provider plugin directory (TF_PLUGIN_DIR, default /opt/tf-plugins); None and
+    the reason when there is no terraform or no such provider there."""
+    terraform = shutil.which("terraform")
+    plugin_dir = Path(os.environ.get("TF_PLUGIN_DIR", DEFAULT_TF_PLUGIN_DIR))
+    source, version = record["provider"]["source"], record["provider"]["version"]
+    if terraform is None:
+        return None, "no terraform on PATH"
+    if not (plugin_dir / source / version).is_dir():
+        return None, f"no {source} {version} in the provider plugin directory {plugin_dir} (TF_PLUGIN_DIR)"
+    with tempfile.TemporaryDirectory() as work:
+        (Path(work) / "versions.tf").write_text(
+            'terraform {\n  required_providers {\n    aws = {\n'
+            f'      source  = "{source}"\n      version = "{version}"\n'
+            '    }\n  }\n}\n'
+        )
+        run = functools.partial(subprocess.run, cwd=work, capture_output=True, text=True, check=True)
+        run([terraform, "init", "-backend=false", "-input=false", f"-plugin-dir={plugin_dir}"])
+        schemas = json.loads(run([terraform, "providers", "schema", "-json"]).stdout)
+    return schemas["provider_schemas"][source]["resource_schemas"], ""
+
+
 def check_terraform_variables(module: dict[str, Any]) -> list[str]:
     problems = []
     variables = module["variable"]
@@ -2041,16 +2825,35 @@ def check_terraform_variables(module: dict[str, Any]) -> list[str]:
     return problems
 
 
-def check_terraform_example_inputs(module: dict[str, Any], example: dict[str, Any]) -> list[str]:
-    """The example passes every module input that has no default."""
+def manifest_inputs(manifest: dict[str, Any]) -> list[str]:
+    """The module's variables for the deploy-time inputs the manifest names: model images, the
+    alarm email, the budget amount."""
+    parameters = [endpoint["image_parameter"] for endpoint in manifest.get("model_endpoints", {}).values()]
+    monitoring = monitoring_of(manifest)
+    if monitoring.get("alarm_topic"):
+        parameters.append(monitoring["alarm_topic"]["email_parameter"])
+    if monitoring.get("budget"):
+        parameters.append(monitoring["budget"]["amount_parameter"])
+    return [parameter_variable(parameter) for parameter in parameters]
+
+
+def check_terraform_example_inputs(manifest: dict[str, Any], module: dict[str, Any], example: dict[str, Any]) -> list[str]:
+    """The example passes every module input that has no default, and every input the manifest
+    names, as the variable of the same name."""
     call = next(iter(example["module"].values()), None)
     if call is None:
         return ["examples/basic: no module call"]
-    return [
+    problems = [
         f"examples/basic: the module call does not pass {name}, which has no default"
         for name, variable in sorted(module["variable"].items())
         if "default" not in variable and tf_value(call, name) is None
     ]
+    for name in manifest_inputs(manifest):
+        if tf_value(call, name) != f"${{var.{name}}}":
+            problems.append(f"examples/basic: the module call does not pass {name} = var.{name}, an input the manifest names")
+        elif name not in example["variable"]:
+            problems.append(f"examples/basic: variable {name} is missing")
+    return problems
 
 
 def check_terraform_example(example: dict[str, Any]) -> list[str]:
@@ -2082,6 +2885,8 @@ TF_EXAMPLE_OUTPUTS = {
     "event_buses": ("event_bus_names", "{}_event_bus_name"),
     "model_endpoints": ("model_endpoint_names", "{}_endpoint_name"),
 }
+# The module's and the example's output for each part of the manifest's monitoring.
+TF_MONITORING_OUTPUTS = {"alarm_topic": "alarm_topic_arn", "dashboard": "dashboard_name"}
 
 
 def check_terraform_example_outputs(manifest: dict[str, Any], module: dict[str, Any], example: dict[str, Any]) -> list[str]:
@@ -2097,6 +2902,11 @@ def check_terraform_example_outputs(manifest: dict[str, Any], module: dict[str, 
             expected[example_name.format(snake(key))] = f'${{module.stack.{module_output}["{key}"]}}'
     if manifest.get("http_api"):
         expected["api_url"] = "${module.stack.api_url}"
+    for section, output in TF_MONITORING_OUTPUTS.items():
+        if monitoring_of(manifest).get(section):
+            if output not in module["output"]:
+                problems.append(f"output {output}: missing from the module; manifest monitoring.{section} needs it")
+            expected[output] = f"${{module.stack.{output}}}"
     for name, value in expected.items():
         actual = tf_value(outputs.get(name, {}), "value")
         if actual != value:
@@ -2115,6 +2925,7 @@ def check_terraform(manifest: dict[str, Any], module: dict[str, Any]) -> list[st
         + check_terraform_tags(manifest, module)
         + check_terraform_variables(module)
         + check_terraform_model_endpoints(manifest, module)
+        + check_terraform_monitoring(manifest, module)
     )
 
 
@@ -2126,7 +2937,7 @@ def _setting(node: Any, path: str) -> Any:
 
 def check_manifest_reasons(manifest: dict[str, Any]) -> list[str]:
     """Every reason names a setting the manifest has: top-level reasons by their dotted path,
-    function, model endpoint and HTTP API reasons by a (dotted) setting of theirs."""
+    function, model endpoint, HTTP API and monitoring reasons by a (dotted) setting of theirs."""
     problems = []
     for path in manifest.get("reasons", {}):
         if _setting(manifest, path) is None:
@@ -2135,6 +2946,8 @@ def check_manifest_reasons(manifest: dict[str, Any]) -> list[str]:
     owners |= {f"model_endpoints.{key}": endpoint for key, endpoint in manifest.get("model_endpoints", {}).items()}
     if manifest.get("http_api"):
         owners["http_api"] = manifest["http_api"]
+    if manifest.get("monitoring"):
+        owners["monitoring"] = manifest["monitoring"]
     for owner, spec in owners.items():
         for setting in spec.get("reasons", {}):
             if _setting(spec, setting) is None or setting.split(".")[0] == "reasons":
@@ -2241,6 +3054,82 @@ def check_manifest_rule_keys(manifest: dict[str, Any]) -> list[str]:
             if rule in seen:
                 problems.append(f"event_buses.{bus}.rules.{rule}: rule key {rule} is also a rule of bus {seen[rule]}; rule keys must be unique")
             seen[rule] = bus
+    return problems
+
+
+def _check_alarm_settings(where: str, spec: dict[str, Any], allowed: set[str]) -> list[str]:
+    """An alarm's settings are the ones CloudWatch takes, with values it accepts."""
+    problems = [f"{where}: {field} is missing" for field in sorted(ALARM_SETTINGS - set(spec))]
+    problems += [f"{where}: {field} is not an alarm setting" for field in sorted(set(spec) - ALARM_SETTINGS - allowed)]
+    statistic = spec.get("statistic")
+    if statistic is not None and statistic not in STANDARD_STATISTICS and not PERCENTILE.fullmatch(str(statistic)):
+        problems.append(f"{where}.statistic: {statistic!r} is neither one of {sorted(STANDARD_STATISTICS)} nor a percentile p0..p100")
+    if "comparison" in spec and spec["comparison"] not in ALARM_COMPARISONS:
+        problems.append(f"{where}.comparison: {spec['comparison']!r} is not one of {sorted(ALARM_COMPARISONS)}")
+    if "treat_missing_data" in spec and spec["treat_missing_data"] not in TREAT_MISSING_DATA:
+        problems.append(f"{where}.treat_missing_data: {spec['treat_missing_data']!r} is not one of {sorted(TREAT_MISSING_DATA)}")
+    period = spec.get("period_seconds")
+    if period is not None and not (period in (10, 30) or (isinstance(period, int) and period > 0 and period % 60 == 0)):
+        problems.append(f"{where}.period_seconds: {period} is not 10, 30 or a multiple of 60, the periods an alarm takes")
+    evaluation, datapoints = spec.get("evaluation_periods"), spec.get("datapoints_to_alarm")
+    if isinstance(evaluation, int) and isinstance(datapoints, int) and not 1 <= datapoints <= evaluation:
+        problems.append(f"{where}.datapoints_to_alarm: {datapoints} must be 1..evaluation_periods ({evaluation})")
+    return problems
+
+
+def check_manifest_monitoring(manifest: dict[str, Any]) -> list[str]:
+    """Alarms have settings CloudWatch accepts and targets that name a manifest queue, stream,
+    model endpoint or the HTTP API; no function alarm takes a manifest alarm's name; the alarms
+    and the budget have a topic to notify; the budget filters on a cost-allocation tag, with a
+    time unit and notifications Budgets accepts; the parameters named can be template
+    parameters; the dashboard's body file exists."""
+    monitoring = monitoring_of(manifest)
+    if not monitoring:
+        return []
+    problems = []
+    alarms = monitoring.get("alarms", {})
+    topic = monitoring.get("alarm_topic")
+    budget = monitoring.get("budget")
+    if (alarms or monitoring.get("function_alarms") or budget) and not topic:
+        problems.append("monitoring.alarm_topic: missing; the alarms and the budget notify it")
+    parameters = {"alarm_topic.email_parameter": (topic or {}).get("email_parameter"), "budget.amount_parameter": (budget or {}).get("amount_parameter")}
+    for path, parameter in parameters.items():
+        if parameter is not None and not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", str(parameter)):
+            problems.append(f"monitoring.{path}: {parameter!r} is not a template parameter name (letters and digits)")
+    sections = {"queue": "queues", "stream": "streams", "endpoint": "model_endpoints"}
+    for key, spec in alarms.items():
+        where = f"monitoring.alarms.{key}"
+        problems += _check_alarm_settings(where, spec, {"target"})
+        target = spec.get("target") or {}
+        kinds = list(target)
+        if len(kinds) != 1 or kinds[0] not in ALARM_NAMESPACES or kinds[0] == "function":
+            problems.append(f"{where}.target: {json.dumps(target)} must name exactly one queue, stream, endpoint, or http_api: true")
+        elif kinds[0] == "http_api":
+            if target["http_api"] is not True or not manifest.get("http_api"):
+                problems.append(f"{where}.target: http_api must be true, and the manifest must have an http_api")
+        elif target[kinds[0]] not in manifest.get(sections[kinds[0]], {}):
+            problems.append(f"{where}.target: {kinds[0]} {target[kinds[0]]} is not a manifest {kinds[0]}")
+    for key, spec in monitoring.get("function_alarms", {}).items():
+        where = f"monitoring.function_alarms.{key}"
+        problems += _check_alarm_settings(where, spec, set())
+        for function in manifest["functions"]:
+            if f"{function}-{key}" in alarms:
+                problems.append(f"{where}: function {function}'s alarm is named {function}-{key}, like monitoring.alarms.{function}-{key}")
+    if budget:
+        where = "monitoring.budget"
+        if budget.get("filter_tag") not in manifest["cost_allocation_tags"]:
+            problems.append(f"{where}.filter_tag: {budget.get('filter_tag')!r} is not one of the cost_allocation_tags, which every resource carries")
+        if budget.get("time_unit") not in BUDGET_TIME_UNITS:
+            problems.append(f"{where}.time_unit: {budget.get('time_unit')!r} is not one of {sorted(BUDGET_TIME_UNITS)}")
+        for i, notification in enumerate(budget.get("notifications", [])):
+            if notification.get("type") not in BUDGET_NOTIFICATION_TYPES:
+                problems.append(f"{where}.notifications[{i}].type: {notification.get('type')!r} is not one of {sorted(BUDGET_NOTIFICATION_TYPES)}")
+            threshold = notification.get("threshold_percent")
+            if not (isinstance(threshold, (int, float)) and threshold > 0):
+                problems.append(f"{where}.notifications[{i}].threshold_percent: {threshold!r} must be a percentage above 0")
+    path = dashboard_path(manifest)
+    if path is not None and not path.is_file():
+        problems.append(f"monitoring.dashboard.body: {path.relative_to(ROOT)} does not exist")
     return problems
 
 
@@ -2362,6 +3251,18 @@ class SamTemplateMatchesManifest(Fixtures):
     def test_generated_resources_are_tagged_and_authorized(self) -> None:
         self.assertNoProblems(check_sam_translated(self.manifest, self.template))
 
+    def test_alarm_topic_its_policy_and_subscription(self) -> None:
+        self.assertNoProblems(check_sam_alarm_topic(self.manifest, self.template))
+
+    def test_alarms(self) -> None:
+        self.assertNoProblems(check_sam_alarms(self.manifest, self.template))
+
+    def test_dashboard_is_the_manifest_file(self) -> None:
+        self.assertNoProblems(check_sam_dashboard(self.manifest, self.template))
+
+    def test_budget(self) -> None:
+        self.assertNoProblems(check_sam_budget(self.manifest, self.template))
+
 
 class TerraformModuleFollowsManifest(Fixtures):
     def test_reads_the_manifest(self) -> None:
@@ -2389,10 +3290,13 @@ class TerraformModuleFollowsManifest(Fixtures):
         self.assertNoProblems(check_terraform_example_outputs(self.manifest, self.module, self.example))
 
     def test_example_passes_every_input_without_default(self) -> None:
-        self.assertNoProblems(check_terraform_example_inputs(self.module, self.example))
+        self.assertNoProblems(check_terraform_example_inputs(self.manifest, self.module, self.example))
 
     def test_model_endpoint_images_and_sagemaker_role(self) -> None:
         self.assertNoProblems(check_terraform_model_endpoints(self.manifest, self.module))
+
+    def test_monitoring_inputs_topic_policy_and_dashboard_body(self) -> None:
+        self.assertNoProblems(check_terraform_monitoring(self.manifest, self.module))
 
 
 class ManifestChecks(Fixtures):
@@ -2499,6 +3403,104 @@ class ManifestChecks(Fixtures):
         )
         self.assertIn("reasons.queues.ingest.visibility_timeout: the manifest has no setting queues.ingest.visibility_timeout", problems)
         self.assertIn("functions.event-router.reasons.batch_size: functions.event-router has no setting batch_size", problems)
+
+    def test_monitoring(self) -> None:
+        self.assertNoProblems(check_manifest_monitoring(self.manifest))
+
+    def test_the_checker_finds_bad_alarms_and_targets(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        alarms = manifest["monitoring"]["alarms"]
+        alarms["rejects-messages"]["target"] = {"queue": "reject"}
+        alarms["model-errors"]["target"] = {"endpoint": "model", "queue": "rejects"}
+        alarms["http-api-latency-p99"]["statistic"] = "p999"
+        alarms["http-api-5xx-rate"]["comparison"] = "Above"
+        alarms["activity-iterator-age"]["datapoints_to_alarm"] = 2
+        alarms["enriched-iterator-age"]["period_seconds"] = 90
+        del alarms["ingest-oldest-message-age"]["treat_missing_data"]
+        manifest["monitoring"]["function_alarms"]["errors"]["target"] = {"function": "todo-api"}
+        alarms["inference-throttles"] = copy.deepcopy(alarms["model-errors"])
+        alarms["inference-throttles"]["target"] = {"endpoint": "model"}
+        problems = check_manifest_monitoring(manifest)
+        self.assertEqual(
+            sorted(problems),
+            sorted([
+                "monitoring.alarms.rejects-messages.target: queue reject is not a manifest queue",
+                'monitoring.alarms.model-errors.target: {"endpoint": "model", "queue": "rejects"} must name exactly one queue, '
+                "stream, endpoint, or http_api: true",
+                "monitoring.alarms.http-api-latency-p99.statistic: 'p999' is neither one of ['Average', 'Maximum', 'Minimum', "
+                "'SampleCount', 'Sum'] nor a percentile p0..p100",
+                "monitoring.alarms.http-api-5xx-rate.comparison: 'Above' is not one of ['GreaterThanOrEqualToThreshold', "
+                "'GreaterThanThreshold', 'LessThanOrEqualToThreshold', 'LessThanThreshold']",
+                "monitoring.alarms.activity-iterator-age.datapoints_to_alarm: 2 must be 1..evaluation_periods (1)",
+                "monitoring.alarms.enriched-iterator-age.period_seconds: 90 is not 10, 30 or a multiple of 60, the periods an alarm takes",
+                "monitoring.alarms.ingest-oldest-message-age: treat_missing_data is missing",
+                "monitoring.function_alarms.errors: target is not an alarm setting",
+                "monitoring.function_alarms.throttles: function inference's alarm is named inference-throttles, like "
+                "monitoring.alarms.inference-throttles",
+            ]),
+        )
+
+    def test_the_checker_finds_a_bad_budget_topic_or_dashboard_file(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        monitoring = manifest["monitoring"]
+        del monitoring["alarm_topic"]
+        budget = monitoring["budget"]
+        budget["filter_tag"] = "team"
+        budget["time_unit"] = "WEEKLY"
+        budget["amount_parameter"] = "monthly-budget"
+        budget["notifications"][0] = {"type": "PLANNED", "threshold_percent": 0}
+        monitoring["dashboard"]["body"] = "dashboards/operations.json"
+        problems = check_manifest_monitoring(manifest)
+        self.assertEqual(
+            sorted(problems),
+            sorted([
+                "monitoring.alarm_topic: missing; the alarms and the budget notify it",
+                "monitoring.budget.amount_parameter: 'monthly-budget' is not a template parameter name (letters and digits)",
+                "monitoring.budget.filter_tag: 'team' is not one of the cost_allocation_tags, which every resource carries",
+                "monitoring.budget.time_unit: 'WEEKLY' is not one of ['ANNUALLY', 'DAILY', 'MONTHLY', 'QUARTERLY']",
+                "monitoring.budget.notifications[0].type: 'PLANNED' is not one of ['ACTUAL', 'FORECASTED']",
+                "monitoring.budget.notifications[0].threshold_percent: 0 must be a percentage above 0",
+                "monitoring.dashboard.body: infra/dashboards/operations.json does not exist",
+            ]),
+        )
+
+    def test_the_checker_finds_a_monitoring_reason_for_nothing(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        manifest["monitoring"]["reasons"]["alarms.dlq-depth"] = "renamed alarm"
+        self.assertEqual(
+            check_manifest_reasons(manifest), ["monitoring.reasons.alarms.dlq-depth: monitoring has no setting alarms.dlq-depth"],
+        )
+
+
+class DashboardFile(Fixtures):
+    def test_variables_resources_and_metrics(self) -> None:
+        self.assertNoProblems(check_dashboard(self.manifest, dashboard_path(self.manifest).read_text()))
+
+
+class TerraformTaggableRecord(unittest.TestCase):
+    def test_the_record_matches_the_provider_schema(self) -> None:
+        record = load_taggable_record()
+        schemas, why_not = provider_resource_schemas(record)
+        if schemas is None:
+            self.skipTest(f"{why_not}: infra/tests/{TAGGABLE_RECORD_PATH.name} is not compared with the provider schema")
+        problems = check_taggable_record(record, schemas)
+        if problems:
+            self.fail(report(problems))
+
+    def test_the_checker_finds_a_record_the_schema_contradicts(self) -> None:
+        record = {"takes_tags": {"aws_sns_topic": False, "aws_sns_topic_policy": True, "aws_made_up": True}}
+        schemas = {
+            "aws_sns_topic": {"block": {"attributes": {"name": {}, "tags": {}}}},
+            "aws_sns_topic_policy": {"block": {"attributes": {"arn": {}}}},
+        }
+        self.assertEqual(
+            check_taggable_record(record, schemas),
+            [
+                "aws_made_up: not in the provider schema",
+                "aws_sns_topic: recorded as not taking tags, the provider schema says it does",
+                "aws_sns_topic_policy: recorded as taking tags, the provider schema says not",
+            ],
+        )
 
 
 class CheckovConfig(unittest.TestCase):
@@ -3184,7 +4186,7 @@ class CheckersFindDrift(Fixtures):
         example = copy.deepcopy(self.example)
         del next(iter(example["module"].values()))["model_image_uri"]
         del example["output"]["model_endpoint_name"]
-        self.assertFinds(check_terraform_example_inputs(self.module, example), "does not pass model_image_uri")
+        self.assertFinds(check_terraform_example_inputs(self.manifest, self.module, example), "does not pass model_image_uri")
         self.assertFinds(
             check_terraform_example_outputs(self.manifest, self.module, example), "output model_endpoint_name",
             'module.stack.model_endpoint_names[\\"model\\"]',
@@ -3362,6 +4364,366 @@ class CheckersFindDrift(Fixtures):
         manifest = copy.deepcopy(self.manifest)
         manifest["cost_allocation_tags"].append("owner")
         self.assertFinds(check_terraform(manifest, self.module), "variable cost_allocation_tags", "owner")
+
+    # ------------------------------------------------ monitoring
+
+    def topic_statement(self, template: dict[str, Any], sid: str) -> dict[str, Any]:
+        statements = self.props(template, "AlarmsTopicPolicy")["PolicyDocument"]["Statement"]
+        return next(statement for statement in statements if statement.get("Sid") == sid)
+
+    def test_alarm_settings_changed(self) -> None:
+        template = self.sam()
+        props = self.props(template, "HttpApi5xxRateAlarm")
+        props["Threshold"] = 0.5
+        props["Statistic"] = "Sum"
+        del self.props(template, "HttpApiLatencyP99Alarm")["ExtendedStatistic"]
+        self.props(template, "HttpApiLatencyP99Alarm")["Statistic"] = "Maximum"
+        self.props(template, "TodoApiErrorsAlarm")["Period"] = 60
+        self.props(template, "ActivityIteratorAgeAlarm")["TreatMissingData"] = "breaching"
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "HttpApi5xxRateAlarm (alarm http-api-5xx-rate)", "Threshold is 0.5", "wants 0.05")
+        self.assertFinds(problems, "HttpApi5xxRateAlarm", 'Statistic is "Sum"', 'statistic wants "Average"')
+        self.assertFinds(problems, "HttpApiLatencyP99Alarm", "ExtendedStatistic is null", 'wants "p99"')
+        self.assertFinds(problems, "HttpApiLatencyP99Alarm", 'Statistic is "Maximum"', "wants null")
+        self.assertFinds(
+            problems, "TodoApiErrorsAlarm (alarm todo-api-errors)", "Period is 60", "monitoring.function_alarms.errors.period_seconds",
+        )
+        self.assertFinds(problems, "ActivityIteratorAgeAlarm", 'TreatMissingData is "breaching"', '"notBreaching"')
+
+    def test_alarm_on_another_resource_or_namespace(self) -> None:
+        template = self.sam()
+        self.props(template, "IngestDlqMessagesAlarm")["Dimensions"][0]["Value"] = {"Fn::GetAtt": ["IngestQueue", "QueueName"]}
+        self.props(template, "ModelErrorsAlarm")["Dimensions"].pop()
+        self.props(template, "EnrichedIteratorAgeAlarm")["Dimensions"][0]["Value"] = {"Fn::Sub": "${AWS::StackName}-enriched"}
+        self.props(template, "InferenceThrottlesAlarm")["Namespace"] = "RealtimePipeline"
+        self.props(template, "HttpApi5xxRateAlarm")["Dimensions"][0]["Value"] = {"Ref": "HttpApiAccessLogGroup"}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "IngestDlqMessagesAlarm", "Dimensions", "${IngestQueue.QueueName}", "${IngestDlqQueue.QueueName}")
+        self.assertFinds(problems, "ModelErrorsAlarm", "Dimensions", "VariantName")
+        self.assertFinds(problems, "EnrichedIteratorAgeAlarm", "Dimensions", '"${EnrichedStream}"')
+        self.assertFinds(problems, "InferenceThrottlesAlarm", 'Namespace is "RealtimePipeline"', "for function inference", '"AWS/Lambda"')
+        self.assertFinds(problems, "HttpApi5xxRateAlarm", "Dimensions", "${HttpApi}")
+
+    def test_alarm_without_its_actions_or_with_more(self) -> None:
+        template = self.sam()
+        del self.props(template, "RejectsMessagesAlarm")["OKActions"]
+        self.props(template, "ModelClientErrorsAlarm")["AlarmActions"].append({"Ref": "RejectsQueue"})
+        self.props(template, "FeatureUpdatesErrorsAlarm")["InsufficientDataActions"] = [{"Ref": "AlarmsTopic"}]
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "RejectsMessagesAlarm", "OKActions is []", '["${AlarmsTopic}"]')
+        self.assertFinds(problems, "ModelClientErrorsAlarm", "AlarmActions", "${RejectsQueue}")
+        self.assertFinds(problems, "FeatureUpdatesErrorsAlarm", "InsufficientDataActions is set")
+
+    def test_manifest_alarm_change_not_followed(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        monitoring = manifest["monitoring"]
+        monitoring["alarms"]["rejects-messages"]["threshold"] = 10
+        monitoring["function_alarms"]["throttles"]["evaluation_periods"] = 2
+        monitoring["function_alarms"]["duration"] = copy.deepcopy(monitoring["function_alarms"]["errors"])
+        problems = check_sam(manifest, self.template)
+        self.assertFinds(problems, "RejectsMessagesAlarm", "Threshold is 0.0", "wants 10.0")
+        self.assertFinds(problems, "EventRouterThrottlesAlarm", "EvaluationPeriods is 1", "wants 2")
+        self.assertFinds(problems, "TodoApiDurationAlarm: missing", "monitoring.function_alarms.duration of function todo-api")
+
+    def test_alarm_topic_policy_too_open(self) -> None:
+        template = self.sam()
+        del self.topic_statement(template, "CloudWatchAlarms")["Condition"]["StringEquals"]
+        self.topic_statement(template, "Budgets")["Action"] = ["sns:Publish", "sns:Subscribe"]
+        self.topic_statement(template, "Budgets")["Condition"]["ArnLike"]["aws:SourceArn"] = "*"
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "AlarmsTopicPolicy", "lets cloudwatch.amazonaws.com sns:Publish on ${AlarmsTopic} if", "which the alarms")
+        self.assertFinds(problems, "AlarmsTopicPolicy", "does not let cloudwatch.amazonaws.com sns:Publish", "aws:SourceAccount")
+        self.assertFinds(problems, "AlarmsTopicPolicy", "lets budgets.amazonaws.com sns:Subscribe")
+        self.assertFinds(problems, "AlarmsTopicPolicy", "does not let budgets.amazonaws.com", "arn:${AWS::Partition}:budgets::${AWS::AccountId}:*")
+        template = self.sam()
+        self.topic_statement(template, "Budgets")["Principal"] = {"AWS": "*"}
+        self.assertFinds(check_sam(self.manifest, template), "AlarmsTopicPolicy", "'Budgets' must be an Allow", "service principals")
+
+    def test_alarm_topic_partition_written_out(self) -> None:
+        template = self.sam()
+        condition = self.topic_statement(template, "CloudWatchAlarms")["Condition"]["ArnLike"]
+        condition["aws:SourceArn"] = {"Fn::Sub": "arn:aws:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"}
+        self.assertFinds(check_sam(self.manifest, template), "AlarmsTopicPolicy", "lets cloudwatch.amazonaws.com", "arn:aws:cloudwatch")
+
+    def test_email_subscription_unconditional_or_to_an_address(self) -> None:
+        template = self.sam()
+        del template["Resources"]["AlarmsEmailSubscription"]["Condition"]
+        self.props(template, "AlarmsEmailSubscription")["Endpoint"] = "ops@example.com"
+        template["Parameters"]["AlarmEmail"]["Default"] = "ops@example.com"
+        template["Conditions"]["HasAlarmEmail"] = {"Fn::Equals": [{"Ref": "AlarmEmail"}, "ops@example.com"]}
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "AlarmsEmailSubscription", "Condition is null", '"HasAlarmEmail"')
+        self.assertFinds(problems, "AlarmsEmailSubscription", 'Endpoint is "ops@example.com"', '{"Ref": "AlarmEmail"}')
+        self.assertFinds(problems, "Parameters.AlarmEmail: Default is", 'must be ""')
+        self.assertFinds(problems, "Conditions.HasAlarmEmail", "whether AlarmEmail was given")
+
+    def test_topic_encrypted_or_renamed(self) -> None:
+        template = self.sam()
+        self.props(template, "AlarmsTopic")["KmsMasterKeyId"] = "alias/aws/sns"
+        self.props(template, "AlarmsTopic")["TopicName"] = "alarms"
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "AlarmsTopic (alarm topic alarms)", "KmsMasterKeyId is set")
+        self.assertFinds(problems, "AlarmsTopic", 'TopicName is "alarms"', "${AWS::StackName}-alarms")
+
+    def test_dashboard_body_not_the_file(self) -> None:
+        template = self.sam()
+        sub = self.props(template, "OperationsDashboard")["DashboardBody"]["Fn::Sub"]
+        sub[0] = sub[0].replace("Events per stage", "Events per step")
+        self.assertFinds(check_sam(self.manifest, template), "OperationsDashboard", "not the JSON of infra/dashboard.json")
+        template = self.sam()
+        variables = self.props(template, "OperationsDashboard")["DashboardBody"]["Fn::Sub"][1]
+        variables["api_id"] = {"Ref": "HttpApiAccessLogGroup"}
+        variables["account"] = {"Ref": "AWS::AccountId"}
+        self.assertFinds(check_sam(self.manifest, template), "OperationsDashboard", "DashboardBody variables", "HttpApiAccessLogGroup")
+        template = self.sam()
+        self.props(template, "OperationsDashboard")["DashboardBody"] = json.dumps({"widgets": []})
+        self.assertFinds(check_sam(self.manifest, template), "OperationsDashboard", "must be !Sub [<the text of infra/dashboard.json>")
+
+    def test_budget_changed(self) -> None:
+        template = self.sam()
+        resource = template["Resources"]["MonthlyBudget"]
+        del resource["Condition"]
+        del resource["DependsOn"]
+        budget = resource["Properties"]["Budget"]
+        budget["CostFilters"] = {"TagKeyValue": ["user:project$todo"]}
+        budget["BudgetLimit"]["Amount"] = 100
+        resource["Properties"]["NotificationsWithSubscribers"][0]["Notification"]["Threshold"] = 90
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "MonthlyBudget (budget)", "Condition is null", '"HasMonthlyBudgetUsd"')
+        self.assertFinds(problems, "MonthlyBudget", "DependsOn is []", '["AlarmsTopicPolicy"]')
+        self.assertFinds(problems, "MonthlyBudget", "Budget.CostFilters", "user:project$todo", "filter_tag", "Fn::Join")
+        self.assertFinds(problems, "MonthlyBudget", "Budget.BudgetLimit", '"Amount": 100', "MonthlyBudgetUsd")
+        self.assertFinds(problems, "MonthlyBudget", "NotificationsWithSubscribers", '"Threshold": 90', "notifications")
+
+    def test_manifest_budget_change_not_followed(self) -> None:
+        manifest = copy.deepcopy(self.manifest)
+        manifest["monitoring"]["budget"]["filter_tag"] = "cost_center"
+        manifest["monitoring"]["budget"]["notifications"].pop()
+        problems = check_sam(manifest, self.template)
+        self.assertFinds(problems, "MonthlyBudget", "Budget.CostFilters", '"user:cost_center$"', '{"Ref": "CostCenter"}')
+        self.assertFinds(problems, "MonthlyBudget", "NotificationsWithSubscribers", "FORECASTED")
+
+    def test_budget_parameter_not_a_number_or_without_its_condition(self) -> None:
+        template = self.sam()
+        template["Parameters"]["MonthlyBudgetUsd"]["Type"] = "String"
+        del template["Conditions"]["HasMonthlyBudgetUsd"]
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "Parameters.MonthlyBudgetUsd", 'Type is "String"', '"Number"')
+        self.assertFinds(problems, "Conditions.HasMonthlyBudgetUsd: is null")
+
+    def test_missing_monitoring_resources_and_outputs(self) -> None:
+        template = self.sam()
+        for logical_id in ("AlarmsTopicPolicy", "StreamEnrichmentThrottlesAlarm", "OperationsDashboard", "MonthlyBudget"):
+            del template["Resources"][logical_id]
+        del template["Outputs"]["AlarmsTopicArn"]
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "AlarmsTopicPolicy: missing", "AWS::SNS::TopicPolicy")
+        self.assertFinds(problems, "StreamEnrichmentThrottlesAlarm: missing", "of function stream-enrichment")
+        self.assertFinds(problems, "OperationsDashboard: missing", "AWS::CloudWatch::Dashboard")
+        self.assertFinds(problems, "MonthlyBudget: missing", "AWS::Budgets::Budget")
+        self.assertFinds(problems, "Outputs.AlarmsTopicArn", '{"Ref": "AlarmsTopic"}')
+
+    def test_tags_missing_on_any_type_that_takes_them(self) -> None:
+        template = self.sam()
+        del self.props(template, "AlarmsTopic")["Tags"]
+        del self.props(template, "OperationsDashboard")["Tags"]
+        del self.props(template, "MonthlyBudget")["ResourceTags"]
+        tags = self.props(template, "ModelErrorsAlarm")["Tags"]
+        tags[:] = [tag for tag in tags if tag["Key"] != "project"]
+        problems = check_sam(self.manifest, template)
+        self.assertFinds(problems, "AlarmsTopic: cost-allocation tag cost_center is missing (AWS::SNS::Topic takes Tags)")
+        self.assertFinds(problems, "OperationsDashboard: cost-allocation tag environment is missing")
+        self.assertFinds(problems, "MonthlyBudget: cost-allocation tag project is missing (AWS::Budgets::Budget takes ResourceTags)")
+        self.assertFinds(problems, "ModelErrorsAlarm: cost-allocation tag project is missing")
+        translated = check_sam_translated(self.manifest, template)
+        self.assertFinds(translated, "MonthlyBudget (AWS::Budgets::Budget, generated by SAM): cost-allocation tag cost_center is missing")
+        self.assertFinds(translated, "AlarmsTopic (AWS::SNS::Topic", "missing")
+
+    def test_tags_known_from_the_resource_schemas(self) -> None:
+        template = self.sam()
+        template["Resources"]["ExtraTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {}}
+        template["Resources"]["ExtraThing"] = {"Type": "AWS::Made::Up", "Properties": {}}
+        template["Resources"]["ExtraPolicy"] = {"Type": "AWS::SNS::TopicPolicy", "Properties": {}}
+        problems = check_sam_tags(self.manifest, template)
+        self.assertFinds(problems, "ExtraTopic: cost-allocation tag project is missing (AWS::SNS::Topic takes Tags)")
+        self.assertFinds(problems, "ExtraThing: type AWS::Made::Up is not in cfn-lint's resource schemas")
+        self.assertFalse([problem for problem in problems if problem.startswith("ExtraPolicy")], report(problems))
+        self.props(template, "AlarmsTopic")["Tags"] = {"cost_center": {"Ref": "CostCenter"}}
+        self.assertFinds(check_sam_tags(self.manifest, template), "AlarmsTopic: Tags must be a Key/Value list on AWS::SNS::Topic")
+
+    # ------------------------------------------------ the dashboard file
+
+    def dashboard_text(self) -> str:
+        return dashboard_path(self.manifest).read_text()
+
+    def test_dashboard_variable_the_templates_do_not_give(self) -> None:
+        text = self.dashboard_text().replace('"${region}"', '"${AWS::Region}"', 1).replace("${prefix}-rejects", "%{ if x }rejects")
+        problems = check_dashboard(self.manifest, text)
+        self.assertFinds(problems, "infra/dashboard.json: ${AWS::Region} is not one of the variables", "prefix, region, api_id")
+        self.assertFinds(problems, "infra/dashboard.json: %{ and $${ are Terraform template syntax")
+
+    def test_dashboard_metric_the_function_does_not_emit(self) -> None:
+        text = self.dashboard_text().replace('MetricName=\\"EventsRouted\\"', 'MetricName=\\"EventRouted\\"')
+        text = text.replace('"ModelLatency", "FunctionName", "${prefix}-inference", {"stat": "p50"', '"ModelLatency", "FunctionName", "${prefix}-event-router", {"stat": "p50"')
+        problems = check_dashboard(self.manifest, text)
+        self.assertFinds(
+            problems, "widget 'Events per stage (per minute)'", "RealtimePipeline metric 'EventRouted'",
+            "neither functions/event-router/src nor shared/src/metrics.rs",
+        )
+        self.assertFinds(problems, "widget 'Inference latency (ms)'", "'ModelLatency' is in neither functions/event-router/src")
+
+    def test_dashboard_metric_with_dimensions_the_function_does_not_record(self) -> None:
+        # inference records Predictions without the Start label: a SEARCH over FunctionName and
+        # Start finds nothing; event-router counts EventsRejected with it.
+        text = self.dashboard_text().replace(
+            '["RealtimePipeline", "Predictions", "FunctionName", "${prefix}-inference", {"stat": "Sum", "label": "scored (inference)"}]',
+            '[{"expression": "SUM(SEARCH(\'{RealtimePipeline,FunctionName,Start} MetricName=\\"Predictions\\" '
+            'FunctionName=\\"${prefix}-inference\\"\', \'Sum\', 60))", "id": "scored"}]',
+        ).replace("{RealtimePipeline,FunctionName,Start} MetricName=\\\"EventsRejected\\\"", "{RealtimePipeline,FunctionName} MetricName=\\\"EventsRejected\\\"")
+        problems = check_dashboard(self.manifest, text)
+        self.assertFinds(
+            problems, "Predictions of inference is plotted with dimensions ['FunctionName', 'Start']",
+            "records it with [['FunctionName']]",
+        )
+        self.assertFinds(problems, "EventsRejected of event-router is plotted with dimensions ['FunctionName']", "[['FunctionName', 'Start']]")
+
+    def test_dashboard_names_resources_the_manifest_does_not_have(self) -> None:
+        text = (
+            self.dashboard_text().replace('FunctionName=\\"${prefix}-event-router\\"', 'FunctionName=\\"${prefix}-router\\"')
+            .replace('"${prefix}-rejects"', '"${prefix}-orders"').replace('"${prefix}-features"', '"features"')
+            .replace('"ApiId", "${api_id}", {"stat": "p50"', '"ApiId", "${prefix}-http-api", {"stat": "p50"')
+            .replace('"VariantName", "AllTraffic", {"stat": "p99"', '"VariantName", "primary", {"stat": "p99"')
+        )
+        problems = check_dashboard(self.manifest, text)
+        self.assertFinds(problems, "FunctionName '${prefix}-router' is not ${prefix}-<name> of one of the manifest's functions")
+        self.assertFinds(problems, "QueueName '${prefix}-orders' is not ${prefix}-<name>", "orders.fifo")
+        self.assertFinds(problems, "TableName 'features' is not ${prefix}-<name> of one of the manifest's tables")
+        self.assertFinds(problems, "ApiId '${prefix}-http-api' must be ${api_id}")
+        self.assertFinds(problems, "VariantName 'primary' must be AllTraffic")
+
+    def test_dashboard_rows_that_cannot_be_read(self) -> None:
+        body = json.loads(self.dashboard_text())
+        body["widgets"][2]["properties"]["metrics"][1] = [".", ".", ".", "${prefix}-enriched"]
+        problems = check_dashboard(self.manifest, json.dumps(body))
+        self.assertFinds(problems, "widget 'Stream iterator age", "must spell out namespace, metric and dimension pairs")
+        self.assertFinds(check_dashboard(self.manifest, "{"), "infra/dashboard.json: not JSON")
+
+    # ------------------------------------------------ Terraform monitoring
+
+    def test_terraform_alarm_settings_written_out(self) -> None:
+        module = copy.deepcopy(self.module)
+        alarm = module["resource"][("aws_cloudwatch_metric_alarm", "this")]
+        alarm["threshold"] = [0]
+        alarm["statistic"] = ["${each.value.statistic}"]
+        alarm["comparison_operator"] = ["GreaterThanThreshold"]
+        alarm["ok_actions"] = [[]]
+        dimensions = alarm["dimensions"][0]
+        alarm["dimensions"] = [dimensions.replace("aws_sqs_queue.this[each.value.target.queue].name", "aws_sqs_queue.this[each.value.target.queue].url")]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_cloudwatch_metric_alarm.this", "threshold is 0", "each.value.threshold")
+        self.assertFinds(problems, "aws_cloudwatch_metric_alarm.this", "statistic is", "does not bind local.standard_statistics")
+        self.assertFinds(problems, "aws_cloudwatch_metric_alarm.this", "manifest value 'GreaterThanThreshold' is written out")
+        self.assertFinds(problems, "aws_cloudwatch_metric_alarm.this", "ok_actions is []")
+        self.assertFinds(problems, "aws_cloudwatch_metric_alarm.this", "dimensions", "does not bind aws_sqs_queue.this[each.value.target.queue].name")
+
+    def test_terraform_alarms_not_from_the_manifest(self) -> None:
+        module = copy.deepcopy(self.module)
+        value = module["locals"]["alarms"][0]
+        module["locals"]["alarms"] = [value.replace("try(local.monitoring.function_alarms,{})", "{}")]
+        module["resource"][("aws_cloudwatch_metric_alarm", "this")]["alarm_name"] = ["${var.name_prefix}-rejects-messages"]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "locals.alarms", "local.monitoring.function_alarms")
+        self.assertFinds(problems, "aws_cloudwatch_metric_alarm.this", "manifest value 'rejects-messages' is written out")
+
+    def test_terraform_topic_policy_too_open(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_sns_topic_policy", "this")]
+        policy = body["policy"][0].replace("'StringEquals': {'aws:SourceAccount': '${data.aws_caller_identity.current.account_id}'}, ", "", 1)
+        policy = policy.replace("'Action': 'sns:Publish'", "'Action': ['sns:Publish', 'sns:Subscribe']", 1)
+        body["policy"] = [policy]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_sns_topic_policy.this", "literal action 'sns:Subscribe'")
+        self.assertFinds(problems, "aws_sns_topic_policy.this", "lets cloudwatch.amazonaws.com sns:Subscribe")
+        self.assertFinds(problems, "aws_sns_topic_policy.this", "does not let cloudwatch.amazonaws.com sns:Publish", "aws:SourceAccount")
+
+    def test_terraform_topic_policy_partition_written_out(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_sns_topic_policy", "this")]
+        body["policy"] = [body["policy"][0].replace("arn:${data.aws_partition.current.partition}:budgets", "arn:aws:budgets")]
+        self.assertFinds(check_terraform(self.manifest, module), "aws_sns_topic_policy.this", "lets budgets.amazonaws.com", "arn:aws:budgets")
+
+    def test_terraform_subscription_and_inputs(self) -> None:
+        module = copy.deepcopy(self.module)
+        subscription = module["resource"][("aws_sns_topic_subscription", "email")]
+        subscription["for_each"] = ["${local.alarm_topics}"]
+        subscription["endpoint"] = ["ops@example.com"]
+        module["variable"]["alarm_email"]["default"] = [""]
+        del module["variable"]["monthly_budget_usd"]["validation"]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_sns_topic_subscription.email: for_each must be empty while var.alarm_email is null")
+        self.assertFinds(problems, "aws_sns_topic_subscription.email: endpoint is", "must be var.alarm_email")
+        self.assertFinds(problems, "variable alarm_email", "must default to null")
+        self.assertFinds(problems, "variable monthly_budget_usd", "no validation of var.monthly_budget_usd")
+        del module["variable"]["alarm_email"]
+        self.assertFinds(check_terraform(self.manifest, module), "variable alarm_email (monitoring.alarm_topic.email_parameter AlarmEmail): missing")
+
+    def test_terraform_dashboard_body_not_the_file_or_other_variables(self) -> None:
+        module = copy.deepcopy(self.module)
+        body = module["resource"][("aws_cloudwatch_dashboard", "this")]
+        body["dashboard_body"] = [body["dashboard_body"][0].replace("'region': '${data.aws_region.current.id}'", "'region': 'eu-west-1'")]
+        self.assertFinds(check_terraform(self.manifest, module), "aws_cloudwatch_dashboard.this: dashboard_body is", "templatefile")
+        body["dashboard_body"] = ['${templatefile("${path.module}/../dashboard.json",{})}']
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_cloudwatch_dashboard.this: dashboard_body is", "${each.value.body}")
+        body["dashboard_body"] = ['${file("${path.module}/../dashboard.json")}']
+        self.assertFinds(check_terraform(self.manifest, module), "aws_cloudwatch_dashboard.this: dashboard_body is")
+
+    def test_terraform_budget_written_out_or_always_there(self) -> None:
+        module = copy.deepcopy(self.module)
+        budget = module["resource"][("aws_budgets_budget", "this")]
+        budget["cost_filter"][0]["values"] = [["user:project$todo"]]
+        budget["limit_amount"] = ["100"]
+        budget["time_unit"] = ["MONTHLY"]
+        notification = tf_dynamic(budget, "notification")
+        notification["content"][0]["threshold_type"] = ["ABSOLUTE_VALUE"]
+        del budget["depends_on"]
+        module["locals"]["budgets"] = ['${{"monthly" = local.monitoring.budget}}']
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_budgets_budget.this", "cost_filter.values", "does not bind", "local.tags[each.value.filter_tag]")
+        self.assertFinds(problems, "aws_budgets_budget.this", "manifest value 'project' is written out")
+        self.assertFinds(problems, "aws_budgets_budget.this: limit_amount is", "must be var.monthly_budget_usd")
+        self.assertFinds(problems, "aws_budgets_budget.this", "manifest value 'MONTHLY' is written out")
+        self.assertFinds(problems, "dynamic notification content", 'threshold_type is "ABSOLUTE_VALUE"', '"PERCENTAGE"')
+        self.assertFinds(problems, "aws_budgets_budget.this", "depends_on is null")
+        self.assertFinds(problems, "locals.budgets: must be empty while var.monthly_budget_usd is null")
+
+    def test_terraform_missing_tags_on_monitoring_resources(self) -> None:
+        module = copy.deepcopy(self.module)
+        del module["resource"][("aws_sns_topic", "this")]["tags"]
+        del module["resource"][("aws_budgets_budget", "this")]["tags"]
+        problems = check_terraform(self.manifest, module)
+        self.assertFinds(problems, "aws_sns_topic.this: tags is null, must be local.tags")
+        self.assertFinds(problems, "aws_budgets_budget.this: tags is null, must be local.tags")
+
+    def test_terraform_resource_type_not_in_the_taggable_record(self) -> None:
+        module = copy.deepcopy(self.module)
+        module["resource"][("aws_cloudwatch_composite_alarm", "this")] = {"for_each": ["${local.alarms}"]}
+        self.assertFinds(
+            check_terraform_tags(self.manifest, module),
+            "aws_cloudwatch_composite_alarm.this: aws_cloudwatch_composite_alarm is not in infra/tests/terraform_taggable.json",
+        )
+
+    def test_terraform_example_without_monitoring_inputs_or_outputs(self) -> None:
+        example = copy.deepcopy(self.example)
+        del next(iter(example["module"].values()))["alarm_email"]
+        del example["variable"]["monthly_budget_usd"]
+        del example["output"]["dashboard_name"]
+        module = copy.deepcopy(self.module)
+        del module["output"]["alarm_topic_arn"]
+        self.assertFinds(check_terraform_example_inputs(self.manifest, self.module, example), "does not pass alarm_email = var.alarm_email")
+        self.assertFinds(check_terraform_example_inputs(self.manifest, self.module, example), "variable monthly_budget_usd is missing")
+        self.assertFinds(check_terraform_example_outputs(self.manifest, self.module, example), "output dashboard_name", "module.stack.dashboard_name")
+        self.assertFinds(check_terraform_example_outputs(self.manifest, module, self.example), "output alarm_topic_arn: missing from the module")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 //! Per-invocation counts and latencies as CloudWatch Embedded Metric Format (EMF) records on
 //! stdout, through the `metrics` facade and `metrics_cloudwatch_embedded`.
 //!
-//! Every record has the dimensions `FunctionName` and `Start` (`cold` for the first invocation
-//! of an execution environment, `warm` after), so cold-start latency is its own series.
+//! What [`Invocation`] records has the dimensions `FunctionName` and `Start` (`cold` for the
+//! first invocation of an execution environment, `warm` after), so cold-start latency is its own
+//! series. Metrics a function records without labels (inference's per-request latencies and
+//! prediction counts) have `FunctionName` only. `infra/dashboard.json` plots each with the
+//! dimensions it has, and the drift tests hold the two together.
 //! CloudWatch turns the records into metrics from the log stream: no API call, no extra latency.
 
 use std::io::Write;

@@ -13,6 +13,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub mod monitoring;
+use monitoring::MonitoringSpec;
+
 /// The manifest as checked into the repository.
 const WORKSPACE_MANIFEST: &str = include_str!("../../infra/stack.json");
 
@@ -53,6 +56,9 @@ pub struct Stack {
     pub functions: BTreeMap<String, FunctionSpec>,
     #[serde(default)]
     pub http_api: Option<HttpApiSpec>,
+    /// Alarms, their topic, the dashboard and the budget (deployed only, not run locally).
+    #[serde(default)]
+    pub monitoring: Option<MonitoringSpec>,
 }
 
 /// A SageMaker serverless endpoint for a bring-your-own-container model image.
@@ -598,6 +604,9 @@ impl Stack {
                     ));
                 }
             }
+        }
+        if let Some(monitoring) = &self.monitoring {
+            self.check_monitoring(monitoring)?;
         }
         Ok(())
     }

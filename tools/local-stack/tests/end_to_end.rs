@@ -526,3 +526,84 @@ async fn a_second_run_on_the_same_emulator_reuses_its_resources() {
     );
     second.stop().await;
 }
+
+/// The deploy guide's smoke test (`tools/smoke-test.py`), run as a deployment would be checked:
+/// the same script, given the local stack's API URL, bus name and a token, with the SDK's
+/// endpoint variable pointing boto3 at the emulator. It passes; given a bus that does not
+/// exist, it fails that path and what depends on it, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_smoke_test_script_passes_against_the_local_stack_and_fails_on_a_wrong_bus() {
+    let moto_server = std::env::var("MOTO_SERVER")
+        .expect("tools/test.sh sets MOTO_SERVER to the emulator it installed");
+    // The venv that holds moto holds boto3 too.
+    let python = PathBuf::from(moto_server).with_file_name("python");
+    let prefix = unique_prefix("smoke");
+    let stack = start(&prefix).await;
+    let token = token::mint("smoke-user", now(), 3600);
+    let run = |bus: String| {
+        tokio::process::Command::new(&python)
+            .current_dir(workspace_root())
+            .arg("tools/smoke-test.py")
+            .args([
+                "--api-url",
+                &stack.api_url,
+                "--bus",
+                &bus,
+                "--timeout",
+                "60",
+            ])
+            .env("SMOKE_TEST_TOKEN", &token)
+            .env("AWS_ENDPOINT_URL", &stack.endpoint)
+            .output()
+    };
+
+    let passed = run(stack.resources.event_buses["events"].clone())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&passed.stdout);
+    let stderr = String::from_utf8_lossy(&passed.stderr);
+    assert!(passed.status.success(), "{stdout}\n{stderr}");
+    let verdicts: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("PASS ") || line.starts_with("FAIL "))
+        .collect();
+    for path in [
+        "GET /tasks without a token",
+        "POST /tasks",
+        "PUT /tasks/{id}",
+        "DELETE /tasks/{id}",
+        "POST /predict",
+        "PutEvents",
+        "pipeline",
+        "POST /predict/batch",
+    ] {
+        assert!(
+            verdicts
+                .iter()
+                .any(|line| line.starts_with(&format!("PASS {path}"))),
+            "no PASS line for {path}:\n{stdout}"
+        );
+    }
+    assert!(
+        verdicts.iter().all(|line| line.starts_with("PASS ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("smoke test: {} passed, 0 failed", verdicts.len())),
+        "{stdout}"
+    );
+
+    let failed = run(format!("{prefix}-no-such-bus")).await.unwrap();
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    assert_eq!(failed.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL PutEvents: EventBridge: ResourceNotFoundException"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL POST /predict/batch: skipped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("PASS POST /tasks"), "{stdout}");
+    stack.stop().await;
+}

@@ -14,4 +14,6 @@ module "stack" {
   model_image_uri           = var.model_image_uri
   architecture              = var.architecture
   table_deletion_protection = var.table_deletion_protection
+  alarm_email               = var.alarm_email
+  monthly_budget_usd        = var.monthly_budget_usd
 }

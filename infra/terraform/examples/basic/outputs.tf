@@ -97,3 +97,13 @@ output "enriched_stream_name" {
   description = "Name of the enriched Kinesis stream."
   value       = module.stack.stream_names["enriched"]
 }
+
+output "alarm_topic_arn" {
+  description = "ARN of the SNS topic that alarms and the budget notify."
+  value       = module.stack.alarm_topic_arn
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch operations dashboard."
+  value       = module.stack.dashboard_name
+}

@@ -43,3 +43,15 @@ variable "table_deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "alarm_email" {
+  description = "Email address subscribed to the alarm topic (AWS mails a confirmation link first); null: no subscription."
+  type        = string
+  default     = null
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly cost budget in USD for what carries the project tag, notifying the alarm topic; null: no budget."
+  type        = number
+  default     = null
+}
