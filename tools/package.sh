@@ -75,6 +75,8 @@ for function in "${functions[@]}"; do
     fi
     printf '%s  %s bytes\n' "$zip" "$(wc -c <"$zip" | tr -d ' ')"
 done
+# What the zips were built for, for whoever reads them next (tools/perf.sh reports it).
+echo "$architecture" >target/lambda/architecture
 if [ "$architecture" = x86_64 ]; then
     echo "built for x86_64: deploy with Architecture=x86_64 (SAM) or architecture = \"x86_64\" (Terraform)"
 fi

@@ -66,8 +66,9 @@ done
 
 results="$root/target/test-output.log"
 status=0
-# The smoke-test script's own tests (its checks against the OpenAPI documents and the feature
-# spec, and whole runs against a fake API); the end-to-end tests run it against the local stack.
+# The Python tools' own tests: the smoke-test script's (its checks against the OpenAPI documents
+# and the feature spec, whole runs against a fake API; the end-to-end tests run it against the
+# local stack) and the cost report's (its arithmetic, charts and missing inputs).
 echo "==> python -m unittest discover -s tools/tests"
 "$venv/bin/python" -m unittest discover -s tools/tests || status=$?
 # The local stack's end-to-end tests run the function binaries, so build them all first.

@@ -297,7 +297,8 @@ impl RunningStack {
     }
 }
 
-fn emulator_clients(endpoint: &str, region: &str) -> Clients {
+/// SDK clients for every emulated service at `endpoint`, with the emulator's credentials.
+pub fn emulator_clients(endpoint: &str, region: &str) -> Clients {
     let credentials = Credentials::new(EMULATOR_KEY_ID, EMULATOR_SECRET, None, None, "local-stack");
     let region = Region::new(region.to_owned());
     macro_rules! client {

@@ -1,0 +1,593 @@
+"""Tests of tools/perf/cost_report.py: the cost arithmetic on a small input computed by hand,
+what the report says when the measurements leave parts out, the errors for missing or malformed
+input, the charts (well-formed SVG, one bar per design and per function), the markdown tables,
+and the files shipped beside it (the price table, the sample measurements).
+
+Standard library only: `python3 -m unittest discover -s tools/tests -p test_cost_report.py`
+from the repository root, or with every other tool test through tools/test.sh.
+"""
+
+import contextlib
+import copy
+import importlib.util
+import io
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tools" / "perf" / "cost_report.py"
+PRICES = ROOT / "tools" / "perf" / "prices.json"
+SAMPLE = ROOT / "tools" / "perf" / "sample-measurements.json"
+STACK = ROOT / "infra" / "stack.json"
+
+# Loaded by path: tools/perf is a folder of scripts, not a package.
+_spec = importlib.util.spec_from_file_location("cost_report", SCRIPT)
+cost_report = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cost_report)
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+# Round prices, so that every figure below can be checked by hand.
+TEST_PRICES = {
+    "schema": 1,
+    "region": "us-east-1",
+    "currency": "USD",
+    "taken_on": "2026-11-23",
+    "prices": {
+        "lambda_requests": {"usd": 0.20, "per": 1000000, "unit": "requests", "source": "https://example.test/lambda"},
+        "lambda_arm64_gb_second": {"usd": 0.00001, "per": 1, "unit": "GB-second", "source": "https://example.test/lambda"},
+        "sqs_standard_requests": {"usd": 0.40, "per": 1000000, "unit": "requests", "source": "https://example.test/sqs"},
+        "sqs_fifo_requests": {"usd": 0.50, "per": 1000000, "unit": "requests", "source": "https://example.test/sqs"},
+        "kinesis_shard_hour": {"usd": 0.015, "per": 1, "unit": "shard-hour", "source": "https://example.test/kinesis"},
+        "kinesis_put_payload_units": {"usd": 0.014, "per": 1000000, "unit": "PUT payload units",
+                                      "source": "https://example.test/kinesis"},
+        "dynamodb_on_demand_write_request_units": {"usd": 0.625, "per": 1000000, "unit": "write request units",
+                                                   "source": "https://example.test/dynamodb"},
+        "dynamodb_on_demand_read_request_units": {"usd": 0.125, "per": 1000000, "unit": "read request units",
+                                                  "source": "https://example.test/dynamodb"},
+        "eventbridge_custom_events": {"usd": 1.00, "per": 1000000, "unit": "events",
+                                      "source": "https://example.test/eventbridge"},
+    },
+}
+
+# 1,000 events, so every count is multiplied by 1,000 to reach a million.
+SMALL = {
+    "schema": 1,
+    "date": "2026-11-23T18:30:00Z",
+    "machine": {"cpu": "Test CPU", "cores": 2, "os": "Linux 6.18", "profile": "release"},
+    "init": {
+        name: {"runs": 10, "wall_ms": {"median": wall, "p90": wall + 1, "min": wall - 0.5},
+               "cpu_ms": {"median": wall - 1, "p90": wall - 0.5, "min": wall - 1.2}}
+        for name, wall in (("todo-api", 4.0), ("event-router", 3.5), ("stream-enrichment", 4.5),
+                           ("feature-updates", 4.4), ("inference", 12.0))
+    },
+    "zip_bytes": {"todo-api": 2900000, "event-router": 3000001, "stream-enrichment": 3000000,
+                  "feature-updates": None, "inference": 4000000},
+    "zip_architecture": "arm64",
+    "warm_cpu_per_event_us": {"event-router": 1.5, "stream-enrichment": 2.6},
+    "workload": {
+        "events": 1000, "users": 100, "zipf_exponent": 1.1, "seed": 7, "batch_size": 100, "order_share": 0.1,
+        "functions": {
+            "event-router": {
+                "memory_mb": 1024, "invocations": 10, "billed_ms_per_invocation": 9.2,
+                "requests": {"kinesis:PutRecords": 10, "sqs:SendMessageBatch": 2, "sqs-fifo:SendMessageBatch": 4},
+                "read_request_units": 0, "write_request_units": 0, "kinesis_put_payload_units": 1000,
+            },
+            "stream-enrichment": {
+                "memory_mb": 512, "invocations": 10, "billed_ms_per_invocation": 20,
+                "requests": {"dynamodb:BatchGetItem": 10, "dynamodb:PutItem": 400, "kinesis:PutRecords": 10},
+                "read_request_units": 400, "write_request_units": 400, "kinesis_put_payload_units": 1000,
+            },
+            "feature-updates": {
+                "memory_mb": 256, "invocations": 10, "billed_ms_per_invocation": 40.5,
+                "requests": {"dynamodb:BatchGetItem": 10, "dynamodb:PutItem": 500},
+                "read_request_units": 300, "write_request_units": 500, "kinesis_put_payload_units": 0,
+            },
+        },
+        "event_source_requests": {"sqs:ReceiveMessage": 120, "sqs:DeleteMessageBatch": 100},
+        "naive": {
+            "description": "one GetItem and one PutItem per event",
+            "functions": {
+                "stream-enrichment": {
+                    "memory_mb": 512, "invocations": 10, "billed_ms_per_invocation": 100,
+                    "requests": {"dynamodb:GetItem": 1000, "dynamodb:PutItem": 1000, "kinesis:PutRecords": 10},
+                    "read_request_units": 1000, "write_request_units": 1000, "kinesis_put_payload_units": 1000,
+                },
+                "feature-updates": {
+                    "memory_mb": 256, "invocations": 10, "billed_ms_per_invocation": 120,
+                    "requests": {"dynamodb:GetItem": 1000, "dynamodb:PutItem": 1000},
+                    "read_request_units": 1000, "write_request_units": 1000, "kinesis_put_payload_units": 0,
+                },
+            },
+        },
+    },
+}
+
+
+class Inputs:
+    """Measurements and prices written to a temporary folder, as the command reads them."""
+
+    def __init__(self, test, measurements, prices=None):
+        folder = tempfile.TemporaryDirectory()
+        test.addCleanup(folder.cleanup)
+        self.folder = Path(folder.name)
+        self.measurements = self.folder / "measurements.json"
+        self.prices = self.folder / "prices.json"
+        self.out = self.folder / "out"
+        self.measurements.write_text(json.dumps(measurements), encoding="utf-8")
+        self.prices.write_text(json.dumps(TEST_PRICES if prices is None else prices), encoding="utf-8")
+
+    def model(self):
+        measurements = cost_report.parse_measurements(json.loads(self.measurements.read_text()), self.measurements)
+        prices = cost_report.parse_prices(json.loads(self.prices.read_text()), self.prices)
+        return measurements, prices, cost_report.cost_model(measurements, prices)
+
+    def report(self):
+        return cost_report.build_report(self.measurements, self.prices)
+
+
+def section(markdown, title):
+    """The text of one `## title` section of the summary."""
+    match = re.search(r"^## %s\n(.*?)(?=^## |\Z)" % re.escape(title), markdown, re.S | re.M)
+    if match is None:
+        raise AssertionError("summary.md has no section %r" % title)
+    return match.group(1)
+
+
+def table_rows(text):
+    """The body rows of the first markdown table in `text`, as lists of cells."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            rows.append(line)
+        elif rows:
+            break
+    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[2:]]
+
+
+class CostArithmetic(unittest.TestCase):
+    def setUp(self):
+        self.measurements, self.prices, self.model = Inputs(self, SMALL).model()
+        self.pipeline = self.model["designs"]["pipeline"]
+        self.naive = self.model["designs"]["naive"]
+
+    def line(self, design, item):
+        matches = [line for line in design["lines"] if line.item == item]
+        self.assertEqual(len(matches), 1, "lines named %r: %s" % (item, [l.item for l in design["lines"]]))
+        return matches[0]
+
+    def test_each_service_of_the_pipeline_as_computed_by_hand(self):
+        by_service = self.pipeline["by_service"]
+        # 1,000,000 events × $1.00 per million.
+        self.assertAlmostEqual(by_service["EventBridge"], 1.00)
+        # Ingest sends 1,000,000 + mapping (120 + 100) × 1,000 + router 2 × 1,000 at $0.40,
+        # and the router's 4 × 1,000 FIFO sends at $0.50.
+        self.assertAlmostEqual(by_service["SQS"], 0.40 + 0.088 + 0.0008 + 0.002)
+        # 3 × 10 × 1,000 requests at $0.20 a million; GB-seconds: 10,000 × 10 ms × 1 GB = 100,
+        # 10,000 × 20 ms × 0.5 GB = 100, 10,000 × 41 ms × 0.25 GB = 102.5, at $0.00001.
+        self.assertAlmostEqual(by_service["Lambda"], 0.006 + 302.5 * 0.00001)
+        # 2,000 units × 1,000 at $0.014 a million.
+        self.assertAlmostEqual(by_service["Kinesis"], 0.028)
+        # 700,000 read units at $0.125 and 900,000 write units at $0.625 a million.
+        self.assertAlmostEqual(by_service["DynamoDB"], 0.0875 + 0.5625)
+        self.assertAlmostEqual(self.pipeline["total"], 2.177825)
+        self.assertEqual(self.pipeline["lacks"], [])
+
+    def test_billed_duration_is_rounded_up_to_the_millisecond(self):
+        router = self.line(self.pipeline, "event-router duration")
+        self.assertEqual(router.inputs["billed_ms_rounded_up"], 10)
+        self.assertAlmostEqual(router.quantity, 100.0)
+        features = self.line(self.pipeline, "feature-updates duration")
+        self.assertEqual(features.inputs["billed_ms_rounded_up"], 41)
+        self.assertAlmostEqual(features.quantity, 102.5)
+        self.assertAlmostEqual(features.usd, 0.001025)
+
+    def test_fifo_requests_are_priced_apart(self):
+        standard = self.line(self.pipeline, "sends by event-router (standard queues)")
+        fifo = self.line(self.pipeline, "sends by event-router (FIFO queues)")
+        self.assertEqual((standard.quantity, standard.price_key), (2000, "sqs_standard_requests"))
+        self.assertEqual((fifo.quantity, fifo.price_key), (4000, "sqs_fifo_requests"))
+        self.assertAlmostEqual(fifo.usd, 0.002)
+
+    def test_the_naive_design_and_the_ratio(self):
+        by_service = self.naive["by_service"]
+        self.assertAlmostEqual(by_service["EventBridge"], 1.00)
+        self.assertAlmostEqual(by_service["SQS"], 0.4908)  # event-router and the mapping as built
+        # Durations: 100 + 10,000 × 100 ms × 0.5 GB + 10,000 × 120 ms × 0.25 GB = 900 GB-s.
+        self.assertAlmostEqual(by_service["Lambda"], 0.006 + 0.009)
+        self.assertAlmostEqual(by_service["Kinesis"], 0.028)
+        self.assertAlmostEqual(by_service["DynamoDB"], 0.25 + 1.25)
+        self.assertAlmostEqual(self.naive["total"], 3.0338)
+        self.assertAlmostEqual(self.model["ratio_naive_to_pipeline"], 3.0338 / 2.177825)
+        self.assertTrue(any("event-router as built" in text for text in self.naive["assumptions"]))
+
+    def test_shard_hours_are_a_fixed_monthly_cost_outside_the_cost_per_event(self):
+        fixed = self.model["fixed_monthly"]
+        self.assertAlmostEqual(fixed["total_usd_per_month"], 2 * 730 * 0.015)
+        self.assertFalse(any("shard" in line.item for line in self.pipeline["lines"]))
+
+    def test_report_json_carries_inputs_formulas_and_results(self):
+        files, _ = Inputs(self, SMALL).report()
+        report = json.loads(files["report.json"])
+        self.assertEqual(report["measurements"], SMALL)
+        model = report["cost_model"]
+        self.assertTrue(model["formulas"])
+        lines = model["designs"]["pipeline"]["lines"]
+        duration = next(line for line in lines if line["item"] == "feature-updates duration")
+        self.assertEqual(duration["inputs"], {"invocations": 10, "billed_ms_per_invocation": 40.5,
+                                              "billed_ms_rounded_up": 41, "memory_mb": 256})
+        self.assertAlmostEqual(duration["quantity_per_million_events"], 102.5)
+        self.assertEqual(duration["unit_price_usd"], 0.00001)
+        self.assertIn("41 ms (40.5 rounded up)", duration["formula"])
+        self.assertAlmostEqual(duration["usd_per_million_events"], 0.001025)
+        self.assertAlmostEqual(model["designs"]["pipeline"]["total_usd_per_million_events"], 2.177825)
+        self.assertAlmostEqual(model["ratio_naive_to_pipeline"], 3.0338 / 2.177825)
+        self.assertAlmostEqual(model["fixed_usd_per_month"]["total_usd_per_month"], 21.9)
+
+    def test_stdout_has_the_cost_table(self):
+        inputs = Inputs(self, SMALL)
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            status = cost_report.main(["--measurements", str(inputs.measurements), "--prices", str(inputs.prices),
+                                       "--out", str(inputs.out)])
+        self.assertEqual(status, 0)
+        text = output.getvalue()
+        self.assertIn("| **total** | **$2.18** | **$3.03** |", text)
+        self.assertIn("| naive / pipeline |  | 1.39× |", text)
+        self.assertIn("$21.90 a month", text)
+        for name in ("report.json", "summary.md", "cost-per-million.svg", "init-time.svg"):
+            self.assertTrue((inputs.out / name).is_file(), name)
+
+
+class NotMeasured(unittest.TestCase):
+    MINIMAL = {"schema": 1, "date": "2026-11-23T18:30:00Z", "machine": {"cpu": "Test CPU"},
+               "zip_bytes": {"event-router": None}}
+
+    def test_only_the_required_parts(self):
+        files, table = Inputs(self, self.MINIMAL).report()
+        summary = files["summary.md"]
+        for row in table_rows(section(summary, "Goals")):
+            self.assertEqual(row[2:], ["not measured", row[3], "not measured"], row)
+        self.assertIn("Not measured: the measurements have no `workload`.", summary)
+        self.assertIn("The cost model lacks: `workload`.", summary)
+        for row in table_rows(section(summary, "Cost per million events"))[:-1]:
+            self.assertEqual(row[1:], ["not measured", "not measured"], row)
+        self.assertIn("lacks: workload", table)
+        report = json.loads(files["report.json"])
+        self.assertFalse(report["cost_model"]["computed"])
+        self.assertEqual(report["cost_model"]["lacks"], ["workload"])
+        # The charts still draw, with their placeholders.
+        for name in ("cost-per-million.svg", "init-time.svg"):
+            self.assertIn("not measured", files[name])
+            ElementTree.fromstring(files[name].encode("utf-8"))
+
+    def test_a_missing_workload_key_is_named_and_leaves_only_its_lines_unpriced(self):
+        measurements = copy.deepcopy(SMALL)
+        del measurements["workload"]["functions"]["feature-updates"]["billed_ms_per_invocation"]
+        del measurements["workload"]["naive"]
+        del measurements["warm_cpu_per_event_us"]
+        inputs = Inputs(self, measurements)
+        _, _, model = inputs.model()
+        pipeline = model["designs"]["pipeline"]
+        self.assertEqual(pipeline["lacks"], ["workload.functions.feature-updates.billed_ms_per_invocation"])
+        self.assertEqual(model["lacks"], ["workload.naive",
+                                          "workload.functions.feature-updates.billed_ms_per_invocation"])
+        self.assertIsNone(pipeline["total"])
+        self.assertIsNone(pipeline["by_service"]["Lambda"])
+        self.assertAlmostEqual(pipeline["by_service"]["DynamoDB"], 0.65)
+        self.assertIsNone(model["ratio_naive_to_pipeline"])
+
+        files, _ = inputs.report()
+        cost = {row[0]: row[1:] for row in table_rows(section(files["summary.md"], "Cost per million events"))}
+        self.assertEqual(cost["Lambda"], ["not measured", "not measured"])
+        self.assertEqual(cost["DynamoDB"], ["$0.65", "not measured"])
+        self.assertEqual(cost["**total**"], ["**not measured**", "not measured"])
+        goals = table_rows(section(files["summary.md"], "Goals"))
+        warm = [row for row in goals if row[0] == "warm CPU per event"]
+        self.assertEqual([row[4] for row in warm], ["not measured"] * 3)
+        self.assertIn("≥ $", files["cost-per-million.svg"])  # the known lines, marked incomplete
+
+    def test_a_missing_function_is_named(self):
+        measurements = copy.deepcopy(SMALL)
+        del measurements["workload"]["functions"]["event-router"]
+        _, _, model = Inputs(self, measurements).model()
+        self.assertIn("workload.functions.event-router", model["designs"]["pipeline"]["lacks"])
+        self.assertIsNone(model["designs"]["pipeline"]["total"])
+
+    def test_goals_verdicts_and_null_zip(self):
+        files, _ = Inputs(self, SMALL).report()
+        verdicts = {(row[0], row[1]): row[4] for row in table_rows(section(files["summary.md"], "Goals"))}
+        self.assertEqual(verdicts[("init, median wall time", "event-router")], "met")
+        self.assertEqual(verdicts[("init, median wall time", "inference")], "not met")
+        self.assertEqual(verdicts[("cold path CPU (init and first event)", "todo-api")], "not measured")
+        self.assertEqual(verdicts[("warm CPU per event", "event-router")], "met")
+        self.assertEqual(verdicts[("warm CPU per event", "stream-enrichment")], "not met")
+        self.assertEqual(verdicts[("warm CPU per event", "feature-updates")], "not measured")
+        self.assertEqual(verdicts[("deployment zip", "todo-api")], "met")
+        self.assertEqual(verdicts[("deployment zip", "stream-enrichment")], "met")  # exactly 3,000,000
+        self.assertEqual(verdicts[("deployment zip", "event-router")], "not met")
+        self.assertEqual(verdicts[("deployment zip", "feature-updates")], "not measured")
+
+    def test_cold_path_cpu_when_given(self):
+        measurements = copy.deepcopy(SMALL)
+        measurements["cold_path_cpu_ms"] = {"todo-api": 9.5, "inference": {"median": 16.0}}
+        files, _ = Inputs(self, measurements).report()
+        verdicts = {(row[0], row[1]): row[4] for row in table_rows(section(files["summary.md"], "Goals"))}
+        self.assertEqual(verdicts[("cold path CPU (init and first event)", "todo-api")], "met")
+        self.assertEqual(verdicts[("cold path CPU (init and first event)", "inference")], "not met")
+        self.assertEqual(verdicts[("cold path CPU (init and first event)", "event-router")], "not measured")
+
+
+class BadInput(unittest.TestCase):
+    def error(self, measurements=None, prices=None):
+        inputs = Inputs(self, SMALL if measurements is None else measurements, prices)
+        with self.assertRaises(cost_report.InputError) as caught:
+            inputs.report()
+        return str(caught.exception)
+
+    def test_missing_file(self):
+        inputs = Inputs(self, SMALL)
+        with self.assertRaises(cost_report.InputError) as caught:
+            cost_report.build_report(inputs.folder / "nope.json", inputs.prices)
+        self.assertIn("measurements file %s does not exist" % (inputs.folder / "nope.json"), str(caught.exception))
+        self.assertIn("perf-report measure", str(caught.exception))
+        with self.assertRaises(cost_report.InputError) as caught:
+            cost_report.build_report(inputs.measurements, inputs.folder / "none.json")
+        self.assertIn("prices file %s does not exist" % (inputs.folder / "none.json"), str(caught.exception))
+
+    def test_not_json(self):
+        inputs = Inputs(self, SMALL)
+        inputs.measurements.write_text('{"schema": 1,\n  "date": }', encoding="utf-8")
+        with self.assertRaises(cost_report.InputError) as caught:
+            inputs.report()
+        self.assertIn("not valid JSON (line 2, column", str(caught.exception))
+
+    def test_wrong_types_name_the_key_and_what_was_expected(self):
+        cases = [
+            (("init", "todo-api", "wall_ms", "median"), "fast",
+             "init.todo-api.wall_ms.median: expected a number, found the string 'fast'"),
+            (("zip_bytes", "todo-api"), 12.5, "zip_bytes.todo-api: expected a whole number, found the number 12.5"),
+            (("workload", "functions", "event-router", "requests"), [1],
+             "workload.functions.event-router.requests: expected an object, found a list"),
+            (("workload", "functions", "event-router", "invocations"), -1,
+             "workload.functions.event-router.invocations: expected a number of at least 0.0, found the number -1"),
+            (("workload", "events"), 0, "workload.events: expected a whole number of at least 1, found the number 0"),
+            (("machine",), "a laptop", "machine: expected an object, found the string 'a laptop'"),
+            (("schema",), 2, "schema: expected 1 (the only version this report reads), found the number 2"),
+            (("zip_architecture",), "riscv", "zip_architecture: expected \"arm64\", \"x86_64\" or null"),
+        ]
+        for path, value, message in cases:
+            with self.subTest(key=".".join(path)):
+                measurements = copy.deepcopy(SMALL)
+                container = measurements
+                for key in path[:-1]:
+                    container = container[key]
+                container[path[-1]] = value
+                self.assertIn(message, self.error(measurements))
+
+    def test_missing_required_keys(self):
+        for key, message in (("date", "date is missing"), ("machine", "machine is missing"),
+                             ("schema", "schema is missing")):
+            measurements = copy.deepcopy(SMALL)
+            del measurements[key]
+            self.assertIn(message, self.error(measurements))
+        measurements = copy.deepcopy(SMALL)
+        del measurements["workload"]["events"]
+        self.assertIn("workload.events is missing", self.error(measurements))
+
+    def test_a_request_key_without_its_service(self):
+        measurements = copy.deepcopy(SMALL)
+        measurements["workload"]["event_source_requests"] = {"ReceiveMessage": 3}
+        self.assertIn('expected a key "<service>:<Operation>"', self.error(measurements))
+
+    def test_prices_missing_a_price_or_its_source(self):
+        prices = copy.deepcopy(TEST_PRICES)
+        del prices["prices"]["kinesis_shard_hour"]
+        self.assertIn("prices.kinesis_shard_hour is missing", self.error(prices=prices))
+        prices = copy.deepcopy(TEST_PRICES)
+        del prices["prices"]["sqs_fifo_requests"]["source"]
+        self.assertIn("prices.sqs_fifo_requests.source is missing", self.error(prices=prices))
+        prices = copy.deepcopy(TEST_PRICES)
+        del prices["taken_on"]
+        self.assertIn("taken_on is missing", self.error(prices=prices))
+
+    def test_the_command_exits_2_with_the_message(self):
+        with tempfile.TemporaryDirectory() as folder:
+            result = subprocess.run(
+                [sys.executable, str(SCRIPT), "--measurements", str(Path(folder) / "absent.json"),
+                 "--prices", str(PRICES), "--out", str(Path(folder) / "out")],
+                capture_output=True, text=True, timeout=60)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertEqual(result.stdout, "")
+            self.assertRegex(result.stderr, r"^cost_report: measurements file .*absent\.json does not exist")
+            self.assertFalse((Path(folder) / "out").exists())
+
+
+class Charts(unittest.TestCase):
+    def setUp(self):
+        self.files, _ = Inputs(self, SMALL).report()
+
+    def parse(self, name):
+        return ElementTree.fromstring(self.files[name].encode("utf-8"))
+
+    def bars(self, root):
+        return [g for g in root.iter(SVG + "g") if g.get("class") == "bar"]
+
+    def texts(self, root):
+        return ["".join(t.itertext()) for t in root.iter(SVG + "text")]
+
+    def test_cost_chart_has_one_stacked_bar_per_design(self):
+        root = self.parse("cost-per-million.svg")
+        bars = self.bars(root)
+        self.assertEqual([bar.get("data-design") for bar in bars], ["pipeline", "naive"])
+        segments = [rect.get("data-service") for rect in bars[0].iter(SVG + "rect")]
+        self.assertEqual(segments, ["EventBridge", "SQS", "Lambda", "Kinesis", "DynamoDB"])
+        texts = self.texts(root)
+        self.assertIn("$2.18", texts)
+        self.assertIn("$3.03", texts)
+        self.assertIn("USD per million events", texts)  # the y axis
+        self.assertIn("design", texts)  # the x axis
+        legend = next(g for g in root.iter(SVG + "g") if g.get("class") == "legend")
+        self.assertEqual(sorted("".join(t.itertext()) for t in legend.iter(SVG + "text")), sorted(cost_report.SERVICES))
+        title = root.find(SVG + "title").text
+        self.assertIn("2026-11-23 18:30 UTC", title)
+        self.assertIn("Test CPU, 2 cores", title)
+
+    def test_stacked_segments_add_up_to_the_total(self):
+        root = self.parse("cost-per-million.svg")
+        heights = [float(rect.get("height")) for rect in self.bars(root)[1].iter(SVG + "rect")]
+        axis_ticks = [t for t in self.texts(root) if t.startswith("$") and t.count(".") <= 1]
+        self.assertTrue(axis_ticks)
+        plot_height = 520 - 70 - 90
+        axis_max, _ = cost_report.nice_axis(3.0338 * 1.12)
+        self.assertAlmostEqual(sum(heights), 3.0338 / axis_max * plot_height, delta=0.5)
+
+    def test_init_chart_has_one_bar_per_function_and_the_goal_line(self):
+        root = self.parse("init-time.svg")
+        bars = self.bars(root)
+        self.assertEqual([bar.get("data-function") for bar in bars], list(cost_report.ALL_FUNCTIONS))
+        for bar in bars:
+            kinds = [rect.get("class") for rect in bar.iter(SVG + "rect")]
+            self.assertEqual(kinds, ["wall", "cpu"], bar.get("data-function"))
+        goal = next(line for line in root.iter(SVG + "line") if line.get("class") == "goal")
+        self.assertEqual(goal.get("y1"), goal.get("y2"))
+        # The goal sits at 10 ms on the axis: between the 0 baseline and the top by 10 / axis max.
+        axis_max, _ = cost_report.nice_axis(13.0 * 1.15)
+        plot_height = 500 - 70 - 70
+        self.assertAlmostEqual(float(goal.get("y1")), 500 - 70 - 10 / axis_max * plot_height, delta=0.1)
+        texts = self.texts(root)
+        self.assertIn("goal: 10 ms", texts)
+        self.assertIn("init time, ms", texts)
+        self.assertIn("function", texts)
+
+    def test_an_unknown_function_gets_its_bar_too(self):
+        measurements = copy.deepcopy(SMALL)
+        measurements["init"]["batch-export"] = measurements["init"]["todo-api"]
+        files, _ = Inputs(self, measurements).report()
+        root = ElementTree.fromstring(files["init-time.svg"].encode("utf-8"))
+        self.assertEqual([bar.get("data-function") for bar in self.bars(root)],
+                         list(cost_report.ALL_FUNCTIONS) + ["batch-export"])
+
+    def test_machine_names_are_escaped(self):
+        measurements = copy.deepcopy(SMALL)
+        measurements["machine"]["cpu"] = "Intel <Xeon> & co"
+        files, _ = Inputs(self, measurements).report()
+        for name in ("cost-per-million.svg", "init-time.svg"):
+            root = ElementTree.fromstring(files[name].encode("utf-8"))
+            self.assertIn("Intel <Xeon> & co", root.find(SVG + "title").text)
+
+
+class Summary(unittest.TestCase):
+    def setUp(self):
+        files, _ = Inputs(self, SMALL).report()
+        self.summary = files["summary.md"]
+
+    def test_header_names_date_machine_and_price_date(self):
+        first = self.summary.splitlines()[2]
+        self.assertIn("2026-11-23 18:30 UTC", first)
+        self.assertIn("Test CPU, 2 cores, Linux 6.18, release build", first)
+        self.assertIn("list prices taken 2026-11-23", first)
+
+    def test_goals_table_has_a_row_per_function_for_each_goal(self):
+        rows = table_rows(section(self.summary, "Goals"))
+        for goal in ("init, median wall time", "cold path CPU (init and first event)", "deployment zip"):
+            self.assertEqual([row[1] for row in rows if row[0] == goal], list(cost_report.ALL_FUNCTIONS), goal)
+        self.assertEqual([row[1] for row in rows if row[0] == "warm CPU per event"],
+                         list(cost_report.PIPELINE_FUNCTIONS))
+        self.assertTrue(all(row[4] in ("met", "not met", "not measured") for row in rows))
+
+    def test_requests_table_has_a_row_per_function_and_design(self):
+        rows = table_rows(section(self.summary, "Requests and capacity units per event"))
+        for design in ("pipeline (as built)", "naive design"):
+            functions = [row[1] for row in rows if row[0] == design]
+            self.assertEqual(functions, list(cost_report.PIPELINE_FUNCTIONS) + ["event source on the ingest queue"])
+        router = next(row for row in rows if row[:2] == ["pipeline (as built)", "event-router"])
+        # 10 invocations, 6 SQS and 10 Kinesis requests, 1,000 payload units over 1,000 events.
+        self.assertEqual(router[2:5], ["1,024 MB", "0.01", "9.2"])
+        self.assertIn("sqs-fifo:SendMessageBatch 0.004", router[5])
+        self.assertEqual(router[8], "1")
+        features = next(row for row in rows if row[:2] == ["naive design", "feature-updates"])
+        self.assertEqual(features[6:8], ["1", "1"])
+
+    def test_cost_section_has_a_row_per_service_with_lines_and_formulas(self):
+        text = section(self.summary, "Cost per million events")
+        rows = table_rows(text)
+        self.assertEqual([row[0] for row in rows],
+                         list(cost_report.SERVICES) + ["**total**", "naive / pipeline"])
+        self.assertIn("### Lines: pipeline (as built)", text)
+        self.assertIn("10,000 invocations × 41 ms (40.5 rounded up) × 256 MB / 1024 = 102.5 GB-seconds", text)
+
+    def test_how_it_is_computed_and_prices(self):
+        how = section(self.summary, "How it is computed")
+        for word in ("1,000,000 / N", "rounded up", "730 h", "PUT payload units", "FIFO"):
+            self.assertIn(word, how)
+        prices = section(self.summary, "Prices")
+        self.assertIn("taken 2026-11-23", prices)
+        self.assertEqual(len(table_rows(prices)), len(TEST_PRICES["prices"]))
+
+
+class ShippedFiles(unittest.TestCase):
+    def test_price_table_is_dated_and_sourced(self):
+        raw = json.loads(PRICES.read_text(encoding="utf-8"))
+        prices = cost_report.parse_prices(raw, PRICES)
+        self.assertRegex(prices["taken_on"], r"^\d{4}-\d{2}-\d{2}$")
+        self.assertEqual(prices["region"], "us-east-1")
+        for key in cost_report.REQUIRED_PRICES + ("apigateway_http_api_requests", "sagemaker_serverless_gb_second"):
+            self.assertIn(key, prices["prices"])
+        for key, price in prices["prices"].items():
+            with self.subTest(price=key):
+                self.assertTrue(price["source"].startswith("https://aws.amazon.com/"), price["source"])
+                self.assertIn(price["status"], ("corroborated", "partly confirmed", "not confirmed"))
+                if price["status"] != "not confirmed":
+                    self.assertTrue(price["checked_against"])
+
+    def test_sample_measurements_are_marked_and_complete(self):
+        raw = json.loads(SAMPLE.read_text(encoding="utf-8"))
+        self.assertTrue(raw["_comment"].startswith("SAMPLE"))
+        files, table = cost_report.build_report(SAMPLE, PRICES)
+        report = json.loads(files["report.json"])
+        self.assertEqual(report["cost_model"]["lacks"], [])
+        self.assertGreater(report["cost_model"]["ratio_naive_to_pipeline"], 1)
+        self.assertIn("**total**", table)
+
+    def test_kinesis_shards_match_the_manifest(self):
+        stack = json.loads(STACK.read_text(encoding="utf-8"))
+        self.assertEqual({name: stream["shard_count"] for name, stream in stack["streams"].items()},
+                         cost_report.KINESIS_SHARDS)
+
+    def test_memory_of_the_sample_matches_the_manifest(self):
+        stack = json.loads(STACK.read_text(encoding="utf-8"))
+        sample = json.loads(SAMPLE.read_text(encoding="utf-8"))
+        for name, entry in sample["workload"]["functions"].items():
+            self.assertEqual(entry["memory_mb"], stack["functions"][name]["memory_mb"], name)
+
+
+class Formatting(unittest.TestCase):
+    def test_usd(self):
+        self.assertEqual(cost_report.format_usd(2.177825), "$2.18")
+        self.assertEqual(cost_report.format_usd(0.4), "$0.40")
+        self.assertEqual(cost_report.format_usd(0.002), "$0.002")
+        self.assertEqual(cost_report.format_usd(0.000433), "$0.000433")
+        self.assertEqual(cost_report.format_usd(None), "not measured")
+
+    def test_price(self):
+        prices = cost_report.parse_prices(TEST_PRICES, "test")["prices"]
+        self.assertEqual(cost_report.format_price(prices["lambda_requests"]), "$0.20 per million requests")
+        self.assertEqual(cost_report.format_price(prices["lambda_arm64_gb_second"]), "$0.00001 per GB-second")
+        self.assertEqual(cost_report.format_price(prices["kinesis_shard_hour"]), "$0.015 per shard-hour")
+
+    def test_nice_axis(self):
+        self.assertEqual(cost_report.nice_axis(3.4), (4.0, 1.0))
+        self.assertEqual(cost_report.nice_axis(14.95), (15, 5))
+        self.assertEqual(cost_report.nice_axis(11.5), (12.5, 2.5))
+        self.assertEqual(cost_report.nice_axis(0), (1.0, 0.2))
+
+
+if __name__ == "__main__":
+    unittest.main()
