@@ -6,8 +6,9 @@
 # 3. builds the deployment zips with tools/package.sh, unless PERF_SKIP_PACKAGE=1 (then the
 #    zips already in target/lambda/ are measured, or reported as not built);
 # 4. target/release/perf-report: init time and CPU of each function against a stub Runtime API,
-#    a reference workload through the batch handlers against its own moto server, zip sizes
-#    -> target/perf/measurements.json;
+#    a reference workload through the batch handlers against its own moto server, the cold path
+#    (init plus a first request making one DynamoDB call over TLS, through a terminator whose
+#    certificate openssl makes here), zip sizes -> target/perf/measurements.json;
 # 5. tools/perf/cost_report.py: the cost model at the prices in tools/perf/prices.json
 #    -> target/perf/report.json, summary.md, cost-per-million.svg, init-time.svg.
 #
@@ -42,9 +43,25 @@ if [ "${PERF_SKIP_PACKAGE:-0}" != 1 ]; then
     tools/package.sh
 fi
 
-mkdir -p target/perf
+# The cold path's TLS terminator: a throwaway CA and a certificate for 127.0.0.1 it signs; the
+# function trusts the system's roots plus that CA, so loading roots costs what it costs in AWS.
+tls=target/perf/tls
+rm -rf "$tls"
+mkdir -p "$tls"
+system_roots=/etc/ssl/certs/ca-certificates.crt
+[ -f "$system_roots" ] || system_roots=/etc/pki/tls/certs/ca-bundle.crt
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=perf-report test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+    -keyout "$tls/ca-key.pem" -out "$tls/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/key.pem" -out "$tls/leaf.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tls/leaf.ext"
+openssl x509 -req -in "$tls/leaf.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" -CAcreateserial \
+    -days 2 -extfile "$tls/leaf.ext" -out "$tls/certificate.pem" 2>/dev/null
+cat "$system_roots" "$tls/ca.pem" >"$tls/bundle.pem"
+
 echo "==> perf-report"
 target/release/perf-report --functions-dir target/release --moto-server "$venv/bin/moto_server" \
+    --tls-certificate "$tls/certificate.pem" --tls-key "$tls/key.pem" --ca-bundle "$tls/bundle.pem" \
     --out target/perf/measurements.json "$@"
 
 echo "==> cost report"

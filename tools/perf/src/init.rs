@@ -61,6 +61,60 @@ pub enum InitError {
     },
 }
 
+/// A started function process, in its own process group, output to a log.
+struct Started {
+    pid: libc::pid_t,
+    at: Instant,
+}
+
+fn start(
+    binary: &Path,
+    environment: Vec<(String, String)>,
+    log: &Path,
+) -> Result<Started, InitError> {
+    let spawn_error = |source| InitError::Spawn {
+        binary: binary.display().to_string(),
+        source,
+    };
+    let output = File::create(log).map_err(spawn_error)?;
+    let errors = output.try_clone().map_err(spawn_error)?;
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .envs(environment)
+        .stdin(Stdio::null())
+        .stdout(output)
+        .stderr(errors)
+        // Its own process group, so stopping it cannot reach this process.
+        .process_group(0);
+    let at = Instant::now();
+    let child = command.spawn().map_err(spawn_error)?;
+    Ok(Started {
+        pid: child.id() as libc::pid_t,
+        at,
+    })
+}
+
+impl Started {
+    /// Kills the process and returns the CPU it used in all.
+    fn stop(self, binary: &Path) -> Result<Duration, InitError> {
+        // SAFETY: signalling the child this module started and has not reaped yet.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        reap(self.pid).map_err(|source| InitError::Wait {
+            binary: binary.display().to_string(),
+            source,
+        })
+    }
+}
+
+fn no_poll(binary: &Path, source: StubError, log: &Path) -> InitError {
+    InitError::NoPoll {
+        binary: binary.display().to_string(),
+        source,
+        log: std::fs::read_to_string(log).unwrap_or_default(),
+    }
+}
+
 /// Starts `binary` once with `environment` (and nothing else) against a fresh stub Runtime
 /// API, waits for its first poll, stops it and reads its CPU time. Its output goes to `log`.
 pub fn measure_once(
@@ -68,49 +122,51 @@ pub fn measure_once(
     environment: impl Fn(&str) -> Vec<(String, String)>,
     log: &Path,
 ) -> Result<InitSample, InitError> {
-    let name = binary.display().to_string();
-    let stub = StubRuntime::bind().map_err(|source| InitError::NoPoll {
-        binary: name.clone(),
-        source,
-        log: String::new(),
-    })?;
-    let output = File::create(log).map_err(|source| InitError::Spawn {
-        binary: name.clone(),
-        source,
-    })?;
-    let errors = output.try_clone().map_err(|source| InitError::Spawn {
-        binary: name.clone(),
-        source,
-    })?;
-    let mut command = Command::new(binary);
-    command
-        .env_clear()
-        .envs(environment(&stub.address()))
-        .stdin(Stdio::null())
-        .stdout(output)
-        .stderr(errors)
-        // Its own process group, so stopping it cannot reach this process.
-        .process_group(0);
-    let started = Instant::now();
-    let child = command.spawn().map_err(|source| InitError::Spawn {
-        binary: name.clone(),
-        source,
-    })?;
-    let pid = child.id() as libc::pid_t;
+    let stub = StubRuntime::bind().map_err(|source| no_poll(binary, source, log))?;
+    let started = start(binary, environment(&stub.address()), log)?;
+    let began = started.at;
     let polled = stub.wait_for_first_poll(INIT_TIMEOUT);
-    // SAFETY: signalling the child this function started and has not reaped yet.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    let cpu = reap(pid).map_err(|source| InitError::Wait {
-        binary: name.clone(),
-        source,
-    })?;
-    let poll = polled.map_err(|source| InitError::NoPoll {
-        binary: name.clone(),
-        source,
-        log: std::fs::read_to_string(log).unwrap_or_default(),
-    })?;
+    let cpu = started.stop(binary)?;
+    let poll = polled.map_err(|source| no_poll(binary, source, log))?;
     Ok(InitSample {
-        wall_ms: poll.at.duration_since(started).as_secs_f64() * 1_000.0,
+        wall_ms: poll.at.duration_since(began).as_secs_f64() * 1_000.0,
+        cpu_ms: cpu.as_secs_f64() * 1_000.0,
+    })
+}
+
+/// Like [`measure_once`], then hands the function `payload` as its first invocation and
+/// stops it once it has answered: init plus a first event, the cold path. An error answer
+/// (`/invocation/<id>/error`), or one `accept` refuses (an HTTP 503, say), fails the
+/// measurement, with the function's output.
+pub fn measure_cold(
+    binary: &Path,
+    environment: impl Fn(&str) -> Vec<(String, String)>,
+    log: &Path,
+    payload: &[u8],
+    function_arn: &str,
+    accept: impl Fn(&[u8]) -> Result<(), String>,
+) -> Result<InitSample, InitError> {
+    let stub = StubRuntime::bind().map_err(|source| no_poll(binary, source, log))?;
+    let started = start(binary, environment(&stub.address()), log)?;
+    let began = started.at;
+    let answered = stub
+        .wait_for_first_poll(INIT_TIMEOUT)
+        .and_then(|poll| stub.invoke_once(poll, payload, function_arn, INIT_TIMEOUT));
+    let cpu = started.stop(binary)?;
+    let (at, responded, body) = answered.map_err(|source| no_poll(binary, source, log))?;
+    let verdict = if responded {
+        accept(&body)
+    } else {
+        Err(format!(
+            "the first invocation failed: {}",
+            String::from_utf8_lossy(&body)
+        ))
+    };
+    if let Err(reason) = verdict {
+        return Err(no_poll(binary, StubError::Unexpected(reason), log));
+    }
+    Ok(InitSample {
+        wall_ms: at.duration_since(began).as_secs_f64() * 1_000.0,
         cpu_ms: cpu.as_secs_f64() * 1_000.0,
     })
 }

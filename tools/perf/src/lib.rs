@@ -9,5 +9,6 @@ pub mod init;
 pub mod machine;
 pub mod stats;
 pub mod stub_runtime;
+pub mod tls_proxy;
 pub mod workload;
 pub mod zips;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use perf::environment::{function_environment, named_resources};
-use perf::init::{InitSample, InitSummary, measure_once};
+use perf::init::{InitSample, InitSummary, measure_cold, measure_once};
 use perf::machine::Machine;
 use perf::workload::{self, WorkloadOptions, WorkloadReport};
 use perf::zips::{zip_architecture, zip_sizes};
@@ -53,7 +53,20 @@ struct Cli {
     /// Share of the events that are orders.
     #[arg(long, default_value_t = 0.1)]
     order_share: f64,
+    /// Certificate (PEM) of the TLS terminator put in front of the emulator for the cold path;
+    /// with --tls-key and --ca-bundle (`tools/perf.sh` makes all three with openssl).
+    #[arg(long, requires_all = ["tls_key", "ca_bundle"])]
+    tls_certificate: Option<PathBuf>,
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Root certificates the function trusts (`SSL_CERT_FILE`): the system's and the terminator's.
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
 }
+
+/// The cold path's function and first event: a list of the caller's tasks, one DynamoDB Query.
+const COLD_FUNCTION: &str = "todo-api";
+const COLD_EVENT: &str = "events/todo-api/list-tasks.json";
 
 #[derive(Serialize)]
 struct Measurements {
@@ -65,6 +78,10 @@ struct Measurements {
     zip_architecture: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     workload: Option<WorkloadReport>,
+    /// Init plus a first invocation that makes one DynamoDB call over TLS, per function.
+    cold_path: BTreeMap<String, InitSummary>,
+    /// The CPU part of `cold_path`, as the cost report reads it.
+    cold_path_cpu_ms: BTreeMap<String, perf::stats::Summary>,
 }
 
 /// Resource names of the measured processes: nothing exists under them.
@@ -120,8 +137,8 @@ fn run(cli: &Cli) -> Result<(), String> {
         .filter_map(|(function, s)| Some((function.to_owned(), InitSummary::of(&s)?)))
         .collect();
 
-    let workload = if cli.events == 0 {
-        None
+    let (workload, cold_path) = if cli.events == 0 && cli.tls_certificate.is_none() {
+        (None, BTreeMap::new())
     } else {
         let options = WorkloadOptions {
             events: cli.events,
@@ -135,8 +152,12 @@ fn run(cli: &Cli) -> Result<(), String> {
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        Some(runtime.block_on(run_workload(&stack, cli, out_dir, &options))?)
+        runtime.block_on(run_emulated(&stack, cli, out_dir, &options))?
     };
+    let cold_path_cpu_ms = cold_path
+        .iter()
+        .map(|(function, summary)| (function.clone(), summary.cpu_ms))
+        .collect();
 
     let measurements = Measurements {
         schema: 1,
@@ -148,6 +169,8 @@ fn run(cli: &Cli) -> Result<(), String> {
         zip_bytes: zip_sizes(&cli.lambda_dir, stack.functions.keys()),
         zip_architecture: zip_architecture(&cli.lambda_dir),
         workload,
+        cold_path,
+        cold_path_cpu_ms,
     };
     println!(
         "{:<18} {:>14} {:>14} {:>12}",
@@ -157,6 +180,12 @@ fn run(cli: &Cli) -> Result<(), String> {
         println!(
             "{function:<18} {:>14.2} {:>14.2} {:>12.2}",
             summary.wall_ms.median, summary.wall_ms.p90, summary.cpu_ms.median
+        );
+    }
+    for (function, summary) in &measurements.cold_path {
+        println!(
+            "{function:<18} cold path (init + first event over TLS): median {:.2} ms, CPU {:.2} ms (p90 {:.2})",
+            summary.wall_ms.median, summary.cpu_ms.median, summary.cpu_ms.p90
         );
     }
     if let Some(workload) = &measurements.workload {
@@ -181,14 +210,14 @@ fn run(cli: &Cli) -> Result<(), String> {
     Ok(())
 }
 
-/// Starts a moto server of its own, creates the manifest's resources under a fresh prefix and
-/// runs the workload; the emulator stops with it.
-async fn run_workload(
+/// Starts a moto server of its own and creates the manifest's resources under a fresh prefix;
+/// runs the workload, then the cold path through a TLS terminator; the emulator stops with it.
+async fn run_emulated(
     stack: &Stack,
     cli: &Cli,
     out_dir: &std::path::Path,
     options: &WorkloadOptions,
-) -> Result<WorkloadReport, String> {
+) -> Result<(Option<WorkloadReport>, BTreeMap<String, InitSummary>), String> {
     let logs = local_stack::logs::LogSink::create(&out_dir.join("workload.log"), false)
         .map_err(|e| format!("workload log: {e}"))?;
     let mut emulator = local_stack::emulator::Emulator::start(&cli.moto_server, &logs)
@@ -203,11 +232,98 @@ async fn run_workload(
             .create(stack, &clients, &logs)
             .await
             .map_err(|e| e.to_string())?;
-        workload::run(stack, &emulator.endpoint, &resources, options)
-            .await
-            .map_err(|e| e.to_string())
+        let workload = if options.events == 0 {
+            None
+        } else {
+            Some(
+                workload::run(stack, &emulator.endpoint, &resources, options)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        };
+        let cold = match (&cli.tls_certificate, &cli.tls_key, &cli.ca_bundle) {
+            (Some(certificate), Some(key), Some(bundle)) => {
+                cold_path(
+                    stack,
+                    cli,
+                    out_dir,
+                    &resources,
+                    &emulator.endpoint,
+                    certificate,
+                    key,
+                    bundle,
+                )
+                .await?
+            }
+            _ => BTreeMap::new(),
+        };
+        Ok((workload, cold))
     }
     .await;
     emulator.stop().await;
     outcome
+}
+
+/// The cold path of [`COLD_FUNCTION`]: `--runs` starts, each answering [`COLD_EVENT`] with its
+/// first DynamoDB call made over TLS to the terminator.
+#[allow(clippy::too_many_arguments)]
+async fn cold_path(
+    stack: &Stack,
+    cli: &Cli,
+    out_dir: &std::path::Path,
+    resources: &local_stack::resources::Resources,
+    emulator: &str,
+    certificate: &std::path::Path,
+    key: &std::path::Path,
+    bundle: &std::path::Path,
+) -> Result<BTreeMap<String, InitSummary>, String> {
+    let upstream = emulator.trim_start_matches("http://").to_owned();
+    let proxy = perf::tls_proxy::TlsProxy::start(certificate, key, upstream)
+        .await
+        .map_err(|e| e.to_string())?;
+    let payload = std::fs::read(COLD_EVENT).map_err(|e| format!("{COLD_EVENT}: {e}"))?;
+    let binary = cli.functions_dir.join(COLD_FUNCTION);
+    let log = out_dir
+        .join("logs")
+        .join(format!("{COLD_FUNCTION}-cold.log"));
+    let arn = format!(
+        "arn:aws:lambda:{}:000000000000:function:{}",
+        perf::environment::REGION,
+        resources.functions[COLD_FUNCTION]
+    );
+    let environment = |runtime_api: &str| {
+        let mut variables = function_environment(stack, resources, COLD_FUNCTION, runtime_api)
+            .expect("a function of this manifest");
+        for (name, value) in &mut variables {
+            if name == "AWS_ENDPOINT_URL" {
+                value.clone_from(&proxy.endpoint);
+            }
+        }
+        variables.push(("SSL_CERT_FILE".into(), bundle.display().to_string()));
+        variables
+    };
+    let runs = cli.runs;
+    let samples = tokio::task::block_in_place(|| {
+        (0..=runs)
+            .map(|_| measure_cold(&binary, environment, &log, &payload, &arn, answered_200))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .map_err(|e| e.to_string())?;
+    // The first start warms the page cache and the emulator's table; it is not counted.
+    let summary = InitSummary::of(&samples[1..]).ok_or("no cold-path samples")?;
+    Ok(BTreeMap::from([(COLD_FUNCTION.to_owned(), summary)]))
+}
+
+/// The cold path counts only if the first request was served: an HTTP API answer of 200.
+fn answered_200(body: &[u8]) -> Result<(), String> {
+    let answer: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "the answer is not JSON ({e}): {}",
+            String::from_utf8_lossy(body)
+        )
+    })?;
+    match answer["statusCode"].as_u64() {
+        Some(200) => Ok(()),
+        _ => Err(format!("expected statusCode 200, got: {answer}")),
+    }
 }
