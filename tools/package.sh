@@ -30,10 +30,8 @@ fi
 # cargo finds the `cargo-lambda` subcommand on PATH; cargo-lambda runs Zig as `python3 -m ziglang`.
 export PATH="$venv/bin:$PATH"
 
-mapfile -t functions < <(python3 -c '
-import json, sys
-print("\n".join(json.load(open(sys.argv[1]))["functions"]))
-' infra/stack.json)
+source "$root/tools/lib/manifest.sh"
+mapfile -t functions < <(manifest_functions)
 if [ "${#functions[@]}" = 0 ]; then
     echo "infra/stack.json defines no functions" >&2
     exit 1

@@ -22,10 +22,8 @@ venv="$root/.venv"
 source "$root/tools/lib/venv.sh"
 ensure_venv tools/requirements.txt
 
-functions=()
-while IFS= read -r function; do
-    functions+=("$function")
-done < <("$venv/bin/python" -c 'import json; print("\n".join(json.load(open("infra/stack.json"))["functions"]))')
+source "$root/tools/lib/manifest.sh"
+mapfile -t functions < <(manifest_functions)
 
 packages=()
 for function in "${functions[@]}"; do

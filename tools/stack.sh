@@ -14,6 +14,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source tools/lib/venv.sh
+source tools/lib/manifest.sh
 
 profile="${STACK_PROFILE:-debug}"
 case "$profile" in
@@ -27,7 +28,7 @@ esac
 if [ "$1" = up ]; then
     ensure_venv tools/requirements.txt
     packages=(-p local-stack -p model)
-    for function in $(python3 -c 'import json; print(" ".join(json.load(open("infra/stack.json"))["functions"]))'); do
+    for function in $(manifest_functions); do
         packages+=(-p "$function")
     done
     echo "==> building ${packages[*]} ($profile)" >&2

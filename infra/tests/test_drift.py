@@ -1256,16 +1256,9 @@ def check_sam_model_endpoints(manifest: dict[str, Any], template: dict[str, Any]
             for setting in ("ManagedPolicyArns", "PermissionsBoundary"):
                 if props.get(setting):
                     problems.append(f"{where}: {setting} is set; the role has only its inline policy")
-            actual: set[tuple[str, str, str]] = set()
-            for policy in as_list(props.get("Policies")):
-                for statement in _statements(policy.get("PolicyDocument")):
-                    if statement.get("Effect") != "Allow" or "NotAction" in statement or "NotResource" in statement:
-                        problems.append(f"{where}: statement {statement.get('Sid')!r} must be an Allow of Action on Resource")
-                        continue
-                    condition = json.dumps(statement["Condition"], sort_keys=True) if "Condition" in statement else ""
-                    for action in as_list(statement.get("Action")):
-                        for resource in as_list(statement.get("Resource")):
-                            actual.add((action, canonical(resource), condition))
+            statements = [s for policy in as_list(props.get("Policies")) for s in _statements(policy.get("PolicyDocument"))]
+            actual, found = allow_grants(where, statements, canonical)
+            problems += found
             expected = sam_model_role_grants(key, endpoint)
             for action, resource, condition in sorted(actual - expected):
                 problems.append(
@@ -1366,6 +1359,23 @@ def topic_grants(topic: str, partition: str, region: str, account: str) -> set[t
         ),
         (BUDGETS_PRINCIPAL, SNS_PUBLISH_ACTION, topic, topic_condition(account, f"arn:{partition}:budgets::{account}:*")),
     }
+
+
+def allow_grants(where: str, statements: list[dict[str, Any]], spell: Any) -> tuple[set[tuple[str, str, str]], list[str]]:
+    """(action, resource, condition) of every statement of a role's policies, with `spell`
+    writing resources one way; a statement that is not an Allow of Action on Resource is a
+    problem."""
+    grants: set[tuple[str, str, str]] = set()
+    problems = []
+    for statement in statements:
+        if statement.get("Effect") != "Allow" or "NotAction" in statement or "NotResource" in statement:
+            problems.append(f"{where}: statement {statement.get('Sid')!r} must be an Allow of Action on Resource")
+            continue
+        condition = json.dumps(statement["Condition"], sort_keys=True) if "Condition" in statement else ""
+        for action in as_list(statement.get("Action")):
+            for resource in as_list(statement.get("Resource")):
+                grants.add((action, spell(resource), condition))
+    return grants, problems
 
 
 def service_grants(where: str, document: Any, spell: Any) -> tuple[set[tuple[str, str, str, str]], list[str]]:
@@ -2664,15 +2674,8 @@ def check_terraform_model_endpoints(manifest: dict[str, Any], module: dict[str, 
         if not isinstance(document, dict):
             problems.append(f"{where}: policy must be jsonencode of a written-out document, so that each statement can be checked")
             continue
-        actual: set[tuple[str, str, str]] = set()
-        for statement in _statements(document):
-            if statement.get("Effect") != "Allow" or "NotAction" in statement or "NotResource" in statement:
-                problems.append(f"{where}: statement {statement.get('Sid')!r} must be an Allow of Action on Resource")
-                continue
-            condition = json.dumps(statement["Condition"], sort_keys=True) if "Condition" in statement else ""
-            for action in as_list(statement.get("Action")):
-                for resource in as_list(statement.get("Resource")):
-                    actual.add((action, str(resource), condition))
+        actual, found = allow_grants(where, _statements(document), str)
+        problems += found
         expected = tf_model_role_grants()
         for action, resource, condition in sorted(actual - expected):
             when = f" if {condition}" if condition else ""

@@ -540,17 +540,10 @@ impl Stack {
                     "model endpoint {key}: serverless endpoints do not support network isolation"
                 ));
             }
-            if endpoint.image_parameter.is_empty()
-                || !endpoint
-                    .image_parameter
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric())
-            {
-                return invalid(format!(
-                    "model endpoint {key}: image_parameter {:?} is not a template parameter name (letters and digits)",
-                    endpoint.image_parameter
-                ));
-            }
+            check_parameter_name(
+                &format!("model endpoint {key}: image_parameter"),
+                &endpoint.image_parameter,
+            )?;
         }
         for (key, stream) in &self.streams {
             check_resource_key(key)?;
@@ -889,6 +882,18 @@ fn check_resource_key(key: &str) -> Result<(), StackError> {
     } else {
         Err(StackError::Invalid(format!(
             "resource key {key:?} must be lowercase letters, digits and inner hyphens"
+        )))
+    }
+}
+
+/// A deploy-time input's name, as the SAM template's parameter (Terraform's variable is it in
+/// snake case): letters and digits.
+fn check_parameter_name(what: &str, name: &str) -> Result<(), StackError> {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(StackError::Invalid(format!(
+            "{what} {name:?} is not a template parameter name (letters and digits)"
         )))
     }
 }

@@ -316,7 +316,10 @@ class NotMeasured(unittest.TestCase):
 
     def test_cold_path_cpu_when_given(self):
         measurements = copy.deepcopy(SMALL)
-        measurements["cold_path_cpu_ms"] = {"todo-api": 9.5, "inference": {"median": 16.0}}
+        measurements["cold_path"] = {
+            "todo-api": {"runs": 3, "wall_ms": {"median": 20.0}, "cpu_ms": {"median": 9.5}},
+            "inference": {"runs": 3, "wall_ms": {"median": 30.0}, "cpu_ms": {"median": 16.0}},
+        }
         files, _ = Inputs(self, measurements).report()
         verdicts = {(row[0], row[1]): row[4] for row in table_rows(section(files["summary.md"], "Goals"))}
         self.assertEqual(verdicts[("cold path CPU (init and first event)", "todo-api")], "met")

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Stack, StackError, check_resource_key};
+use super::{Stack, StackError, check_parameter_name, check_resource_key};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,22 +181,12 @@ fn percentile(statistic: &str) -> Option<f64> {
     (value > 0.0 && value < 100.0).then_some(value)
 }
 
-fn check_parameter_name(what: &str, name: &str) -> Result<(), StackError> {
-    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()) {
-        Ok(())
-    } else {
-        Err(StackError::Invalid(format!(
-            "monitoring: {what} {name:?} is not a template parameter name (letters and digits)"
-        )))
-    }
-}
-
 impl Stack {
     pub(super) fn check_monitoring(&self, monitoring: &MonitoringSpec) -> Result<(), StackError> {
         let invalid = |message: String| Err(StackError::Invalid(message));
         check_resource_key(&monitoring.alarm_topic.key)?;
         check_parameter_name(
-            "alarm_topic.email_parameter",
+            "monitoring: alarm_topic.email_parameter",
             &monitoring.alarm_topic.email_parameter,
         )?;
         check_resource_key(&monitoring.dashboard.key)?;
@@ -248,7 +238,10 @@ impl Stack {
         }
 
         if let Some(budget) = &monitoring.budget {
-            check_parameter_name("budget.amount_parameter", &budget.amount_parameter)?;
+            check_parameter_name(
+                "monitoring: budget.amount_parameter",
+                &budget.amount_parameter,
+            )?;
             if !self.cost_allocation_tags.contains(&budget.filter_tag) {
                 return invalid(format!(
                     "monitoring: budget filter_tag {} is not one of the cost_allocation_tags",

@@ -6,7 +6,7 @@
 //! that outlives the function's timeout fails and its process is replaced; a crashed process is
 //! replaced too. Init must finish (the first poll for work) within Lambda's 10 s init limit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,10 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use shared::stack::FunctionSpec;
+
 use crate::logs::LogSink;
+use crate::resources::Resources;
 use crate::runtime_api::{self, Environment, Invocation, Outcome, Queue};
 
 /// Lambda's limit on the init phase.
@@ -37,6 +40,45 @@ pub struct FunctionSettings {
     pub log_format: &'static str,
     pub region: String,
     pub instances: usize,
+}
+
+impl FunctionSettings {
+    /// Function `key` of the manifest as deployed under `resources`' prefix, with its binary in
+    /// `functions_dir` and `environment` (its configured variables plus any SDK settings).
+    pub fn from_manifest(
+        key: &str,
+        spec: &FunctionSpec,
+        resources: &Resources,
+        functions_dir: &Path,
+        environment: Vec<(String, String)>,
+        region: &str,
+        instances: usize,
+    ) -> Self {
+        Self {
+            key: key.to_owned(),
+            deployed_name: resources.functions[key].clone(),
+            binary: functions_dir.join(key),
+            environment,
+            memory_mb: spec.memory_mb,
+            timeout: Duration::from_secs(spec.timeout_seconds.into()),
+            log_format: spec.log_format.as_env_value(),
+            region: region.to_owned(),
+            instances,
+        }
+    }
+
+    /// Everything a process of this function gets, and nothing else: Lambda's variables for
+    /// a custom runtime and the function's own.
+    pub fn process_environment(
+        &self,
+        runtime_api: &str,
+        instance: usize,
+        generation: u64,
+    ) -> Vec<(String, String)> {
+        let mut variables = lambda_variables(self, runtime_api, instance, generation);
+        variables.extend(self.environment.iter().cloned());
+        variables
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -225,13 +267,7 @@ async fn supervise(
         let mut command = Command::new(&settings.binary);
         crate::child::owned_by_stack(&mut command)
             .env_clear()
-            .envs(lambda_variables(
-                &settings,
-                &address.to_string(),
-                instance,
-                generation,
-            ))
-            .envs(settings.environment.iter().cloned())
+            .envs(settings.process_environment(&address.to_string(), instance, generation))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::config::{Credentials, Region, SharedInterceptor};
 use shared::stack::{Stack, ThrottleSpec};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -172,17 +172,15 @@ impl RunningStack {
                     model.url.clone(),
                 ));
             }
-            let settings = FunctionSettings {
-                key: key.clone(),
-                deployed_name: self.resources.functions[key].clone(),
-                binary: options.functions_dir.join(key),
+            let settings = FunctionSettings::from_manifest(
+                key,
+                spec,
+                &self.resources,
+                &options.functions_dir,
                 environment,
-                memory_mb: spec.memory_mb,
-                timeout: Duration::from_secs(spec.timeout_seconds.into()),
-                log_format: spec.log_format.as_env_value(),
-                region: options.region.clone(),
-                instances: options.instances,
-            };
+                &options.region,
+                options.instances,
+            );
             let pool = Arc::new(FunctionPool::start(settings, Arc::clone(&self.logs)).await?);
             self.pools.push(Arc::clone(&pool));
             for source in &spec.event_sources {
@@ -299,24 +297,35 @@ impl RunningStack {
 
 /// SDK clients for every emulated service at `endpoint`, with the emulator's credentials.
 pub fn emulator_clients(endpoint: &str, region: &str) -> Clients {
+    emulator_clients_with(endpoint, region, |_| None)
+}
+
+/// [`emulator_clients`], each client with the interceptor `interceptor` gives for its service
+/// (`dynamodb`, `sqs`, `kinesis`, `eventbridge`), if any: to count what they send, say.
+pub fn emulator_clients_with(
+    endpoint: &str,
+    region: &str,
+    interceptor: impl Fn(&str) -> Option<SharedInterceptor>,
+) -> Clients {
     let credentials = Credentials::new(EMULATOR_KEY_ID, EMULATOR_SECRET, None, None, "local-stack");
     let region = Region::new(region.to_owned());
     macro_rules! client {
-        ($sdk:ident) => {
-            $sdk::Client::from_conf(
-                $sdk::Config::builder()
-                    .behavior_version_latest()
-                    .endpoint_url(endpoint)
-                    .region(region.clone())
-                    .credentials_provider(credentials.clone())
-                    .build(),
-            )
-        };
+        ($sdk:ident, $service:literal) => {{
+            let mut config = $sdk::Config::builder()
+                .behavior_version_latest()
+                .endpoint_url(endpoint)
+                .region(region.clone())
+                .credentials_provider(credentials.clone());
+            if let Some(interceptor) = interceptor($service) {
+                config.push_interceptor(interceptor);
+            }
+            $sdk::Client::from_conf(config.build())
+        }};
     }
     Clients {
-        dynamodb: client!(aws_sdk_dynamodb),
-        sqs: client!(aws_sdk_sqs),
-        kinesis: client!(aws_sdk_kinesis),
-        eventbridge: client!(aws_sdk_eventbridge),
+        dynamodb: client!(aws_sdk_dynamodb, "dynamodb"),
+        sqs: client!(aws_sdk_sqs, "sqs"),
+        kinesis: client!(aws_sdk_kinesis, "kinesis"),
+        eventbridge: client!(aws_sdk_eventbridge, "eventbridge"),
     }
 }

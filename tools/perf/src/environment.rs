@@ -3,8 +3,11 @@
 //! endpoint nothing listens on, so a function that calls AWS during init fails loudly instead
 //! of being measured with a network round trip in it.
 
+use std::path::Path;
+
+use local_stack::functions::FunctionSettings;
 use local_stack::resources::{Queue, Resources};
-use shared::stack::{Stack, resource_name};
+use shared::stack::Stack;
 
 /// Where the SDK would send requests: the discard port on loopback, closed.
 pub const UNREACHABLE_ENDPOINT: &str = "http://127.0.0.1:9";
@@ -31,45 +34,37 @@ pub fn named_resources(stack: &Stack, prefix: &str) -> Resources {
     resources
 }
 
-pub fn function_environment(
+/// Function `function` as the local stack would run it (Lambda's variables, its configured
+/// ones under `resources`' prefix), its SDK pointed at `endpoint` with throwaway credentials.
+pub fn function_settings(
     stack: &Stack,
     resources: &Resources,
     function: &str,
-    runtime_api: &str,
-) -> Result<Vec<(String, String)>, UnknownFunction> {
+    functions_dir: &Path,
+    endpoint: &str,
+) -> Result<FunctionSettings, UnknownFunction> {
     let spec = stack
         .functions
         .get(function)
         .ok_or_else(|| UnknownFunction(function.to_owned()))?;
-    let deployed = resource_name(&resources.prefix, function);
-    let mut variables: Vec<(String, String)> = [
-        ("PATH", "/usr/bin:/bin".to_owned()),
-        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
-        ("AWS_LAMBDA_FUNCTION_NAME", deployed.clone()),
-        (
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            spec.memory_mb.to_string(),
-        ),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{deployed}"),
-        ),
-        ("AWS_LAMBDA_LOG_STREAM_NAME", "perf/1".to_owned()),
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
-        ("AWS_REGION", REGION.to_owned()),
-        ("AWS_DEFAULT_REGION", REGION.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "perf".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "perf".to_owned()),
-        ("AWS_ENDPOINT_URL", UNREACHABLE_ENDPOINT.to_owned()),
-        ("_HANDLER", "bootstrap".to_owned()),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value))
-    .collect();
-    variables.extend(resources.function_environment(spec));
-    Ok(variables)
+    let mut environment = resources.function_environment(spec);
+    environment.extend(
+        [
+            ("AWS_ACCESS_KEY_ID", "perf"),
+            ("AWS_SECRET_ACCESS_KEY", "perf"),
+            ("AWS_ENDPOINT_URL", endpoint),
+        ]
+        .map(|(name, value)| (name.to_owned(), value.to_owned())),
+    );
+    Ok(FunctionSettings::from_manifest(
+        function,
+        spec,
+        resources,
+        functions_dir,
+        environment,
+        REGION,
+        1,
+    ))
 }
 
 #[cfg(test)]
@@ -80,8 +75,16 @@ mod tests {
     fn every_configured_variable_is_set_from_the_manifest() {
         let stack = Stack::workspace();
         let resources = named_resources(&stack, "perf");
-        let variables =
-            function_environment(&stack, &resources, "event-router", "127.0.0.1:1").unwrap();
+        let settings = function_settings(
+            &stack,
+            &resources,
+            "event-router",
+            Path::new("bin"),
+            UNREACHABLE_ENDPOINT,
+        )
+        .unwrap();
+        assert_eq!(settings.binary, Path::new("bin/event-router"));
+        let variables = settings.process_environment("127.0.0.1:1", 0, 0);
         let get = |name: &str| {
             variables
                 .iter()
@@ -98,6 +101,8 @@ mod tests {
         for name in stack.functions["event-router"].environment.keys() {
             assert!(get(name).is_some(), "{name} missing");
         }
-        assert!(function_environment(&stack, &resources, "nope", "x").is_err());
+        assert_eq!(get("AWS_ENDPOINT_URL"), Some(UNREACHABLE_ENDPOINT));
+        assert_eq!(get("AWS_LAMBDA_FUNCTION_NAME"), Some("perf-event-router"));
+        assert!(function_settings(&stack, &resources, "nope", Path::new("bin"), "x").is_err());
     }
 }

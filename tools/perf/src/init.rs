@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use local_stack::functions::FunctionSettings;
+
 use crate::stats::Summary;
 use crate::stub_runtime::{StubError, StubRuntime};
 
@@ -67,21 +69,17 @@ struct Started {
     at: Instant,
 }
 
-fn start(
-    binary: &Path,
-    environment: Vec<(String, String)>,
-    log: &Path,
-) -> Result<Started, InitError> {
+fn start(settings: &FunctionSettings, runtime_api: &str, log: &Path) -> Result<Started, InitError> {
     let spawn_error = |source| InitError::Spawn {
-        binary: binary.display().to_string(),
+        binary: settings.binary.display().to_string(),
         source,
     };
     let output = File::create(log).map_err(spawn_error)?;
     let errors = output.try_clone().map_err(spawn_error)?;
-    let mut command = Command::new(binary);
+    let mut command = Command::new(&settings.binary);
     command
         .env_clear()
-        .envs(environment)
+        .envs(settings.process_environment(runtime_api, 0, 0))
         .stdin(Stdio::null())
         .stdout(output)
         .stderr(errors)
@@ -115,15 +113,13 @@ fn no_poll(binary: &Path, source: StubError, log: &Path) -> InitError {
     }
 }
 
-/// Starts `binary` once with `environment` (and nothing else) against a fresh stub Runtime
-/// API, waits for its first poll, stops it and reads its CPU time. Its output goes to `log`.
-pub fn measure_once(
-    binary: &Path,
-    environment: impl Fn(&str) -> Vec<(String, String)>,
-    log: &Path,
-) -> Result<InitSample, InitError> {
+/// Starts the function once, with its environment and nothing else, against a fresh stub
+/// Runtime API, waits for its first poll, stops it and reads its CPU time. Its output goes to
+/// `log`.
+pub fn measure_once(settings: &FunctionSettings, log: &Path) -> Result<InitSample, InitError> {
+    let binary = &settings.binary;
     let stub = StubRuntime::bind().map_err(|source| no_poll(binary, source, log))?;
-    let started = start(binary, environment(&stub.address()), log)?;
+    let started = start(settings, &stub.address(), log)?;
     let began = started.at;
     let polled = stub.wait_for_first_poll(INIT_TIMEOUT);
     let cpu = started.stop(binary)?;
@@ -139,19 +135,22 @@ pub fn measure_once(
 /// (`/invocation/<id>/error`), or one `accept` refuses (an HTTP 503, say), fails the
 /// measurement, with the function's output.
 pub fn measure_cold(
-    binary: &Path,
-    environment: impl Fn(&str) -> Vec<(String, String)>,
+    settings: &FunctionSettings,
     log: &Path,
     payload: &[u8],
-    function_arn: &str,
     accept: impl Fn(&[u8]) -> Result<(), String>,
 ) -> Result<InitSample, InitError> {
+    let binary = &settings.binary;
+    let function_arn = format!(
+        "arn:aws:lambda:{}:000000000000:function:{}",
+        settings.region, settings.deployed_name
+    );
     let stub = StubRuntime::bind().map_err(|source| no_poll(binary, source, log))?;
-    let started = start(binary, environment(&stub.address()), log)?;
+    let started = start(settings, &stub.address(), log)?;
     let began = started.at;
     let answered = stub
         .wait_for_first_poll(INIT_TIMEOUT)
-        .and_then(|poll| stub.invoke_once(poll, payload, function_arn, INIT_TIMEOUT));
+        .and_then(|poll| stub.invoke_once(poll, payload, &function_arn, INIT_TIMEOUT));
     let cpu = started.stop(binary)?;
     let (at, responded, body) = answered.map_err(|source| no_poll(binary, source, log))?;
     let verdict = if responded {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use perf::environment::{function_environment, named_resources};
+use perf::environment::{UNREACHABLE_ENDPOINT, function_settings, named_resources};
 use perf::init::{InitSample, InitSummary, measure_cold, measure_once};
 use perf::machine::Machine;
 use perf::workload::{self, WorkloadOptions, WorkloadReport};
@@ -80,8 +80,6 @@ struct Measurements {
     workload: Option<WorkloadReport>,
     /// Init plus a first invocation that makes one DynamoDB call over TLS, per function.
     cold_path: BTreeMap<String, InitSummary>,
-    /// The CPU part of `cold_path`, as the cost report reads it.
-    cold_path_cpu_ms: BTreeMap<String, perf::stats::Summary>,
 }
 
 /// Resource names of the measured processes: nothing exists under them.
@@ -108,27 +106,36 @@ fn run(cli: &Cli) -> Result<(), String> {
     std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
 
     let resources = named_resources(&stack, PREFIX);
-    let functions: Vec<&String> = stack.functions.keys().collect();
+    let mut functions = Vec::new();
+    for function in stack.functions.keys() {
+        let settings = function_settings(
+            &stack,
+            &resources,
+            function,
+            &cli.functions_dir,
+            UNREACHABLE_ENDPOINT,
+        )
+        .map_err(|e| e.to_string())?;
+        if !settings.binary.is_file() {
+            return Err(format!(
+                "{} is missing: build it with `cargo build --release -p {function}`",
+                settings.binary.display()
+            ));
+        }
+        functions.push(settings);
+    }
     let mut samples: BTreeMap<&str, Vec<InitSample>> = BTreeMap::new();
     // Round after round over every function, so a noisy moment of the machine spreads over
     // all of them instead of landing on one; round 0 warms the page cache and is discarded.
     for round in 0..=cli.runs {
-        for function in &functions {
-            let binary = cli.functions_dir.join(function);
-            if !binary.is_file() {
-                return Err(format!(
-                    "{} is missing: build it with `cargo build --release -p {function}`",
-                    binary.display()
-                ));
-            }
-            let environment = |runtime_api: &str| {
-                function_environment(&stack, &resources, function, runtime_api)
-                    .expect("a function of this manifest")
-            };
-            let log = logs.join(format!("{function}.log"));
-            let sample = measure_once(&binary, environment, &log).map_err(|e| e.to_string())?;
+        for settings in &functions {
+            let log = logs.join(format!("{}.log", settings.key));
+            let sample = measure_once(settings, &log).map_err(|e| e.to_string())?;
             if round > 0 {
-                samples.entry(function.as_str()).or_default().push(sample);
+                samples
+                    .entry(settings.key.as_str())
+                    .or_default()
+                    .push(sample);
             }
         }
     }
@@ -154,11 +161,6 @@ fn run(cli: &Cli) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         runtime.block_on(run_emulated(&stack, cli, out_dir, &options))?
     };
-    let cold_path_cpu_ms = cold_path
-        .iter()
-        .map(|(function, summary)| (function.clone(), summary.cpu_ms))
-        .collect();
-
     let measurements = Measurements {
         schema: 1,
         date: time::OffsetDateTime::now_utc()
@@ -170,7 +172,6 @@ fn run(cli: &Cli) -> Result<(), String> {
         zip_architecture: zip_architecture(&cli.lambda_dir),
         workload,
         cold_path,
-        cold_path_cpu_ms,
     };
     println!(
         "{:<18} {:>14} {:>14} {:>12}",
@@ -282,30 +283,24 @@ async fn cold_path(
         .await
         .map_err(|e| e.to_string())?;
     let payload = std::fs::read(COLD_EVENT).map_err(|e| format!("{COLD_EVENT}: {e}"))?;
-    let binary = cli.functions_dir.join(COLD_FUNCTION);
     let log = out_dir
         .join("logs")
         .join(format!("{COLD_FUNCTION}-cold.log"));
-    let arn = format!(
-        "arn:aws:lambda:{}:000000000000:function:{}",
-        perf::environment::REGION,
-        resources.functions[COLD_FUNCTION]
-    );
-    let environment = |runtime_api: &str| {
-        let mut variables = function_environment(stack, resources, COLD_FUNCTION, runtime_api)
-            .expect("a function of this manifest");
-        for (name, value) in &mut variables {
-            if name == "AWS_ENDPOINT_URL" {
-                value.clone_from(&proxy.endpoint);
-            }
-        }
-        variables.push(("SSL_CERT_FILE".into(), bundle.display().to_string()));
-        variables
-    };
+    let mut settings = function_settings(
+        stack,
+        resources,
+        COLD_FUNCTION,
+        &cli.functions_dir,
+        &proxy.endpoint,
+    )
+    .map_err(|e| e.to_string())?;
+    settings
+        .environment
+        .push(("SSL_CERT_FILE".into(), bundle.display().to_string()));
     let runs = cli.runs;
     let samples = tokio::task::block_in_place(|| {
         (0..=runs)
-            .map(|_| measure_cold(&binary, environment, &log, &payload, &arn, answered_200))
+            .map(|_| measure_cold(&settings, &log, &payload, answered_200))
             .collect::<Result<Vec<_>, _>>()
     })
     .map_err(|e| e.to_string())?;

@@ -59,8 +59,9 @@ impl StubRuntime {
         connection
             .set_read_timeout(Some(timeout))
             .map_err(StubError::Read)?;
-        let (at, first_line, _) = read_head(&mut connection)?;
-        if !first_line.starts_with(NEXT_INVOCATION) {
+        let (at, head, _) = read_head(&mut connection)?;
+        if !head.starts_with(NEXT_INVOCATION) {
+            let first_line = head.lines().next().unwrap_or_default().to_owned();
             return Err(StubError::Unexpected(first_line));
         }
         Ok(FirstPoll { at, connection })
@@ -102,19 +103,26 @@ impl StubRuntime {
         answer
             .set_read_timeout(Some(timeout))
             .map_err(StubError::Read)?;
-        let (at, first_line, mut body) = read_head(&mut answer)?;
+        let (at, head, mut body) = read_head(&mut answer)?;
+        let first_line = head.lines().next().unwrap_or_default().to_owned();
         let response =
             first_line.starts_with("POST /2018-06-01/runtime/invocation/perf-1/response ");
         if !response && !first_line.starts_with("POST /2018-06-01/runtime/invocation/perf-1/error ")
         {
             return Err(StubError::Unexpected(first_line));
         }
-        // What came after the head; the answer is small, so a short read finishes it.
+        let length = content_length(&head).ok_or_else(|| {
+            StubError::Unexpected(format!("an answer without content-length: {head}"))
+        })?;
         let mut buffer = [0u8; 4096];
-        answer
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .map_err(StubError::Read)?;
-        while let Ok(read @ 1..) = answer.read(&mut buffer) {
+        while body.len() < length {
+            let read = answer.read(&mut buffer).map_err(StubError::Read)?;
+            if read == 0 {
+                return Err(StubError::Unexpected(format!(
+                    "the answer ended after {} of {length} bytes",
+                    body.len()
+                )));
+            }
             body.extend_from_slice(&buffer[..read]);
         }
         let _ = answer
@@ -123,8 +131,7 @@ impl StubRuntime {
     }
 }
 
-/// Reads one request head; returns when it was complete, its first line and any bytes read
-/// past it.
+/// Reads one request head; returns when it was complete, the head and any bytes read past it.
 fn read_head(connection: &mut TcpStream) -> Result<(Instant, String, Vec<u8>), StubError> {
     let mut head = Vec::with_capacity(512);
     let mut buffer = [0u8; 1024];
@@ -143,12 +150,17 @@ fn read_head(connection: &mut TcpStream) -> Result<(Instant, String, Vec<u8>), S
         .position(|w| w == b"\r\n\r\n")
         .map_or(head.len(), |p| p + 4);
     let rest = head.split_off(end);
-    let first_line = String::from_utf8_lossy(&head)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    Ok((at, first_line, rest))
+    Ok((at, String::from_utf8_lossy(&head).into_owned(), rest))
+}
+
+/// The `content-length` of a request head, if it has one.
+fn content_length(head: &str) -> Option<usize> {
+    head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())?
+    })
 }
 
 /// poll(2) on the listener: true once a connection waits to be accepted.

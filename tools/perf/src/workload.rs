@@ -14,7 +14,7 @@ use shared::stack::Stack;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use aws_sdk_kinesis::config::{Credentials, Region};
+use aws_sdk_kinesis::config::SharedInterceptor;
 use local_stack::resources::Resources;
 use shared::request_count::RequestCounter;
 
@@ -77,30 +77,22 @@ struct CountedClients {
 
 impl CountedClients {
     fn new(endpoint: &str) -> Self {
-        let credentials = Credentials::new("perf", "perf", None, None, "perf");
-        let region = Region::new(crate::environment::REGION);
-        let counters = [
-            ("dynamodb", RequestCounter::default()),
-            ("kinesis", RequestCounter::default()),
-            ("sqs", RequestCounter::default()),
-        ];
-        macro_rules! client {
-            ($sdk:ident, $counter:expr) => {
-                $sdk::Client::from_conf(
-                    $sdk::Config::builder()
-                        .behavior_version_latest()
-                        .endpoint_url(endpoint)
-                        .region(region.clone())
-                        .credentials_provider(credentials.clone())
-                        .interceptor($counter.clone())
-                        .build(),
-                )
-            };
-        }
+        let counters =
+            ["dynamodb", "kinesis", "sqs"].map(|service| (service, RequestCounter::default()));
+        let clients = local_stack::stack::emulator_clients_with(
+            endpoint,
+            crate::environment::REGION,
+            |service| {
+                counters
+                    .iter()
+                    .find(|(name, _)| *name == service)
+                    .map(|(_, counter)| SharedInterceptor::new(counter.clone()))
+            },
+        );
         Self {
-            dynamodb: client!(aws_sdk_dynamodb, counters[0].1),
-            kinesis: client!(aws_sdk_kinesis, counters[1].1),
-            sqs: client!(aws_sdk_sqs, counters[2].1),
+            dynamodb: clients.dynamodb,
+            kinesis: clients.kinesis,
+            sqs: clients.sqs,
             counters,
         }
     }
@@ -259,6 +251,67 @@ fn batch_size(stack: &Stack, function: &str) -> u32 {
         .map_or(1, |source| source.batch_size)
 }
 
+/// What one handled batch adds to its function's work.
+#[derive(Debug, Default)]
+struct BatchCounts {
+    records: usize,
+    failed: usize,
+    /// Kinesis records put (one PUT payload unit each).
+    records_put: usize,
+    read_units: f64,
+    write_units: f64,
+    items_written: usize,
+}
+
+/// Hands `inputs` to `function`'s handler in batches of its event source's size (`event` makes
+/// a batch's trigger event from its first input's index and its inputs) and sums what the
+/// batches did, with the requests its clients sent meanwhile. Any failed record ends the
+/// workload: its figures are only meaningful for a clean run.
+async fn run_stage<I, E, Answer, Handled>(
+    stack: &Stack,
+    function: &str,
+    clients: &CountedClients,
+    inputs: &[I],
+    event: impl Fn(usize, &[I]) -> E,
+    handle: impl Fn(E) -> Handled,
+    counts: impl Fn(&Answer) -> BatchCounts,
+) -> Result<FunctionWork, WorkloadError>
+where
+    Handled: std::future::Future<Output = Answer>,
+{
+    let size = batch_size(stack, function);
+    let mut work = FunctionWork {
+        memory_mb: stack.functions[function].memory_mb,
+        batch_size: size,
+        ..FunctionWork::default()
+    };
+    // Whatever was sent before (reading the stream this stage works on) is not its own.
+    clients.take();
+    let mut times = Vec::new();
+    for (index, chunk) in inputs.chunks(size as usize).enumerate() {
+        let event = event(index * size as usize, chunk);
+        let started = Instant::now();
+        let answer = handle(event).await;
+        times.push(started.elapsed());
+        let batch = counts(&answer);
+        if batch.failed > 0 {
+            return Err(WorkloadError::Failed {
+                function: function.to_owned(),
+                failed: batch.failed,
+            });
+        }
+        work.invocations += 1;
+        work.records += batch.records;
+        work.kinesis_put_payload_units += batch.records_put;
+        work.read_request_units += batch.read_units;
+        work.write_request_units += batch.write_units;
+        work.items_written += batch.items_written;
+    }
+    work.requests = clients.take();
+    work.billed_ms_per_invocation = median_ms(&mut times);
+    Ok(work)
+}
+
 /// Runs the workload against the emulator at `endpoint`, on resources created there.
 pub async fn run(
     stack: &Stack,
@@ -276,6 +329,9 @@ pub async fn run(
     };
     let setup = |e: &dyn std::fmt::Display| WorkloadError::Setup(e.to_string());
     let deadline = || tokio::time::Instant::now() + Duration::from_secs(60);
+    let kinesis_batch = |first: usize, chunk: &[Vec<u8>]| {
+        shared::kinesis_events::batch("shardId-000000000000", 1 + first as u64, chunk)
+    };
     let mut functions = BTreeMap::new();
 
     // event-router, on the ingest queue's messages.
@@ -286,32 +342,23 @@ pub async fn run(
         clients.sqs.clone(),
         &router_config,
     );
-    let size = batch_size(stack, "event-router");
     let bodies = events(options, OffsetDateTime::now_utc());
     let ingest_arn = &resources.queues["ingest"].arn;
-    let mut work = FunctionWork {
-        memory_mb: stack.functions["event-router"].memory_mb,
-        batch_size: size,
-        ..FunctionWork::default()
-    };
-    let mut times = Vec::new();
-    for (index, chunk) in bodies.chunks(size as usize).enumerate() {
-        let event = sqs_batch(chunk, index * size as usize, ingest_arn);
-        let started = Instant::now();
-        let (_, report) = router.handle(event, deadline()).await;
-        times.push(started.elapsed());
-        if report.failed > 0 {
-            return Err(WorkloadError::Failed {
-                function: "event-router".into(),
-                failed: report.failed,
-            });
-        }
-        work.invocations += 1;
-        work.records += report.messages;
-        work.kinesis_put_payload_units += report.routed;
-    }
-    work.requests = clients.take();
-    work.billed_ms_per_invocation = median_ms(&mut times);
+    let work = run_stage(
+        stack,
+        "event-router",
+        &clients,
+        &bodies,
+        |first, chunk| sqs_batch(chunk, first, ingest_arn),
+        |event| router.handle(event, deadline()),
+        |(_, report)| BatchCounts {
+            records: report.messages,
+            failed: report.failed,
+            records_put: report.routed,
+            ..BatchCounts::default()
+        },
+    )
+    .await?;
     functions.insert("event-router".to_owned(), work);
 
     // stream-enrichment, on the activity stream as event-router left it.
@@ -325,38 +372,23 @@ pub async fn run(
         &enrichment_config,
     );
     let activity = read_stream(&clients.kinesis, &resources.streams["activity"]).await?;
-    clients.take();
-    let size = batch_size(stack, "stream-enrichment");
-    let mut work = FunctionWork {
-        memory_mb: stack.functions["stream-enrichment"].memory_mb,
-        batch_size: size,
-        ..FunctionWork::default()
-    };
-    let mut times = Vec::new();
-    for (index, chunk) in activity.chunks(size as usize).enumerate() {
-        let event = shared::kinesis_events::batch(
-            "shardId-000000000000",
-            1 + (index * size as usize) as u64,
-            chunk,
-        );
-        let started = Instant::now();
-        let (_, report) = enricher.handle(event, deadline()).await;
-        times.push(started.elapsed());
-        if report.failed > 0 {
-            return Err(WorkloadError::Failed {
-                function: "stream-enrichment".into(),
-                failed: report.failed,
-            });
-        }
-        work.invocations += 1;
-        work.records += report.records;
-        work.kinesis_put_payload_units += report.enriched;
-        work.read_request_units += report.read_capacity_units;
-        work.write_request_units += report.write_capacity_units;
-        work.items_written += report.dynamodb_writes;
-    }
-    work.requests = clients.take();
-    work.billed_ms_per_invocation = median_ms(&mut times);
+    let work = run_stage(
+        stack,
+        "stream-enrichment",
+        &clients,
+        &activity,
+        kinesis_batch,
+        |event| enricher.handle(event, deadline()),
+        |(_, report)| BatchCounts {
+            records: report.records,
+            failed: report.failed,
+            records_put: report.enriched,
+            read_units: report.read_capacity_units,
+            write_units: report.write_capacity_units,
+            items_written: report.dynamodb_writes,
+        },
+    )
+    .await?;
     functions.insert("stream-enrichment".to_owned(), work);
 
     // feature-updates, on the enriched stream.
@@ -368,37 +400,23 @@ pub async fn run(
         &features_config,
     );
     let enriched = read_stream(&clients.kinesis, &resources.streams["enriched"]).await?;
-    clients.take();
-    let size = batch_size(stack, "feature-updates");
-    let mut work = FunctionWork {
-        memory_mb: stack.functions["feature-updates"].memory_mb,
-        batch_size: size,
-        ..FunctionWork::default()
-    };
-    let mut times = Vec::new();
-    for (index, chunk) in enriched.chunks(size as usize).enumerate() {
-        let event = shared::kinesis_events::batch(
-            "shardId-000000000000",
-            1 + (index * size as usize) as u64,
-            chunk,
-        );
-        let started = Instant::now();
-        let (_, report) = updater.handle(event, deadline()).await;
-        times.push(started.elapsed());
-        if report.failed > 0 {
-            return Err(WorkloadError::Failed {
-                function: "feature-updates".into(),
-                failed: report.failed,
-            });
-        }
-        work.invocations += 1;
-        work.records += report.records;
-        work.read_request_units += report.read_capacity_units;
-        work.write_request_units += report.write_capacity_units;
-        work.items_written += report.dynamodb_writes;
-    }
-    work.requests = clients.take();
-    work.billed_ms_per_invocation = median_ms(&mut times);
+    let work = run_stage(
+        stack,
+        "feature-updates",
+        &clients,
+        &enriched,
+        kinesis_batch,
+        |event| updater.handle(event, deadline()),
+        |(_, report)| BatchCounts {
+            records: report.records,
+            failed: report.failed,
+            read_units: report.read_capacity_units,
+            write_units: report.write_capacity_units,
+            items_written: report.dynamodb_writes,
+            ..BatchCounts::default()
+        },
+    )
+    .await?;
     functions.insert("feature-updates".to_owned(), work);
 
     let size = batch_size(stack, "event-router") as usize;

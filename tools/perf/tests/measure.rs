@@ -3,23 +3,23 @@
 
 use std::path::PathBuf;
 
-use perf::environment::{function_environment, named_resources};
+use perf::environment::{UNREACHABLE_ENDPOINT, function_settings, named_resources};
 use perf::init::measure_once;
 use perf::workload::{self, WorkloadOptions};
 use shared::stack::Stack;
 
-fn debug_binary(function: &str) -> PathBuf {
+/// This build's binaries (`target/debug`), where the functions are too.
+fn debug_binaries() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_BIN_EXE_perf-report"))
         .parent()
         .unwrap()
         .to_owned();
-    let binary = dir.join(function);
     assert!(
-        binary.is_file(),
+        dir.join("todo-api").is_file(),
         "{} is missing: build the functions with `cargo build --workspace --bins`",
-        binary.display()
+        dir.join("todo-api").display()
     );
-    binary
+    dir
 }
 
 #[test]
@@ -27,22 +27,22 @@ fn init_is_measured_to_the_first_poll_and_a_failing_init_is_reported() {
     let stack = Stack::workspace();
     let resources = named_resources(&stack, "perf-test");
     let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("init-test.log");
-    let environment =
-        |api: &str| function_environment(&stack, &resources, "todo-api", api).unwrap();
-    let sample = measure_once(&debug_binary("todo-api"), environment, &log).unwrap();
+    let mut settings = function_settings(
+        &stack,
+        &resources,
+        "todo-api",
+        &debug_binaries(),
+        UNREACHABLE_ENDPOINT,
+    )
+    .unwrap();
+    let sample = measure_once(&settings, &log).unwrap();
     assert!(sample.wall_ms > 0.0 && sample.cpu_ms > 0.0, "{sample:?}");
 
     // Without its table the function cannot configure itself: init fails, and says why.
-    let broken = |api: &str| {
-        function_environment(&stack, &resources, "todo-api", api)
-            .unwrap()
-            .into_iter()
-            .filter(|(name, _)| name != "TASKS_TABLE")
-            .collect()
-    };
-    let error = measure_once(&debug_binary("todo-api"), broken, &log)
-        .unwrap_err()
-        .to_string();
+    settings
+        .environment
+        .retain(|(name, _)| name != "TASKS_TABLE");
+    let error = measure_once(&settings, &log).unwrap_err().to_string();
     assert!(error.contains("TASKS_TABLE"), "{error}");
 }
 
