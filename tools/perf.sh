@@ -5,11 +5,12 @@
 # 2. builds every function and perf-report with the release profile (what Lambda runs);
 # 3. builds the deployment zips with tools/package.sh, unless PERF_SKIP_PACKAGE=1 (then the
 #    zips already in target/lambda/ are measured, or reported as not built);
-# 4. target/release/perf-report: init time and CPU of each function against a stub Runtime API,
+# 4. the benchmarks of event-router, stream-enrichment and feature-updates (warm CPU per event);
+# 5. target/release/perf-report: init time and CPU of each function against a stub Runtime API,
 #    a reference workload through the batch handlers against its own moto server, the cold path
-#    (init plus a first request making one DynamoDB call over TLS, through a terminator whose
-#    certificate openssl makes here), zip sizes -> target/perf/measurements.json;
-# 5. tools/perf/cost_report.py: the cost model at the prices in tools/perf/prices.json
+#    of every function (init plus a first event whose AWS calls go over TLS, through terminators
+#    whose certificate openssl makes here), zip sizes -> target/perf/measurements.json;
+# 6. tools/perf/cost_report.py: the cost model at the prices in tools/perf/prices.json
 #    -> target/perf/report.json, summary.md, cost-per-million.svg, init-time.svg.
 #
 # Extra arguments go to perf-report (e.g. `tools/perf.sh --runs 50 --events 20000`).
@@ -33,8 +34,9 @@ done
 # functions, and the measured binaries would carry perf's test-support code.
 echo "==> cargo build --release ${packages[*]}"
 cargo build --release "${packages[@]}"
-echo "==> cargo build --release -p perf"
-cargo build --release -p perf
+# The model server answers inference's cold path; it is not measured.
+echo "==> cargo build --release -p perf -p model"
+cargo build --release -p perf -p model
 
 if [ "${PERF_SKIP_PACKAGE:-0}" != 1 ]; then
     echo "==> tools/package.sh"
@@ -57,10 +59,17 @@ openssl x509 -req -in "$tls/leaf.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem"
     -days 2 -extfile "$tls/leaf.ext" -out "$tls/certificate.pem" 2>/dev/null
 cat "$system_roots" "$tls/ca.pem" >"$tls/bundle.pem"
 
+# Warm CPU per event: the pipeline functions' benchmarks (pure work, no I/O), as JSON lines.
+mkdir -p target/perf
+bench_report="$root/target/perf/bench.jsonl"
+rm -f "$bench_report"
+echo "==> cargo bench -p event-router -p stream-enrichment -p feature-updates"
+BENCH_REPORT="$bench_report" cargo bench -p event-router -p stream-enrichment -p feature-updates --benches
+
 echo "==> perf-report"
 target/release/perf-report --functions-dir target/release --moto-server "$venv/bin/moto_server" \
     --tls-certificate "$tls/certificate.pem" --tls-key "$tls/key.pem" --ca-bundle "$tls/bundle.pem" \
-    --out target/perf/measurements.json "$@"
+    --bench-report "$bench_report" --out target/perf/measurements.json "$@"
 
 echo "==> cost report"
 "$venv/bin/python" tools/perf/cost_report.py --measurements target/perf/measurements.json \

@@ -5,6 +5,8 @@
 //! [`metrics::init`], then the runtime loop with the function's library handler.
 
 pub mod batch_runtime;
+#[cfg(feature = "test-support")]
+pub mod bench_report;
 pub mod clients;
 pub mod config;
 pub mod deadline;

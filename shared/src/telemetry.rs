@@ -10,9 +10,9 @@ use std::io;
 use std::str::FromStr;
 
 use tracing::Subscriber;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
 
 use crate::config::{ProcessEnv, Source};
 
@@ -66,17 +66,9 @@ pub fn subscriber<W>(settings: &LogSettings, writer: W) -> Box<dyn Subscriber + 
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let mut filter = EnvFilter::builder()
-        .with_default_directive(settings.level.into())
-        .parse_lossy("");
-    for directive in settings.directives.iter().flat_map(|d| d.split(',')) {
-        if let Ok(directive) = directive.trim().parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
+    let filter = targets(settings);
     // CloudWatch stamps every line itself; a second timestamp only costs bytes.
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_writer(writer)
         .with_target(false)
         .without_time()
@@ -88,10 +80,28 @@ where
                 .flatten_event(true)
                 .with_current_span(true)
                 .with_span_list(false)
-                .finish(),
+                .finish()
+                .with(filter),
         ),
-        LogFormat::Text => Box::new(builder.finish()),
+        LogFormat::Text => Box::new(builder.finish().with(filter)),
     }
+}
+
+/// The level per target: Lambda's level, then each `RUST_LOG` directive (`level` or
+/// `target=level`) on top. `Targets` rather than `EnvFilter`: the same directives without span
+/// and field filters, and without the regex engine EnvFilter compiles into every function.
+fn targets(settings: &LogSettings) -> Targets {
+    let mut filter = Targets::new().with_default(settings.level);
+    // One directive at a time, so one that does not parse is skipped instead of all of them.
+    for directive in settings.directives.iter().flat_map(|d| d.split(',')) {
+        if let Ok(parsed) = directive.trim().parse::<Targets>() {
+            if let Some(level) = parsed.default_level() {
+                filter = filter.with_default(level);
+            }
+            filter = filter.with_targets(parsed.iter());
+        }
+    }
+    filter
 }
 
 /// Installs the process-wide subscriber from Lambda's settings, writing to stdout.
@@ -201,5 +211,28 @@ mod tests {
         let lines = log_invocation(&s);
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(lines[0].contains("slow dependency"));
+    }
+
+    #[test]
+    fn rust_log_sets_levels_per_target_and_skips_what_does_not_parse() {
+        // The test's events have this module's path as their target.
+        let quieter = settings(&[
+            ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
+            ("RUST_LOG", "shared::telemetry=warn"),
+        ]);
+        assert_eq!(log_invocation(&quieter).len(), 1);
+        let louder = settings(&[
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+            (
+                "RUST_LOG",
+                "not a directive=,shared::telemetry=debug, other_crate=error",
+            ),
+        ]);
+        assert_eq!(log_invocation(&louder).len(), 3);
+        let elsewhere = settings(&[
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+            ("RUST_LOG", "other_crate=trace"),
+        ]);
+        assert_eq!(log_invocation(&elsewhere).len(), 2);
     }
 }

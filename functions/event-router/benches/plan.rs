@@ -118,10 +118,12 @@ fn main() {
             })
             .sum();
         let requests = stream_calls + queue_calls;
+        let per_event = median / BATCH as u32;
         println!(
             "{name:<26} {:>11.2} µs {requests:>10} {:>12}",
-            median.as_secs_f64() * 1e6 / BATCH as f64,
+            per_event.as_secs_f64() * 1e6,
             requests * 100 / BATCH
         );
+        shared::bench_report::record("event-router", name, per_event);
     }
 }

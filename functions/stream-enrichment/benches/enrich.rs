@@ -84,9 +84,8 @@ fn main() {
     let distinct = batch(|n| n);
     println!("stream-enrichment pure work per record (median of {ROUNDS} batches of {BATCH}):");
     for (name, event) in [("skewed users", &skewed), ("distinct users", &distinct)] {
-        println!(
-            "  {name:<15} {:>8.2} µs",
-            measure(event).as_secs_f64() * 1e6
-        );
+        let per_record = measure(event);
+        println!("  {name:<15} {:>8.2} µs", per_record.as_secs_f64() * 1e6);
+        shared::bench_report::record("stream-enrichment", name, per_record);
     }
 }

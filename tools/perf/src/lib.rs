@@ -4,11 +4,13 @@
 //!
 //! Benchmarks, not tests: the figures depend on the machine and are reported, never asserted.
 
+pub mod cold_path;
 pub mod environment;
 pub mod init;
 pub mod machine;
 pub mod stats;
 pub mod stub_runtime;
 pub mod tls_proxy;
+pub mod warm;
 pub mod workload;
 pub mod zips;

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use perf::cold_path::{ColdCase, StreamBatches, cases};
 use perf::environment::{UNREACHABLE_ENDPOINT, function_settings, named_resources};
 use perf::init::{InitSample, InitSummary, measure_cold, measure_once};
 use perf::machine::Machine;
+use perf::warm::WarmCpu;
 use perf::workload::{self, WorkloadOptions, WorkloadReport};
 use perf::zips::{zip_architecture, zip_sizes};
 use serde::Serialize;
@@ -62,11 +64,20 @@ struct Cli {
     /// Root certificates the function trusts (`SSL_CERT_FILE`): the system's and the terminator's.
     #[arg(long)]
     ca_bundle: Option<PathBuf>,
+    /// The model server inference's cold path calls (`cargo build --release -p model`).
+    #[arg(long, default_value = "target/release/model-server")]
+    model_server: PathBuf,
+    /// The folder with the model (model.json) it serves.
+    #[arg(long, default_value = "model/artifacts")]
+    model_dir: PathBuf,
+    /// The per-function benchmarks' measurements (JSON lines; `cargo bench` with BENCH_REPORT
+    /// set writes them), reported as warm CPU per event.
+    #[arg(long)]
+    bench_report: Option<PathBuf>,
+    /// The sample events the HTTP APIs' cold paths are handed (`<function>/<file>.json`).
+    #[arg(long, default_value = "events")]
+    events_dir: PathBuf,
 }
-
-/// The cold path's function and first event: a list of the caller's tasks, one DynamoDB Query.
-const COLD_FUNCTION: &str = "todo-api";
-const COLD_EVENT: &str = "events/todo-api/list-tasks.json";
 
 #[derive(Serialize)]
 struct Measurements {
@@ -78,8 +89,17 @@ struct Measurements {
     zip_architecture: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     workload: Option<WorkloadReport>,
-    /// Init plus a first invocation that makes one DynamoDB call over TLS, per function.
+    /// Init plus a first invocation whose AWS calls go over TLS, per function.
     cold_path: BTreeMap<String, InitSummary>,
+    /// The benchmarks' worst case per function, µs per event (pure work, no I/O).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    warm_cpu_per_event_us: BTreeMap<String, f64>,
+    /// Every benchmark case, µs per event.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    warm_cpu_cases: BTreeMap<String, BTreeMap<String, f64>>,
+    /// What each function's cold path was handed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    cold_path_first_event: BTreeMap<String, String>,
 }
 
 /// Resource names of the measured processes: nothing exists under them.
@@ -144,8 +164,8 @@ fn run(cli: &Cli) -> Result<(), String> {
         .filter_map(|(function, s)| Some((function.to_owned(), InitSummary::of(&s)?)))
         .collect();
 
-    let (workload, cold_path) = if cli.events == 0 && cli.tls_certificate.is_none() {
-        (None, BTreeMap::new())
+    let (workload, cold) = if cli.events == 0 && cli.tls_certificate.is_none() {
+        (None, Vec::new())
     } else {
         let options = WorkloadOptions {
             events: cli.events,
@@ -161,6 +181,10 @@ fn run(cli: &Cli) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         runtime.block_on(run_emulated(&stack, cli, out_dir, &options))?
     };
+    let warm = match &cli.bench_report {
+        Some(path) => WarmCpu::read(path).map_err(|e| e.to_string())?,
+        None => WarmCpu::default(),
+    };
     let measurements = Measurements {
         schema: 1,
         date: time::OffsetDateTime::now_utc()
@@ -171,7 +195,16 @@ fn run(cli: &Cli) -> Result<(), String> {
         zip_bytes: zip_sizes(&cli.lambda_dir, stack.functions.keys()),
         zip_architecture: zip_architecture(&cli.lambda_dir),
         workload,
-        cold_path,
+        cold_path: cold
+            .iter()
+            .map(|(function, _, summary)| (function.clone(), summary.clone()))
+            .collect(),
+        warm_cpu_per_event_us: warm.worst,
+        warm_cpu_cases: warm.cases,
+        cold_path_first_event: cold
+            .into_iter()
+            .map(|(function, event, _)| (function, event))
+            .collect(),
     };
     println!(
         "{:<18} {:>14} {:>14} {:>12}",
@@ -188,6 +221,9 @@ fn run(cli: &Cli) -> Result<(), String> {
             "{function:<18} cold path (init + first event over TLS): median {:.2} ms, CPU {:.2} ms (p90 {:.2})",
             summary.wall_ms.median, summary.cpu_ms.median, summary.cpu_ms.p90
         );
+    }
+    for (function, worst) in &measurements.warm_cpu_per_event_us {
+        println!("{function:<18} warm CPU per event (slowest benchmark case): {worst:.2} µs");
     }
     if let Some(workload) = &measurements.workload {
         println!(
@@ -211,14 +247,17 @@ fn run(cli: &Cli) -> Result<(), String> {
     Ok(())
 }
 
+/// A function's cold path: what it was handed, and its starts.
+type ColdPath = (String, String, InitSummary);
+
 /// Starts a moto server of its own and creates the manifest's resources under a fresh prefix;
-/// runs the workload, then the cold path through a TLS terminator; the emulator stops with it.
+/// runs the workload, then the cold paths through a TLS terminator; the emulator stops with it.
 async fn run_emulated(
     stack: &Stack,
     cli: &Cli,
     out_dir: &std::path::Path,
     options: &WorkloadOptions,
-) -> Result<(Option<WorkloadReport>, BTreeMap<String, InitSummary>), String> {
+) -> Result<(Option<WorkloadReport>, Vec<ColdPath>), String> {
     let logs = local_stack::logs::LogSink::create(&out_dir.join("workload.log"), false)
         .map_err(|e| format!("workload log: {e}"))?;
     let mut emulator = local_stack::emulator::Emulator::start(&cli.moto_server, &logs)
@@ -244,19 +283,42 @@ async fn run_emulated(
         };
         let cold = match (&cli.tls_certificate, &cli.tls_key, &cli.ca_bundle) {
             (Some(certificate), Some(key), Some(bundle)) => {
-                cold_path(
+                // The stream functions' first batches are the workload's; without it, they
+                // have no cold path.
+                let streams = match workload {
+                    Some(_) => Some(
+                        StreamBatches::read(stack, &clients.kinesis, &resources)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    ),
+                    None => None,
+                };
+                let cases = cases(
+                    stack,
+                    &cli.events_dir,
+                    options,
+                    &resources.queues["ingest"].arn,
+                    streams.as_ref(),
+                )
+                .map_err(|e| e.to_string())?;
+                let tls = Tls {
+                    certificate,
+                    key,
+                    bundle,
+                };
+                cold_paths(
                     stack,
                     cli,
                     out_dir,
                     &resources,
                     &emulator.endpoint,
-                    certificate,
-                    key,
-                    bundle,
+                    &tls,
+                    &logs,
+                    &cases,
                 )
                 .await?
             }
-            _ => BTreeMap::new(),
+            _ => Vec::new(),
         };
         Ok((workload, cold))
     }
@@ -265,60 +327,95 @@ async fn run_emulated(
     outcome
 }
 
-/// The cold path of [`COLD_FUNCTION`]: `--runs` starts, each answering [`COLD_EVENT`] with its
-/// first DynamoDB call made over TLS to the terminator.
+/// The terminator's certificate and key, and the roots the functions trust.
+struct Tls<'a> {
+    certificate: &'a std::path::Path,
+    key: &'a std::path::Path,
+    bundle: &'a std::path::Path,
+}
+
+/// Each case's cold path: `--runs` starts (after one discarded), each answering its first event
+/// with its AWS calls made over TLS: DynamoDB, Kinesis and SQS through a terminator in front of
+/// the emulator, the model endpoint through one in front of the model server.
 #[allow(clippy::too_many_arguments)]
-async fn cold_path(
+async fn cold_paths(
     stack: &Stack,
     cli: &Cli,
     out_dir: &std::path::Path,
     resources: &local_stack::resources::Resources,
     emulator: &str,
-    certificate: &std::path::Path,
-    key: &std::path::Path,
-    bundle: &std::path::Path,
-) -> Result<BTreeMap<String, InitSummary>, String> {
-    let upstream = emulator.trim_start_matches("http://").to_owned();
-    let proxy = perf::tls_proxy::TlsProxy::start(certificate, key, upstream)
+    tls: &Tls<'_>,
+    logs: &std::sync::Arc<local_stack::logs::LogSink>,
+    cases: &[ColdCase],
+) -> Result<Vec<ColdPath>, String> {
+    let upstream = |url: &str| url.trim_start_matches("http://").to_owned();
+    let proxy = perf::tls_proxy::TlsProxy::start(tls.certificate, tls.key, upstream(emulator))
         .await
         .map_err(|e| e.to_string())?;
-    let payload = std::fs::read(COLD_EVENT).map_err(|e| format!("{COLD_EVENT}: {e}"))?;
-    let log = out_dir
-        .join("logs")
-        .join(format!("{COLD_FUNCTION}-cold.log"));
-    let mut settings = function_settings(
-        stack,
-        resources,
-        COLD_FUNCTION,
-        &cli.functions_dir,
-        &proxy.endpoint,
-    )
-    .map_err(|e| e.to_string())?;
-    settings
-        .environment
-        .push(("SSL_CERT_FILE".into(), bundle.display().to_string()));
-    let runs = cli.runs;
-    let samples = tokio::task::block_in_place(|| {
-        (0..=runs)
-            .map(|_| measure_cold(&settings, &log, &payload, answered_200))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .map_err(|e| e.to_string())?;
-    // The first start warms the page cache and the emulator's table; it is not counted.
-    let summary = InitSummary::of(&samples[1..]).ok_or("no cold-path samples")?;
-    Ok(BTreeMap::from([(COLD_FUNCTION.to_owned(), summary)]))
-}
-
-/// The cold path counts only if the first request was served: an HTTP API answer of 200.
-fn answered_200(body: &[u8]) -> Result<(), String> {
-    let answer: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        format!(
-            "the answer is not JSON ({e}): {}",
-            String::from_utf8_lossy(body)
-        )
-    })?;
-    match answer["statusCode"].as_u64() {
-        Some(200) => Ok(()),
-        _ => Err(format!("expected statusCode 200, got: {answer}")),
+    let model_settings = local_stack::model_endpoint::ModelServerSettings {
+        binary: cli.model_server.clone(),
+        model_dir: cli.model_dir.clone(),
+    };
+    let model_name = resources.model_endpoints.values().next().cloned();
+    let model = match &model_name {
+        Some(name) => Some(
+            local_stack::model_endpoint::ModelEndpoint::start(&model_settings, name, logs)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let outcome = async {
+        let model_proxy = match &model {
+            Some(model) => Some(
+                perf::tls_proxy::TlsProxy::start(tls.certificate, tls.key, upstream(&model.url))
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        let mut measured = Vec::new();
+        for case in cases {
+            let log = out_dir
+                .join("logs")
+                .join(format!("{}-cold.log", case.function));
+            let mut settings = function_settings(
+                stack,
+                resources,
+                case.function,
+                &cli.functions_dir,
+                &proxy.endpoint,
+            )
+            .map_err(|e| e.to_string())?;
+            settings
+                .environment
+                .push(("SSL_CERT_FILE".into(), tls.bundle.display().to_string()));
+            if let Some(model_proxy) = &model_proxy {
+                settings.environment.push((
+                    "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME".into(),
+                    model_proxy.endpoint.clone(),
+                ));
+            }
+            let runs = cli.runs;
+            let samples = tokio::task::block_in_place(|| {
+                (0..=runs)
+                    .map(|_| measure_cold(&settings, &log, &case.payload, case.accept))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| e.to_string())?;
+            // The first start warms the page cache and the emulator; it is not counted.
+            let summary = InitSummary::of(&samples[1..]).ok_or("no cold-path samples")?;
+            measured.push((
+                case.function.to_owned(),
+                case.first_event.to_owned(),
+                summary,
+            ));
+        }
+        Ok(measured)
     }
+    .await;
+    if let Some(model) = model {
+        model.stop().await;
+    }
+    outcome
 }

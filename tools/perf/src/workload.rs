@@ -204,7 +204,7 @@ pub fn events(options: &WorkloadOptions, now: OffsetDateTime) -> Vec<String> {
         .collect()
 }
 
-fn sqs_batch(bodies: &[String], first: usize, queue_arn: &str) -> SqsEvent {
+pub fn sqs_batch(bodies: &[String], first: usize, queue_arn: &str) -> SqsEvent {
     let now_ms = OffsetDateTime::now_utc().unix_timestamp() * 1000;
     let records: Vec<serde_json::Value> = bodies
         .iter()
@@ -221,7 +221,7 @@ fn sqs_batch(bodies: &[String], first: usize, queue_arn: &str) -> SqsEvent {
 }
 
 /// Every record's data on the stream, oldest first.
-async fn read_stream(
+pub async fn read_stream(
     kinesis: &aws_sdk_kinesis::Client,
     stream: &str,
 ) -> Result<Vec<Vec<u8>>, WorkloadError> {
@@ -244,7 +244,7 @@ fn median_ms(durations: &mut [Duration]) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
 }
 
-fn batch_size(stack: &Stack, function: &str) -> u32 {
+pub fn batch_size(stack: &Stack, function: &str) -> u32 {
     stack.functions[function]
         .event_sources
         .first()
