@@ -68,7 +68,10 @@ where
 {
     let filter = targets(settings);
     // CloudWatch stamps every line itself; a second timestamp only costs bytes.
+    // The formatter's own level filter (INFO unless told) lets everything through; `filter`
+    // decides.
     let builder = tracing_subscriber::fmt()
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(writer)
         .with_target(false)
         .without_time()
