@@ -49,11 +49,7 @@ impl StreamBatches {
         let first_batch = async |stream: &str, consumer: &str| {
             let records = workload::read_stream(kinesis, &resources.streams[stream]).await?;
             let size = (workload::batch_size(stack, consumer) as usize).min(records.len());
-            Ok::<_, ColdCaseError>(shared::kinesis_events::batch(
-                "shardId-000000000000",
-                1,
-                &records[..size],
-            ))
+            Ok::<_, ColdCaseError>(workload::kinesis_batch(0, &records[..size]))
         };
         Ok(Self {
             activity: first_batch("activity", "stream-enrichment").await?,

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::kinesis::KinesisEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use serde::Serialize;
 use serde_json::json;
@@ -220,6 +221,13 @@ pub fn sqs_batch(bodies: &[String], first: usize, queue_arn: &str) -> SqsEvent {
     serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
 }
 
+/// The Kinesis event of a stream batch whose first record is the stream's `first`th (from 0):
+/// sequence numbers count from 1 on one shard, so a batch made again from the same records
+/// (the stream functions' cold paths) carries the same sequence numbers as in the workload.
+pub fn kinesis_batch(first: usize, records: &[Vec<u8>]) -> KinesisEvent {
+    shared::kinesis_events::batch("shardId-000000000000", 1 + first as u64, records)
+}
+
 /// Every record's data on the stream, oldest first.
 pub async fn read_stream(
     kinesis: &aws_sdk_kinesis::Client,
@@ -329,9 +337,6 @@ pub async fn run(
     };
     let setup = |e: &dyn std::fmt::Display| WorkloadError::Setup(e.to_string());
     let deadline = || tokio::time::Instant::now() + Duration::from_secs(60);
-    let kinesis_batch = |first: usize, chunk: &[Vec<u8>]| {
-        shared::kinesis_events::batch("shardId-000000000000", 1 + first as u64, chunk)
-    };
     let mut functions = BTreeMap::new();
 
     // event-router, on the ingest queue's messages.
