@@ -13,26 +13,13 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-source tools/lib/venv.sh
-source tools/lib/manifest.sh
-
-profile="${STACK_PROFILE:-debug}"
-case "$profile" in
-    debug) cargo_profile=() ;;
-    release) cargo_profile=(--release) ;;
-    *) echo "STACK_PROFILE must be debug or release, not $profile" >&2; exit 2 ;;
-esac
+source tools/lib/stack_build.sh
 
 [ $# -eq 0 ] && set -- up --demo
 
 if [ "$1" = up ]; then
     ensure_venv tools/requirements.txt
-    packages=(-p local-stack -p model)
-    for function in $(manifest_functions); do
-        packages+=(-p "$function")
-    done
-    echo "==> building ${packages[*]} ($profile)" >&2
-    cargo build --quiet "${cargo_profile[@]}" "${packages[@]}"
+    build_stack_binaries
     shift
     set -- up --functions-dir "target/$profile" "$@"
 else

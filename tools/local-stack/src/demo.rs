@@ -106,13 +106,15 @@ impl DemoReport {
             self.tasks_in_table, self.tasks_expected
         ));
         render_checks(&mut out, self.checks_passed, &self.failures);
-        out.push_str(if self.passed() {
-            "demo: PASS\n"
-        } else {
-            "demo: FAIL\n"
-        });
+        render_verdict(&mut out, "demo", self.passed());
         out
     }
+}
+
+/// The last line of a summary: `<name>: PASS` or `<name>: FAIL`.
+pub fn render_verdict(out: &mut String, name: &str, passed: bool) {
+    out.push_str(name);
+    out.push_str(if passed { ": PASS\n" } else { ": FAIL\n" });
 }
 
 /// The checks line of a demo summary, then the first 20 failures.

@@ -20,6 +20,7 @@ use shared::events::ActivityType;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::demo::render_verdict;
 use crate::demo_features::{self, FeatureCheck};
 use crate::resources::{Clients, Resources};
 
@@ -111,11 +112,7 @@ impl EventsReport {
         for failure in &self.failures {
             out.push_str(&format!("    FAILED {failure}\n"));
         }
-        out.push_str(if self.passed() {
-            "pipeline: PASS\n"
-        } else {
-            "pipeline: FAIL\n"
-        });
+        render_verdict(&mut out, "pipeline", self.passed());
         out
     }
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::demo::{percentile, render_checks};
+use crate::demo::{percentile, render_checks, render_verdict};
 use crate::http_client::HttpClient;
 use crate::token;
 
@@ -99,11 +99,7 @@ impl PredictionsReport {
             out.push_str(&format!("  model {version}\n"));
         }
         render_checks(&mut out, self.checks_passed, &self.failures);
-        out.push_str(if self.passed() {
-            "predictions: PASS\n"
-        } else {
-            "predictions: FAIL\n"
-        });
+        render_verdict(&mut out, "predictions", self.passed());
         out
     }
 }

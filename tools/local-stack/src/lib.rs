@@ -16,6 +16,8 @@ pub mod functions;
 pub mod gateway;
 pub mod http_client;
 pub mod http_server;
+pub mod isolation;
+pub mod load;
 pub mod logs;
 pub mod model_endpoint;
 pub mod resources;

@@ -3,11 +3,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::demo_events::{self, EventsOptions};
 use local_stack::demo_predictions::{self, PredictionOptions};
+use local_stack::isolation;
+use local_stack::load::{self, LoadOptions};
 use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
 use local_stack::token;
 use shared::stack::Stack;
@@ -34,6 +37,9 @@ struct Cli {
 enum Command {
     /// Bring the stack up and serve until Ctrl-C (or, with --exit-after-demo, until the demo ends).
     Up(Box<UpArgs>),
+    /// Bring the stack up on its own emulator, try what must never work (one user at another's
+    /// tasks), print the counts and stop; the exit status is 0 only if every check passed.
+    Reliability(Box<ReliabilityArgs>),
     /// Print a token the local HTTP API accepts, for caller SUB (its JWT `sub` claim).
     Token {
         sub: String,
@@ -51,6 +57,52 @@ struct UpArgs {
     /// Stop after the demo; the exit status is 0 only if every demo check passed.
     #[arg(long, requires = "demo")]
     exit_after_demo: bool,
+    #[command(flatten)]
+    stack: StackArgs,
+    /// Demo users, each working concurrently.
+    #[arg(long, default_value_t = 8)]
+    users: usize,
+    /// Tasks each demo user creates.
+    #[arg(long, default_value_t = 10)]
+    tasks_per_user: usize,
+    /// Activity events each demo user publishes to the event bus.
+    #[arg(long, default_value_t = 12)]
+    events_per_user: usize,
+    /// Orders each demo user places.
+    #[arg(long, default_value_t = 2)]
+    orders_per_user: usize,
+    /// Events the demo publishes that can never be processed (they must end up rejected).
+    #[arg(long, default_value_t = 4)]
+    invalid_events: usize,
+    /// Users whose stored features the demo checks against a reference computed from their
+    /// events (8 events each, spread over the last two hours).
+    #[arg(long, default_value_t = 2)]
+    feature_users: usize,
+    /// Single `POST /predict` requests the demo times once the pipeline has run (one warm-up
+    /// request more, then one batch of every user).
+    #[arg(long, default_value_t = 100)]
+    predictions: usize,
+}
+
+#[derive(Args)]
+struct ReliabilityArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+    /// Seconds the load test keeps starting requests.
+    #[arg(long, default_value_t = 10.0)]
+    load_seconds: f64,
+    /// Requests per second of the load test, all workers together (the stage throttle
+    /// allows 100, with bursts of 200).
+    #[arg(long, default_value_t = 40.0)]
+    load_rate: f64,
+    /// Load test workers, each its own user.
+    #[arg(long, default_value_t = 4)]
+    load_workers: usize,
+}
+
+/// Where and how the stack runs.
+#[derive(Args)]
+struct StackArgs {
     /// Loopback port of the HTTP API (0 picks a free one).
     #[arg(long, default_value_t = 3000)]
     port: u16,
@@ -77,29 +129,6 @@ struct UpArgs {
     prefix: String,
     #[arg(long, default_value = "us-east-1")]
     region: String,
-    /// Demo users, each working concurrently.
-    #[arg(long, default_value_t = 8)]
-    users: usize,
-    /// Tasks each demo user creates.
-    #[arg(long, default_value_t = 10)]
-    tasks_per_user: usize,
-    /// Activity events each demo user publishes to the event bus.
-    #[arg(long, default_value_t = 12)]
-    events_per_user: usize,
-    /// Orders each demo user places.
-    #[arg(long, default_value_t = 2)]
-    orders_per_user: usize,
-    /// Events the demo publishes that can never be processed (they must end up rejected).
-    #[arg(long, default_value_t = 4)]
-    invalid_events: usize,
-    /// Users whose stored features the demo checks against a reference computed from their
-    /// events (8 events each, spread over the last two hours).
-    #[arg(long, default_value_t = 2)]
-    feature_users: usize,
-    /// Single `POST /predict` requests the demo times once the pipeline has run (one warm-up
-    /// request more, then one batch of every user).
-    #[arg(long, default_value_t = 100)]
-    predictions: usize,
     /// The one log every component writes to.
     #[arg(long, default_value = "target/local-stack/stack.log")]
     log_file: PathBuf,
@@ -116,23 +145,27 @@ fn main() -> ExitCode {
             println!("{}", token::mint(&sub, now, ttl_seconds));
             ExitCode::SUCCESS
         }
-        Command::Up(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            runtime.block_on(up(*args))
-        }
+        Command::Up(args) => block_on(up(*args)),
+        Command::Reliability(args) => block_on(reliability(*args)),
     }
 }
 
-async fn up(args: UpArgs) -> ExitCode {
+fn block_on(command: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(command)
+}
+
+/// Starts the stack `args` describe; the exit status to end with when it cannot start.
+async fn start(args: &StackArgs) -> Result<RunningStack, ExitCode> {
     let manifest = match Stack::load(&args.manifest) {
         Ok(manifest) => manifest,
         Err(error) => {
             eprintln!("local-stack: {error}");
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
     };
     let emulator = match &args.endpoint {
@@ -156,21 +189,65 @@ async fn up(args: UpArgs) -> ExitCode {
         region: args.region.clone(),
     };
     eprintln!("local-stack: starting (logs: {})", args.log_file.display());
-    let stack = tokio::select! {
-        started = RunningStack::start(options) => match started {
-            Ok(stack) => stack,
-            Err(error) => {
-                eprintln!("local-stack: could not start: {error}");
-                return ExitCode::from(2);
-            }
-        },
+    tokio::select! {
+        started = RunningStack::start(options) => started.map_err(|error| {
+            eprintln!("local-stack: could not start: {error}");
+            ExitCode::from(2)
+        }),
         () = stop_requested() => {
             // Dropping the half-started stack kills its processes (kill_on_drop).
             eprintln!("local-stack: interrupted during start-up");
-            return ExitCode::from(130);
+            Err(ExitCode::from(130))
         }
+    }
+}
+
+/// Brings the stack up, runs the reliability checks against it, prints their counts and
+/// stops it; the exit status is 0 only if every check passed.
+async fn reliability(args: ReliabilityArgs) -> ExitCode {
+    let stack = match start(&args.stack).await {
+        Ok(stack) => stack,
+        Err(status) => return status,
     };
-    print_banner(&stack, &args);
+    let run = ulid::Ulid::new().to_string().to_lowercase();
+    let load_options = LoadOptions {
+        workers: args.load_workers,
+        rate: args.load_rate,
+        duration: Duration::from_secs_f64(args.load_seconds.max(0.0)),
+    };
+    let checks = async {
+        let isolation = isolation::run(
+            &stack.api_url,
+            &format!("isolation-owner-{run}"),
+            &format!("isolation-intruder-{run}"),
+        )
+        .await;
+        print!("{}", isolation.render());
+        let load = load::run(&stack.api_url, &format!("load-{run}"), load_options).await;
+        print!("{}", load.render());
+        isolation.passed() && load.passed()
+    };
+    let passed = tokio::select! {
+        passed = checks => Some(passed),
+        () = stop_requested() => None,
+    };
+    stack.stop().await;
+    match passed {
+        Some(true) => ExitCode::SUCCESS,
+        Some(false) => ExitCode::from(1),
+        None => {
+            eprintln!("local-stack: reliability checks interrupted");
+            ExitCode::from(130)
+        }
+    }
+}
+
+async fn up(args: UpArgs) -> ExitCode {
+    let stack = match start(&args.stack).await {
+        Ok(stack) => stack,
+        Err(status) => return status,
+    };
+    print_banner(&stack, &args.stack);
     let mut status = ExitCode::SUCCESS;
     // Profiles for every other demo user, so the stack enriches with and without one (the
     // demo's check of the profile joins counts on them).
@@ -252,7 +329,7 @@ async fn up(args: UpArgs) -> ExitCode {
     status
 }
 
-fn print_banner(stack: &RunningStack, args: &UpArgs) {
+fn print_banner(stack: &RunningStack, args: &StackArgs) {
     let tables: Vec<&str> = stack
         .resources
         .tables

@@ -13,6 +13,8 @@ use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::demo_events::{self, EventsOptions};
 use local_stack::demo_predictions::{self, PredictionOptions};
 use local_stack::http_client::HttpClient;
+use local_stack::isolation;
+use local_stack::load::{self, LoadOptions};
 use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
 use local_stack::token;
 use serde_json::{Value, json};
@@ -606,4 +608,34 @@ async fn the_smoke_test_script_passes_against_the_local_stack_and_fails_on_a_wro
     );
     assert!(stdout.contains("PASS POST /tasks"), "{stdout}");
     stack.stop().await;
+}
+
+/// `local-stack reliability`'s checks through the HTTP API, the fast subset: one user's
+/// attempts to read, list, page into, update and delete another's tasks are all refused, none
+/// reveals or changes the owner's tasks; then a short paced load of every route answers
+/// every request as documented.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reliability_checks_pass_on_a_fresh_stack() {
+    let prefix = unique_prefix("reliability");
+    let stack = start(&prefix).await;
+    let isolation = isolation::run(
+        &stack.api_url,
+        &format!("{prefix}-owner"),
+        &format!("{prefix}-intruder"),
+    )
+    .await;
+    let options = LoadOptions {
+        workers: 2,
+        rate: 20.0,
+        duration: Duration::from_secs(2),
+    };
+    let load = load::run(&stack.api_url, &format!("{prefix}-load"), options).await;
+    stack.stop().await;
+    assert!(isolation.passed(), "{}", isolation.render());
+    assert!(isolation.attempts >= 60, "{}", isolation.render());
+    assert_eq!(isolation.refused, isolation.attempts);
+    assert!(load.passed(), "{}", load.render());
+    // Paced at 20 per second for 2 s, each worker finishing its round of 6 requests.
+    assert!((30..=70).contains(&load.requests()), "{}", load.render());
+    assert_eq!(load.latencies.len(), 6, "every route: {}", load.render());
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Tries what must never work, against the whole stack on this machine, and prints the counts:
+#
+# 1. installs the pinned emulator into .venv/ (tools/requirements.txt) when the pins changed;
+# 2. builds the functions, the model server and the local-stack tool (debug builds, as
+#    tools/stack.sh does; STACK_PROFILE=release for optimised ones);
+# 3. `local-stack reliability`: brings the stack up on its own emulator and a free loopback
+#    port, runs the checks, prints their counts, stops everything; the exit status is 0 only
+#    if every check passed. The checks so far:
+#    - isolation: one user's attempts to read, list, page into, update and delete another's
+#      tasks through the HTTP API (by id, by cursor, with preconditions, with look-alike token
+#      subjects); a success is any answer that shows, changes or confirms the owner's data.
+#
+# Extra arguments go to `local-stack reliability` (see `--help`). CI runs the same checks
+# through the end-to-end tests of tools/local-stack (tools/test.sh).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source tools/lib/stack_build.sh
+ensure_venv tools/requirements.txt
+build_stack_binaries
+
+exec "target/$profile/local-stack" reliability --port 0 --functions-dir "target/$profile" \
+    --log-file target/local-stack/reliability.log "$@"
