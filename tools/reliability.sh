@@ -6,10 +6,12 @@
 #    tools/stack.sh does; STACK_PROFILE=release for optimised ones);
 # 3. `local-stack reliability`: brings the stack up on its own emulator and a free loopback
 #    port, runs the checks, prints their counts, stops everything; the exit status is 0 only
-#    if every check passed. The checks so far:
+#    if every check passed:
 #    - isolation: one user's attempts to read, list, page into, update and delete another's
 #      tasks through the HTTP API (by id, by cursor, with preconditions, with look-alike token
-#      subjects); a success is any answer that shows, changes or confirms the owner's data.
+#      subjects); a success is any answer that shows, changes or confirms the owner's data;
+#    - load: every HTTP route, paced to a fixed rate for a fixed time; throughput and p50/p99
+#      per route, and every answer must be the status its route documents.
 #
 # Extra arguments go to `local-stack reliability` (see `--help`). CI runs the same checks
 # through the end-to-end tests of tools/local-stack (tools/test.sh).
