@@ -4,9 +4,10 @@
 # 1. installs the pinned emulator into .venv/ (tools/requirements.txt) when the pins changed;
 # 2. builds the functions, the model server and the local-stack tool (debug builds, as
 #    tools/stack.sh does; STACK_PROFILE=release for optimised ones);
-# 3. `local-stack reliability`: brings the stack up on its own emulator and a free loopback
-#    port, runs the checks, prints their counts, stops everything; the exit status is 0 only
-#    if every check passed:
+# 3. `local-stack reliability`: fuzzes the event decoders and the HTTP APIs' request parsing
+#    from the samples in events/ (no panics; every message, record and request accounted for),
+#    then brings the stack up on its own emulator and a free loopback port, runs the checks,
+#    prints their counts, stops everything; the exit status is 0 only if every check passed:
 #    - isolation: one user's attempts to read, list, page into, update and delete another's
 #      tasks through the HTTP API (by id, by cursor, with preconditions, with look-alike token
 #      subjects); a success is any answer that shows, changes or confirms the owner's data;

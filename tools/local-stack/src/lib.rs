@@ -13,6 +13,7 @@ pub mod demo_predictions;
 pub mod emulator;
 pub mod event_sources;
 pub mod functions;
+pub mod fuzz;
 pub mod gateway;
 pub mod http_client;
 pub mod http_server;

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::demo_events::{self, EventsOptions};
 use local_stack::demo_predictions::{self, PredictionOptions};
+use local_stack::fuzz;
 use local_stack::isolation;
 use local_stack::load::{self, LoadOptions};
 use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
@@ -37,8 +38,9 @@ struct Cli {
 enum Command {
     /// Bring the stack up and serve until Ctrl-C (or, with --exit-after-demo, until the demo ends).
     Up(Box<UpArgs>),
-    /// Bring the stack up on its own emulator, try what must never work (one user at another's
-    /// tasks), print the counts and stop; the exit status is 0 only if every check passed.
+    /// Fuzz the decoders and request parsing, then bring the stack up on its own emulator, try
+    /// what must never work (one user at another's tasks), load every HTTP route, print the
+    /// counts and stop; the exit status is 0 only if every check passed.
     Reliability(Box<ReliabilityArgs>),
     /// Print a token the local HTTP API accepts, for caller SUB (its JWT `sub` claim).
     Token {
@@ -98,6 +100,15 @@ struct ReliabilityArgs {
     /// Load test workers, each its own user.
     #[arg(long, default_value_t = 4)]
     load_workers: usize,
+    /// Seconds the fuzzer spends on each of its targets (the decoders and request parsing).
+    #[arg(long, default_value_t = 15.0)]
+    fuzz_seconds: f64,
+    /// The fuzzer's random seed, to repeat a run (default: a new one, printed).
+    #[arg(long)]
+    fuzz_seed: Option<u64>,
+    /// The sample events the fuzzer starts from.
+    #[arg(long, default_value = "events")]
+    events_dir: PathBuf,
 }
 
 /// Where and how the stack runs.
@@ -205,6 +216,18 @@ async fn start(args: &StackArgs) -> Result<RunningStack, ExitCode> {
 /// Brings the stack up, runs the reliability checks against it, prints their counts and
 /// stops it; the exit status is 0 only if every check passed.
 async fn reliability(args: ReliabilityArgs) -> ExitCode {
+    // The fuzzer needs no stack: it runs first, on its own.
+    let targets = match fuzz::targets(&args.events_dir) {
+        Ok(targets) => targets,
+        Err(error) => {
+            eprintln!("local-stack: the fuzzer's sample events: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let seed = args.fuzz_seed.unwrap_or_else(rand::random);
+    let per_target = Duration::from_secs_f64(args.fuzz_seconds.max(0.0));
+    let fuzzed = fuzz::run(&targets, per_target, seed);
+    print!("{}", fuzzed.render());
     let stack = match start(&args.stack).await {
         Ok(stack) => stack,
         Err(status) => return status,
@@ -225,7 +248,7 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
         print!("{}", isolation.render());
         let load = load::run(&stack.api_url, &format!("load-{run}"), load_options).await;
         print!("{}", load.render());
-        isolation.passed() && load.passed()
+        fuzzed.passed() && isolation.passed() && load.passed()
     };
     let passed = tokio::select! {
         passed = checks => Some(passed),
