@@ -12,7 +12,9 @@
 #      tasks through the HTTP API (by id, by cursor, with preconditions, with look-alike token
 #      subjects); a success is any answer that shows, changes or confirms the owner's data;
 #    - load: every HTTP route, paced to a fixed rate for a fixed time; throughput and p50/p99
-#      per route, and every answer must be the status its route documents.
+#      per route, and every answer must be the status its route documents;
+#    - API tests: schemathesis (pinned in tools/requirements.txt, configured by
+#      tools/schemathesis/) against each function's OpenAPI document.
 #
 # Extra arguments go to `local-stack reliability` (see `--help`). CI runs the same checks
 # through the end-to-end tests of tools/local-stack (tools/test.sh).

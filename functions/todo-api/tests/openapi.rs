@@ -96,6 +96,26 @@ fn every_operation_documents_the_errors_it_can_return() {
     }
 }
 
+/// API Gateway's JWT authorizer answers a missing or invalid token itself, with its own JSON
+/// (`{"message":"Unauthorized"}`), before the function can answer with a problem document: the
+/// 401 documents both, or a client validating answers against this document rejects the
+/// gateway's.
+#[test]
+fn unauthorized_documents_the_gateways_answer_and_the_functions() {
+    let spec = spec();
+    let content = &spec["components"]["responses"]["Unauthorized"]["content"];
+    assert_eq!(
+        content["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem"
+    );
+    assert_eq!(
+        content["application/json"]["schema"]["$ref"],
+        "#/components/schemas/GatewayMessage"
+    );
+    let gateway = schema(&spec, "GatewayMessage");
+    assert_eq!(gateway["required"], serde_json::json!(["message"]));
+}
+
 #[test]
 fn task_schema_matches_what_the_api_returns() {
     let spec = spec();

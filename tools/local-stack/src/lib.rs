@@ -5,6 +5,7 @@
 //! ([`functions`], [`runtime_api`]) and serves the HTTP API as API Gateway would ([`gateway`]).
 //! [`demo`] drives a workload through it and checks the outcome.
 
+pub mod api_tests;
 mod child;
 pub mod demo;
 pub mod demo_events;

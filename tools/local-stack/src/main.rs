@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use local_stack::api_tests::{self, ApiTestOptions, ApiTestReport};
 use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::demo_events::{self, EventsOptions};
 use local_stack::demo_predictions::{self, PredictionOptions};
@@ -39,8 +40,9 @@ enum Command {
     /// Bring the stack up and serve until Ctrl-C (or, with --exit-after-demo, until the demo ends).
     Up(Box<UpArgs>),
     /// Fuzz the decoders and request parsing, then bring the stack up on its own emulator, try
-    /// what must never work (one user at another's tasks), load every HTTP route, print the
-    /// counts and stop; the exit status is 0 only if every check passed.
+    /// what must never work (one user at another's tasks), load every HTTP route, test the APIs
+    /// against their OpenAPI documents, print the counts and stop; the exit status is 0 only if
+    /// every check passed.
     Reliability(Box<ReliabilityArgs>),
     /// Print a token the local HTTP API accepts, for caller SUB (its JWT `sub` claim).
     Token {
@@ -109,6 +111,17 @@ struct ReliabilityArgs {
     /// The sample events the fuzzer starts from.
     #[arg(long, default_value = "events")]
     events_dir: PathBuf,
+    /// The API tester run against each function's OpenAPI document (functions/<name>/openapi.yaml).
+    #[arg(long, default_value = ".venv/bin/schemathesis")]
+    schemathesis: PathBuf,
+    #[arg(long, default_value = "tools/schemathesis/schemathesis.toml")]
+    schemathesis_config: PathBuf,
+    /// Examples schemathesis generates per operation and phase.
+    #[arg(long, default_value_t = 50)]
+    api_examples: usize,
+    /// Schemathesis's seed, to repeat a run.
+    #[arg(long)]
+    api_seed: Option<u64>,
 }
 
 /// Where and how the stack runs.
@@ -233,6 +246,13 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
         Err(status) => return status,
     };
     let run = ulid::Ulid::new().to_string().to_lowercase();
+    let api_options = ApiTestOptions {
+        schemathesis: args.schemathesis.clone(),
+        config: args.schemathesis_config.clone(),
+        root: PathBuf::from("."),
+        max_examples: args.api_examples,
+        seed: args.api_seed,
+    };
     let load_options = LoadOptions {
         workers: args.load_workers,
         rate: args.load_rate,
@@ -248,7 +268,18 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
         print!("{}", isolation.render());
         let load = load::run(&stack.api_url, &format!("load-{run}"), load_options).await;
         print!("{}", load.render());
-        fuzzed.passed() && isolation.passed() && load.passed()
+        let mut api_tests = ApiTestReport::default();
+        for function in stack.resources.functions.keys() {
+            let document = PathBuf::from(format!("functions/{function}/openapi.yaml"));
+            if document.is_file() {
+                let user = format!("api-tests-{run}");
+                api_tests.runs.push(
+                    api_tests::run_document(&api_options, &document, &stack.api_url, &user).await,
+                );
+            }
+        }
+        print!("{}", api_tests.render());
+        fuzzed.passed() && isolation.passed() && load.passed() && api_tests.passed()
     };
     let passed = tokio::select! {
         passed = checks => Some(passed),

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use hyper::{Method, StatusCode};
+use local_stack::api_tests::{self, ApiTestOptions, ApiTestReport};
 use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::demo_events::{self, EventsOptions};
 use local_stack::demo_predictions::{self, PredictionOptions};
@@ -630,6 +631,24 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
         duration: Duration::from_secs(2),
     };
     let load = load::run(&stack.api_url, &format!("{prefix}-load"), options).await;
+    // A few examples per operation and phase: every phase and check runs, briefly.
+    let moto_server = std::env::var("MOTO_SERVER")
+        .expect("tools/test.sh sets MOTO_SERVER to the emulator it installed");
+    let api_options = ApiTestOptions {
+        // The venv that holds moto holds schemathesis too.
+        schemathesis: PathBuf::from(moto_server).with_file_name("schemathesis"),
+        config: workspace_root().join("tools/schemathesis/schemathesis.toml"),
+        root: workspace_root(),
+        max_examples: 5,
+        seed: Some(20261123),
+    };
+    let mut api_tests = ApiTestReport::default();
+    for function in ["todo-api", "inference"] {
+        let document = workspace_root().join(format!("functions/{function}/openapi.yaml"));
+        let user = format!("{prefix}-api");
+        let run = api_tests::run_document(&api_options, &document, &stack.api_url, &user).await;
+        api_tests.runs.push(run);
+    }
     stack.stop().await;
     assert!(isolation.passed(), "{}", isolation.render());
     assert!(isolation.attempts >= 60, "{}", isolation.render());
@@ -638,4 +657,10 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
     // Paced at 20 per second for 2 s, each worker finishing its round of 6 requests.
     assert!((30..=70).contains(&load.requests()), "{}", load.render());
     assert_eq!(load.latencies.len(), 6, "every route: {}", load.render());
+    assert!(api_tests.passed(), "{}", api_tests.render());
+    assert!(
+        api_tests.runs.iter().all(|run| run.cases >= 20),
+        "{}",
+        api_tests.render()
+    );
 }
