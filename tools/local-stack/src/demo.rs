@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use serde_json::json;
 use todo_api::handler::TaskList;
@@ -111,6 +110,15 @@ impl DemoReport {
     }
 }
 
+/// A task's id and `ETag` from the API's answer to a create or an update.
+pub fn task_id_and_etag(response: &HttpResponse) -> Option<(String, String)> {
+    let task: serde_json::Value = response.json().ok()?;
+    Some((
+        task["id"].as_str()?.to_owned(),
+        response.header("etag")?.to_owned(),
+    ))
+}
+
 /// The last line of a summary: `<name>: PASS` or `<name>: FAIL`.
 pub fn render_verdict(out: &mut String, name: &str, passed: bool) {
     out.push_str(name);
@@ -186,22 +194,15 @@ impl Caller {
         headers: &[(&str, &str)],
         body: Option<serde_json::Value>,
     ) -> Option<HttpResponse> {
-        let authorization = self.token.as_ref().map(|token| format!("Bearer {token}"));
-        let mut all_headers: Vec<(&str, &str)> = headers.to_vec();
-        if let Some(value) = &authorization {
-            all_headers.push(("authorization", value));
-        }
-        if body.is_some() {
-            all_headers.push(("content-type", "application/json"));
-        }
         let started = Instant::now();
         let result = self
             .client
-            .send(
-                method.clone(),
+            .send_as(
+                self.token.as_deref(),
+                method,
                 &format!("{}{path}", self.api_url),
-                &all_headers,
-                body.map(|b| Bytes::from(b.to_string())),
+                headers,
+                body,
             )
             .await;
         self.recorder.requests.fetch_add(1, Ordering::Relaxed);

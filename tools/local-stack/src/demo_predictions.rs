@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use hyper::Method;
 use serde_json::{Value, json};
 
@@ -116,11 +115,7 @@ pub async fn run(api_url: &str, options: PredictionOptions) -> PredictionsReport
     };
     let client = HttpClient::new(Duration::from_secs(35));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let bearer = format!("Bearer {}", token::mint("demo-scoring-service", now, 3600));
-    let headers = [
-        ("authorization", bearer.as_str()),
-        ("content-type", "application/json"),
-    ];
+    let token = token::mint("demo-scoring-service", now, 3600);
     let unknown = format!(
         "demo-nobody-{}",
         ulid::Ulid::new().to_string().to_lowercase()
@@ -130,15 +125,11 @@ pub async fn run(api_url: &str, options: PredictionOptions) -> PredictionsReport
     let call = |path: &'static str, body: Value| {
         let client = client.clone();
         let url = format!("{api_url}{path}");
+        let token = &token;
         async move {
             let started = Instant::now();
             let answer = client
-                .send(
-                    Method::POST,
-                    &url,
-                    &headers,
-                    Some(Bytes::from(body.to_string())),
-                )
+                .send_as(Some(token), Method::POST, &url, &[], Some(body))
                 .await;
             (answer, started.elapsed())
         }

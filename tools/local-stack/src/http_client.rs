@@ -43,6 +43,16 @@ impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// The start of the body, for a failure message.
+    pub fn excerpt(&self) -> String {
+        excerpt(&self.body)
+    }
+}
+
+/// The first 200 characters of `body` (lossy UTF-8), for a failure message.
+pub fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(200).collect()
 }
 
 #[derive(Clone)]
@@ -106,5 +116,33 @@ impl HttpClient {
                 url: url.to_owned(),
                 timeout: self.timeout,
             })?
+    }
+
+    /// Sends a request to the HTTP API at `url` as the caller `token` names (`Authorization:
+    /// Bearer`; none without a token), with `headers` and, when given, a JSON `body` with its
+    /// content type.
+    pub async fn send_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> Result<HttpResponse, HttpError> {
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        let mut all_headers: Vec<(&str, &str)> = headers.to_vec();
+        if let Some(value) = &authorization {
+            all_headers.push(("authorization", value));
+        }
+        if body.is_some() {
+            all_headers.push(("content-type", "application/json"));
+        }
+        self.send(
+            method,
+            url,
+            &all_headers,
+            body.map(|body| Bytes::from(body.to_string())),
+        )
+        .await
     }
 }

@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::demo::render_verdict;
-use crate::http_client::{HttpClient, HttpResponse};
+use crate::demo::{render_verdict, task_id_and_etag};
+use crate::http_client::{HttpClient, HttpError, HttpResponse, excerpt};
 use crate::token;
 
 /// One request the intruder makes, and what a correct API answers to it.
@@ -106,7 +105,7 @@ pub fn judge(attempt: &Attempt, status: StatusCode, body: &[u8], secrets: &Secre
         Verdict::Unexpected(format!(
             "{}: answered {status} ({}), expected one of {:?}",
             attempt.description,
-            text.chars().take(200).collect::<String>(),
+            excerpt(body),
             attempt
                 .refused_with
                 .iter()
@@ -343,22 +342,15 @@ pub async fn run(api_url: &str, owner: &str, intruder: &str) -> IsolationReport 
                 body: Option<Value>| {
         let client = client.clone();
         let url = format!("{api_url}{path}");
-        let authorization = token.map(|token| format!("Bearer {token}"));
+        let token = token.map(str::to_owned);
         async move {
-            let mut headers: Vec<(&str, &str)> = vec![("content-type", "application/json")];
-            if let Some(value) = &authorization {
-                headers.push(("authorization", value));
-            }
-            if let Some(value) = &if_match {
-                headers.push(("if-match", value));
-            }
+            let headers: Vec<(&str, &str)> = if_match
+                .as_deref()
+                .map(|value| ("if-match", value))
+                .into_iter()
+                .collect();
             client
-                .send(
-                    method,
-                    &url,
-                    &headers,
-                    body.map(|body| Bytes::from(body.to_string())),
-                )
+                .send_as(token.as_deref(), method, &url, &headers, body)
                 .await
         }
     };
@@ -378,13 +370,13 @@ pub async fn run(api_url: &str, owner: &str, intruder: &str) -> IsolationReport 
         .await;
         match created {
             Ok(response) if response.status == StatusCode::CREATED => {
-                match (task_id(&response), response.header("etag")) {
-                    (Some(id), Some(etag)) => {
+                match task_id_and_etag(&response) {
+                    Some((id, etag)) => {
                         secrets.task_ids.push(id.clone());
                         secrets.task_names.push(name);
-                        tasks.push((id, etag.to_owned()));
+                        tasks.push((id, etag));
                     }
-                    _ => report
+                    None => report
                         .setup_failures
                         .push("the owner's POST /tasks answered without an id or ETag".into()),
                 }
@@ -492,21 +484,9 @@ pub async fn run(api_url: &str, owner: &str, intruder: &str) -> IsolationReport 
     report
 }
 
-fn task_id(response: &HttpResponse) -> Option<String> {
-    let task: Value = response.json().ok()?;
-    task["id"].as_str().map(str::to_owned)
-}
-
-fn describe(answer: &Result<HttpResponse, crate::http_client::HttpError>) -> String {
+fn describe(answer: &Result<HttpResponse, HttpError>) -> String {
     match answer {
-        Ok(response) => format!(
-            "{} {}",
-            response.status,
-            String::from_utf8_lossy(&response.body)
-                .chars()
-                .take(200)
-                .collect::<String>()
-        ),
+        Ok(response) => format!("{} {}", response.status, response.excerpt()),
         Err(error) => error.to_string(),
     }
 }

@@ -7,12 +7,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::demo::{percentile, render_verdict};
+use crate::demo::{percentile, render_verdict, task_id_and_etag};
 use crate::http_client::{HttpClient, HttpResponse};
 use crate::token;
 
@@ -104,7 +103,7 @@ impl Pacer {
 struct Worker {
     client: HttpClient,
     api_url: String,
-    authorization: String,
+    token: String,
     user: String,
     pacer: Arc<Pacer>,
     report: LoadReport,
@@ -123,23 +122,15 @@ impl Worker {
         expected: StatusCode,
     ) -> Option<HttpResponse> {
         self.pacer.wait().await;
-        let mut headers = vec![
-            ("authorization", self.authorization.as_str()),
-            ("content-type", "application/json"),
-        ];
-        if let Some(value) = if_match {
-            headers.push(("if-match", value));
-        }
+        let headers: Vec<(&str, &str)> = if_match
+            .map(|value| ("if-match", value))
+            .into_iter()
+            .collect();
         let url = format!("{}{path}", self.api_url);
         let started = Instant::now();
         let answer = self
             .client
-            .send(
-                method,
-                &url,
-                &headers,
-                body.map(|b| Bytes::from(b.to_string())),
-            )
+            .send_as(Some(&self.token), method, &url, &headers, body)
             .await;
         let took = started.elapsed();
         match answer {
@@ -151,10 +142,7 @@ impl Worker {
                 self.report.errors.push(format!(
                     "{route}: {} instead of {expected}: {}",
                     response.status,
-                    String::from_utf8_lossy(&response.body)
-                        .chars()
-                        .take(200)
-                        .collect::<String>()
+                    response.excerpt()
                 ));
                 None
             }
@@ -177,7 +165,7 @@ impl Worker {
                 StatusCode::CREATED,
             )
             .await;
-        let Some((id, etag)) = created.as_ref().and_then(id_and_etag) else {
+        let Some((id, etag)) = created.as_ref().and_then(task_id_and_etag) else {
             return;
         };
         let path = format!("/tasks/{id}");
@@ -211,7 +199,7 @@ impl Worker {
         .await;
         let etag = updated
             .as_ref()
-            .and_then(id_and_etag)
+            .and_then(task_id_and_etag)
             .map_or(etag, |(_, etag)| etag);
         self.call(
             "DELETE /tasks/{id}",
@@ -235,14 +223,6 @@ impl Worker {
     }
 }
 
-fn id_and_etag(response: &HttpResponse) -> Option<(String, String)> {
-    let task: Value = response.json().ok()?;
-    Some((
-        task["id"].as_str()?.to_owned(),
-        response.header("etag")?.to_owned(),
-    ))
-}
-
 /// Runs the load against the HTTP API at `api_url`; users are `<run>-<worker>`.
 pub async fn run(api_url: &str, run: &str, options: LoadOptions) -> LoadReport {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -254,7 +234,7 @@ pub async fn run(api_url: &str, run: &str, options: LoadOptions) -> LoadReport {
         let mut worker = Worker {
             client: HttpClient::new(Duration::from_secs(30)),
             api_url: api_url.to_owned(),
-            authorization: format!("Bearer {}", token::mint(&user, now, 3600)),
+            token: token::mint(&user, now, 3600),
             user,
             pacer: pacer.clone(),
             report: LoadReport::default(),

@@ -269,10 +269,10 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
         let load = load::run(&stack.api_url, &format!("load-{run}"), load_options).await;
         print!("{}", load.render());
         let mut api_tests = ApiTestReport::default();
+        let user = format!("api-tests-{run}");
         for function in stack.resources.functions.keys() {
             let document = PathBuf::from(format!("functions/{function}/openapi.yaml"));
             if document.is_file() {
-                let user = format!("api-tests-{run}");
                 api_tests.runs.push(
                     api_tests::run_document(&api_options, &document, &stack.api_url, &user).await,
                 );
