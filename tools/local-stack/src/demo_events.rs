@@ -385,20 +385,29 @@ pub async fn seed_profiles(clients: &Clients, table: &str, users: usize) -> Resu
 }
 
 async fn queue_depth(clients: &Clients, url: &str) -> usize {
-    clients
+    queue_messages(
+        clients,
+        url,
+        &[QueueAttributeName::ApproximateNumberOfMessages],
+    )
+    .await
+}
+
+/// The sum of the queue's `counts` (approximate numbers of messages visible, in flight,
+/// delayed); 0 while the queue cannot be read.
+pub async fn queue_messages(clients: &Clients, url: &str, counts: &[QueueAttributeName]) -> usize {
+    let Ok(output) = clients
         .sqs
         .get_queue_attributes()
         .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .set_attribute_names(Some(counts.to_vec()))
         .send()
         .await
-        .ok()
-        .and_then(|output| {
-            output
-                .attributes()?
-                .get(&QueueAttributeName::ApproximateNumberOfMessages)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+    else {
+        return 0;
+    };
+    counts
+        .iter()
+        .filter_map(|count| output.attributes()?.get(count)?.parse::<usize>().ok())
+        .sum()
 }

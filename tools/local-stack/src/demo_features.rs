@@ -3,8 +3,10 @@
 //! whole pipeline into the feature store; their stored features, evaluated at one read time,
 //! must equal a reference computed here from the generated events by brute force.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::events::ActivityType;
 use shared::features::spec::{
@@ -65,6 +67,9 @@ pub fn generate(
 #[derive(Debug)]
 pub struct FeatureCheck {
     pub user_id: String,
+    /// Events the stored item counts over its whole history, and the user's events.
+    pub stored_events: u64,
+    pub expected_events: u64,
     /// (name, stored, reference) of every feature.
     pub values: Vec<(&'static str, FeatureValue, FeatureValue)>,
 }
@@ -119,23 +124,30 @@ pub async fn check(
     events: &[GeneratedEvent],
     timeout: Duration,
 ) -> Result<Vec<FeatureCheck>, String> {
-    let mut users: Vec<&str> = events.iter().map(|e| e.user_id.as_str()).collect();
-    users.dedup();
     let deadline = Instant::now() + timeout;
-    let mut items = Vec::new();
-    for user_id in &users {
-        let expected = events.iter().filter(|e| e.user_id == *user_id).count() as u64;
+    for user_id in users_of(events) {
+        let expected = events.iter().filter(|e| e.user_id == user_id).count() as u64;
         loop {
             let item = read_item(clients, table, user_id).await?;
-            let applied = item
-                .as_ref()
-                .map_or(0, |item| item.windows[2].totals_from(i64::MIN).events());
-            if applied >= expected || Instant::now() > deadline {
-                items.push(item);
+            if stored_events(item.as_ref()) >= expected || Instant::now() > deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+    compare(clients, table, events).await
+}
+
+/// Reads every user's item now and evaluates it and the reference at one read time.
+pub async fn compare(
+    clients: &Clients,
+    table: &str,
+    events: &[GeneratedEvent],
+) -> Result<Vec<FeatureCheck>, String> {
+    let users = users_of(events);
+    let mut items = Vec::new();
+    for user_id in &users {
+        items.push(read_item(clients, table, user_id).await?);
     }
     let read_at = OffsetDateTime::now_utc();
     users
@@ -148,6 +160,8 @@ pub async fn check(
             let reference = reference(&own, read_at);
             Ok(FeatureCheck {
                 user_id: (*user_id).to_owned(),
+                stored_events: stored_events(item.as_ref()),
+                expected_events: own.len() as u64,
                 values: stored
                     .iter()
                     .zip(reference)
@@ -158,33 +172,61 @@ pub async fn check(
         .collect()
 }
 
-async fn read_item(
+/// Events counted in an item's longest window: its whole history, for events under a day old.
+pub fn stored_events(item: Option<&FeatureItem>) -> u64 {
+    item.map_or(0, |item| {
+        item.windows[WINDOWS.len() - 1]
+            .totals_from(i64::MIN)
+            .events()
+    })
+}
+
+/// The users of `events`, in the order they first appear.
+pub fn users_of(events: &[GeneratedEvent]) -> Vec<&str> {
+    let mut users: Vec<&str> = Vec::new();
+    for event in events {
+        if !users.contains(&event.user_id.as_str()) {
+            users.push(&event.user_id);
+        }
+    }
+    users
+}
+
+pub async fn read_item(
     clients: &Clients,
     table: &str,
     user_id: &str,
 ) -> Result<Option<FeatureItem>, String> {
+    read_user_item(clients, table, user_id, "features")
+        .await?
+        .map(serde_dynamo::from_item)
+        .transpose()
+        .map_err(|error| format!("the features item of {user_id} does not parse: {error}"))
+}
+
+/// The item of `user_id` in `table` (keyed by `userId`), read strongly consistent; `what`
+/// names the item in the error.
+pub async fn read_user_item(
+    clients: &Clients,
+    table: &str,
+    user_id: &str,
+    what: &str,
+) -> Result<Option<HashMap<String, AttributeValue>>, String> {
     let output = clients
         .dynamodb
         .get_item()
         .table_name(table)
-        .key(
-            "userId",
-            aws_sdk_dynamodb::types::AttributeValue::S(user_id.to_owned()),
-        )
+        .key("userId", AttributeValue::S(user_id.to_owned()))
         .consistent_read(true)
         .send()
         .await
         .map_err(|error| {
             format!(
-                "reading the features of {user_id}: {}",
+                "reading the {what} of {user_id}: {}",
                 aws_sdk_dynamodb::error::DisplayErrorContext(error)
             )
         })?;
-    output
-        .item
-        .map(serde_dynamo::from_item)
-        .transpose()
-        .map_err(|error| format!("the features item of {user_id} does not parse: {error}"))
+    Ok(output.item)
 }
 
 /// The spec's features of `events` at `read_at`, by brute force over the events: a window

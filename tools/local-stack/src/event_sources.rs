@@ -29,6 +29,25 @@ pub struct EventSourceStats {
     pub failed: AtomicUsize,
     /// Stream records given up (retries or age exhausted) and sent to the on-failure queue.
     pub discarded: AtomicUsize,
+    /// Batches being worked on right now: invoked, or waiting to be retried.
+    pub busy: AtomicUsize,
+}
+
+impl EventSourceStats {
+    /// Counts a batch as busy until the returned guard is dropped.
+    pub fn busy_guard(&self) -> BusyGuard<'_> {
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        BusyGuard(&self.busy)
+    }
+}
+
+/// See [`EventSourceStats::busy_guard`].
+pub struct BusyGuard<'a>(&'a AtomicUsize);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 pub struct QueueSource {
@@ -107,6 +126,7 @@ async fn poll(source: Arc<QueueSource>) {
 }
 
 async fn deliver(source: &QueueSource, component: &str, messages: Vec<Message>) {
+    let _busy = source.stats.busy_guard();
     let event = sqs_event(&messages, &source.queue.arn, &source.region);
     let payload = serde_json::to_vec(&event).expect("events serialize");
     let outcome = source.pool.invoke(payload.into()).await;

@@ -6,6 +6,7 @@
 //! that outlives the function's timeout fails and its process is replaced; a crashed process is
 //! replaced too. Init must finish (the first poll for work) within Lambda's 10 s init limit.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -107,9 +108,13 @@ pub enum InvokeError {
     Crashed(String),
 }
 
+/// The current environment of each instance, by instance number.
+type Environments = Arc<std::sync::Mutex<BTreeMap<usize, Arc<Environment>>>>;
+
 pub struct FunctionPool {
     key: String,
     queue: mpsc::Sender<Invocation>,
+    environments: Environments,
     shutdown: watch::Sender<bool>,
     supervisors: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
@@ -127,6 +132,7 @@ impl FunctionPool {
         let queue: Queue = Arc::new(tokio::sync::Mutex::new(receiver));
         let (shutdown, shutdown_signal) = watch::channel(false);
         let settings = Arc::new(settings);
+        let environments = Environments::default();
         let mut supervisors = Vec::new();
         let mut readiness = Vec::new();
         for instance in 1..=settings.instances.max(1) {
@@ -136,6 +142,7 @@ impl FunctionPool {
                 Arc::clone(&settings),
                 instance,
                 Arc::clone(&queue),
+                Arc::clone(&environments),
                 Arc::clone(&logs),
                 shutdown_signal.clone(),
                 ready,
@@ -144,6 +151,7 @@ impl FunctionPool {
         let pool = Self {
             key: settings.key.clone(),
             queue: sender,
+            environments,
             shutdown,
             supervisors: std::sync::Mutex::new(supervisors),
         };
@@ -208,6 +216,18 @@ impl FunctionPool {
         }
     }
 
+    /// Kills, as a crash would, every process of this function that holds an invocation right
+    /// now; each invocation fails with [`InvokeError::Crashed`] and the process is replaced.
+    /// Returns how many were killed.
+    pub fn crash_busy(&self, reason: &str) -> usize {
+        let environments = self.environments.lock().unwrap();
+        let busy: Vec<&Arc<Environment>> = environments.values().filter(|e| e.is_busy()).collect();
+        for environment in &busy {
+            environment.stop_process(reason);
+        }
+        busy.len()
+    }
+
     /// Stops every environment; waiting invocations fail with [`InvokeError::Stopped`].
     pub async fn stop(&self) {
         self.shutdown.send_replace(true);
@@ -215,6 +235,9 @@ impl FunctionPool {
         for supervisor in supervisors {
             let _ = supervisor.await;
         }
+        // The environments hold the invocation queue: with them gone, later invocations
+        // fail as stopped instead of waiting forever.
+        self.environments.lock().unwrap().clear();
     }
 }
 
@@ -237,6 +260,7 @@ async fn supervise(
     settings: Arc<FunctionSettings>,
     instance: usize,
     queue: Queue,
+    environments: Environments,
     logs: Arc<LogSink>,
     mut shutdown: watch::Receiver<bool>,
     ready: oneshot::Sender<Result<(), String>>,
@@ -290,7 +314,12 @@ async fn supervise(
         if let Some(err) = child.stderr.take() {
             followers.push(logs.follow(component.clone(), err));
         }
+        environments
+            .lock()
+            .unwrap()
+            .insert(instance, Arc::clone(&environment));
         let mut polled = environment.polled();
+        let mut initialized = false;
         let ended = loop {
             tokio::select! {
                 status = child.wait() => {
@@ -302,7 +331,7 @@ async fn supervise(
                 () = environment.kill.notified() => {
                     let _ = child.start_kill();
                     let _ = child.wait().await;
-                    break "stopped after an invocation timed out".to_owned();
+                    break environment.kill_reason().unwrap_or_else(|| "stopped".to_owned());
                 }
                 _ = shutdown.changed() => {
                     let _ = child.start_kill();
@@ -311,8 +340,11 @@ async fn supervise(
                     environment.fail_in_flight(Outcome::Crashed("the stack stopped".into()));
                     return;
                 }
-                changed = polled.changed(), if ready.is_some() => {
+                changed = polled.changed(), if !initialized => {
                     if changed.is_ok() && *polled.borrow() {
+                        // A process that finished init is not crash-looping: its replacement,
+                        // if it needs one, starts without delay.
+                        initialized = true;
                         restarts = 0;
                         if let Some(ready) = ready.take() {
                             let _ = ready.send(Ok(()));
@@ -339,8 +371,11 @@ async fn supervise(
             let _ = ready.send(Err(reason));
             return;
         }
+        let backoff = match restarts {
+            0 => Duration::ZERO,
+            n => Duration::from_millis(100 * 2u64.pow(n.min(6))),
+        };
         restarts += 1;
-        let backoff = Duration::from_millis(100 * 2u64.pow(restarts.min(6)));
         logs.line(
             &component,
             &format!("{reason}; replacing it in {backoff:?}"),

@@ -20,6 +20,24 @@ where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
+    serve_or_drop(listener, move |request, client| {
+        let response = handler(request, client);
+        async move { Ok(response.await) }
+    })
+}
+
+/// The handler's way to close the connection without answering, as a failing network would.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped without an answer")]
+pub struct DropConnection;
+
+/// [`serve`], with a handler that may answer [`DropConnection`]: the connection is closed
+/// at once and the client gets no response.
+pub fn serve_or_drop<H, F>(listener: TcpListener, handler: H) -> JoinHandle<()>
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<Full<Bytes>>, DropConnection>> + Send + 'static,
+{
     tokio::spawn(async move {
         let mut connections = JoinSet::new();
         loop {
@@ -28,10 +46,7 @@ where
             };
             let handler = handler.clone();
             connections.spawn(async move {
-                let service = service_fn(move |request| {
-                    let response = handler(request, client);
-                    async move { Ok::<_, std::convert::Infallible>(response.await) }
-                });
+                let service = service_fn(move |request| handler(request, client));
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;

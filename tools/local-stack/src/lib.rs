@@ -13,6 +13,8 @@ pub mod demo_features;
 pub mod demo_predictions;
 pub mod emulator;
 pub mod event_sources;
+pub mod exactly_once;
+pub mod fault_proxy;
 pub mod functions;
 pub mod fuzz;
 pub mod gateway;

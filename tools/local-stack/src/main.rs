@@ -10,6 +10,8 @@ use local_stack::api_tests::{self, ApiTestOptions, ApiTestReport};
 use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::demo_events::{self, EventsOptions};
 use local_stack::demo_predictions::{self, PredictionOptions};
+use local_stack::exactly_once::{self, ExactlyOnceOptions};
+use local_stack::fault_proxy::FaultPlan;
 use local_stack::fuzz;
 use local_stack::isolation;
 use local_stack::load::{self, LoadOptions};
@@ -41,8 +43,9 @@ enum Command {
     Up(Box<UpArgs>),
     /// Fuzz the decoders and request parsing, then bring the stack up on its own emulator, try
     /// what must never work (one user at another's tasks), load every HTTP route, test the APIs
-    /// against their OpenAPI documents, print the counts and stop; the exit status is 0 only if
-    /// every check passed.
+    /// against their OpenAPI documents, drive pipeline workloads (once and twice delivered)
+    /// under injected faults and process kills and compare the stored state with the reference,
+    /// print the counts and stop; the exit status is 0 only if every check passed.
     Reliability(Box<ReliabilityArgs>),
     /// Print a token the local HTTP API accepts, for caller SUB (its JWT `sub` claim).
     Token {
@@ -122,6 +125,29 @@ struct ReliabilityArgs {
     /// Schemathesis's seed, to repeat a run.
     #[arg(long)]
     api_seed: Option<u64>,
+    /// Share of the functions' AWS requests the fault proxies fault while the pipeline
+    /// workloads run (0 to 1).
+    #[arg(long, default_value_t = 0.10)]
+    fault_rate: f64,
+    /// The latest a slow answer comes, in milliseconds.
+    #[arg(long, default_value_t = 6_000)]
+    fault_slowest_ms: u64,
+    /// The seed of the faults and of the pipeline workloads, to repeat a run.
+    #[arg(long)]
+    fault_seed: Option<u64>,
+    /// Users of each pipeline workload (Zipf-distributed).
+    #[arg(long, default_value_t = 40)]
+    workload_users: usize,
+    /// Events of each pipeline workload (one is published once per event, the other twice).
+    #[arg(long, default_value_t = 600)]
+    workload_events: usize,
+    /// Kills of each stream function's process mid-batch: right after its 1st, 2nd, ... request
+    /// since the previous kill.
+    #[arg(long, default_value_t = 5)]
+    crash_points: u64,
+    /// Seconds the pipeline may take to apply the workloads and fall quiet.
+    #[arg(long, default_value_t = 300)]
+    workload_timeout: u64,
 }
 
 /// Where and how the stack runs.
@@ -184,7 +210,7 @@ fn block_on(command: impl std::future::Future<Output = ExitCode>) -> ExitCode {
 }
 
 /// Starts the stack `args` describe; the exit status to end with when it cannot start.
-async fn start(args: &StackArgs) -> Result<RunningStack, ExitCode> {
+async fn start(args: &StackArgs, fault_seed: Option<u64>) -> Result<RunningStack, ExitCode> {
     let manifest = match Stack::load(&args.manifest) {
         Ok(manifest) => manifest,
         Err(error) => {
@@ -211,6 +237,7 @@ async fn start(args: &StackArgs) -> Result<RunningStack, ExitCode> {
         log_file: args.log_file.clone(),
         echo_logs: args.echo_logs,
         region: args.region.clone(),
+        fault_seed,
     };
     eprintln!("local-stack: starting (logs: {})", args.log_file.display());
     tokio::select! {
@@ -241,7 +268,10 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
     let per_target = Duration::from_secs_f64(args.fuzz_seconds.max(0.0));
     let fuzzed = fuzz::run(&targets, per_target, seed);
     print!("{}", fuzzed.render());
-    let stack = match start(&args.stack).await {
+    let fault_seed = args.fault_seed.unwrap_or_else(rand::random);
+    // The functions reach the emulator through the fault proxies, which forward untouched until
+    // the pipeline workloads run.
+    let stack = match start(&args.stack, Some(fault_seed)).await {
         Ok(stack) => stack,
         Err(status) => return status,
     };
@@ -257,6 +287,17 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
         workers: args.load_workers,
         rate: args.load_rate,
         duration: Duration::from_secs_f64(args.load_seconds.max(0.0)),
+    };
+    let exactly_once_options = ExactlyOnceOptions {
+        users: args.workload_users,
+        events: args.workload_events,
+        seed: fault_seed,
+        faults: FaultPlan {
+            rate: args.fault_rate.clamp(0.0, 1.0),
+            slowest: Duration::from_millis(args.fault_slowest_ms),
+        },
+        crash_points: args.crash_points,
+        timeout: Duration::from_secs(args.workload_timeout),
     };
     let checks = async {
         let isolation = isolation::run(
@@ -279,7 +320,13 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
             }
         }
         print!("{}", api_tests.render());
-        fuzzed.passed() && isolation.passed() && load.passed() && api_tests.passed()
+        let exactly_once = exactly_once::run(&stack, &run, &exactly_once_options).await;
+        print!("{}", exactly_once.render());
+        fuzzed.passed()
+            && isolation.passed()
+            && load.passed()
+            && api_tests.passed()
+            && exactly_once.passed()
     };
     let passed = tokio::select! {
         passed = checks => Some(passed),
@@ -297,7 +344,7 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
 }
 
 async fn up(args: UpArgs) -> ExitCode {
-    let stack = match start(&args.stack).await {
+    let stack = match start(&args.stack, None).await {
         Ok(stack) => stack,
         Err(status) => return status,
     };

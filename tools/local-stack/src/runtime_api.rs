@@ -58,8 +58,10 @@ pub struct Environment {
     in_flight: Mutex<Option<InFlight>>,
     polled: watch::Sender<bool>,
     init_error: Mutex<Option<String>>,
-    /// Signalled when the process must be stopped (a timed-out invocation).
+    /// Signalled when the process must be stopped (a timed-out invocation, an injected crash),
+    /// with the reason in `kill_reason`.
     pub kill: Notify,
+    kill_reason: Mutex<Option<String>>,
 }
 
 impl Environment {
@@ -72,7 +74,27 @@ impl Environment {
             polled: watch::channel(false).0,
             init_error: Mutex::new(None),
             kill: Notify::new(),
+            kill_reason: Mutex::new(None),
         })
+    }
+
+    /// Whether the process holds an invocation right now.
+    pub fn is_busy(&self) -> bool {
+        self.in_flight.lock().unwrap().is_some()
+    }
+
+    /// Has the process stopped at once, whatever it is doing, for `reason`.
+    pub fn stop_process(&self, reason: &str) {
+        self.kill_reason
+            .lock()
+            .unwrap()
+            .get_or_insert_with(|| reason.to_owned());
+        self.kill.notify_one();
+    }
+
+    /// Why the process was stopped, once [`Environment::stop_process`] was called.
+    pub fn kill_reason(&self) -> Option<String> {
+        self.kill_reason.lock().unwrap().clone()
     }
 
     /// Becomes `true` when the process first asks for an invocation: its init is done.
@@ -129,7 +151,7 @@ impl Environment {
         tokio::spawn(async move {
             tokio::time::sleep(timeout).await;
             if environment.complete(&timer_id, Outcome::TimedOut(timeout)) {
-                environment.kill.notify_one();
+                environment.stop_process("stopped after an invocation timed out");
             }
         });
         Response::builder()

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::emulator::{Emulator, EmulatorError};
 use crate::event_sources::{self, EventSourceStats, QueueSource};
+use crate::fault_proxy::FaultProxy;
 use crate::functions::{self, FunctionPool, FunctionSettings};
 use crate::gateway::{self, AuthorizerSettings, Gateway};
 use crate::logs::LogSink;
@@ -47,6 +48,9 @@ pub struct StackOptions {
     pub log_file: PathBuf,
     pub echo_logs: bool,
     pub region: String,
+    /// Put a fault-injecting proxy between each function and the emulator, its faults drawn
+    /// from this seed; it forwards everything until its plan says otherwise.
+    pub fault_seed: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +72,11 @@ pub enum StartError {
     Routes(#[from] RouteError),
     #[error(transparent)]
     ModelEndpoint(#[from] ModelEndpointError),
+    #[error("cannot start the fault proxy of {function}: {source}")]
+    FaultProxy {
+        function: String,
+        source: std::io::Error,
+    },
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Listen { port: u16, source: std::io::Error },
 }
@@ -83,6 +92,8 @@ pub struct RunningStack {
     pub event_sources: BTreeMap<String, Arc<EventSourceStats>>,
     /// The model server standing in for the SageMaker endpoint, if the manifest has one.
     pub model_endpoint: Option<ModelEndpoint>,
+    /// Per function, the proxy between it and the emulator, with fault injection on.
+    pub fault_proxies: BTreeMap<String, FaultProxy>,
     emulator: Emulator,
     pools: Vec<Arc<FunctionPool>>,
     pollers: Vec<JoinHandle<()>>,
@@ -116,6 +127,7 @@ impl RunningStack {
             logs,
             emulator,
             model_endpoint: None,
+            fault_proxies: BTreeMap::new(),
             pools: Vec::new(),
             gateway: None,
         };
@@ -157,9 +169,27 @@ impl RunningStack {
         let mut pools = HashMap::new();
         for (key, spec) in &manifest.functions {
             let mut environment = self.resources.function_environment(spec);
+            let mut endpoint = self.endpoint.clone();
+            if let Some(seed) = options.fault_seed {
+                let proxy = FaultProxy::start(key, &self.endpoint, seed ^ seed_of(key))
+                    .await
+                    .map_err(|source| StartError::FaultProxy {
+                        function: key.clone(),
+                        source,
+                    })?;
+                self.logs.line(
+                    "stack",
+                    &format!(
+                        "{key}: AWS requests through the fault proxy on {}",
+                        proxy.url
+                    ),
+                );
+                endpoint = proxy.url.clone();
+                self.fault_proxies.insert(key.clone(), proxy);
+            }
             environment.extend(
                 [
-                    ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+                    ("AWS_ENDPOINT_URL", endpoint.as_str()),
                     ("AWS_ACCESS_KEY_ID", EMULATOR_KEY_ID),
                     ("AWS_SECRET_ACCESS_KEY", EMULATOR_SECRET),
                 ]
@@ -182,6 +212,9 @@ impl RunningStack {
                 options.instances,
             );
             let pool = Arc::new(FunctionPool::start(settings, Arc::clone(&self.logs)).await?);
+            if let Some(proxy) = self.fault_proxies.get(key) {
+                proxy.attach(Arc::clone(&pool));
+            }
             self.pools.push(Arc::clone(&pool));
             for source in &spec.event_sources {
                 let stats = Arc::new(EventSourceStats::default());
@@ -287,12 +320,22 @@ impl RunningStack {
         for pool in self.pools.drain(..) {
             pool.stop().await;
         }
+        for (_, proxy) in std::mem::take(&mut self.fault_proxies) {
+            proxy.stop();
+        }
         if let Some(model) = self.model_endpoint.take() {
             model.stop().await;
         }
         self.emulator.stop().await;
         self.logs.line("stack", "stopped");
     }
+}
+
+/// A per-function seed, so functions draw different faults from one run seed (FNV-1a).
+fn seed_of(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// SDK clients for every emulated service at `endpoint`, with the emulator's credentials.

@@ -202,6 +202,7 @@ impl ShardPoller {
     /// Invokes `batch` until every record is done or given up; the checkpoint then passes it.
     async fn process(&self, batch: Vec<Record>) {
         let source = &self.source;
+        let _busy = source.stats.busy_guard();
         // Batches still to run, in order; bisecting splits the front one.
         let mut pending: VecDeque<(Vec<Record>, u32)> = VecDeque::from([(batch, 0)]);
         let mut pause = FIRST_RETRY_PAUSE;

@@ -13,6 +13,8 @@ use local_stack::api_tests::{self, ApiTestOptions, ApiTestReport};
 use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::demo_events::{self, EventsOptions};
 use local_stack::demo_predictions::{self, PredictionOptions};
+use local_stack::exactly_once::{self, ExactlyOnceOptions};
+use local_stack::fault_proxy::FaultPlan;
 use local_stack::http_client::HttpClient;
 use local_stack::isolation;
 use local_stack::load::{self, LoadOptions};
@@ -51,6 +53,10 @@ fn unique_prefix(name: &str) -> String {
 }
 
 async fn start(prefix: &str) -> RunningStack {
+    start_with_faults(prefix, None).await
+}
+
+async fn start_with_faults(prefix: &str, fault_seed: Option<u64>) -> RunningStack {
     RunningStack::start(StackOptions {
         manifest: Stack::workspace(),
         prefix: prefix.to_owned(),
@@ -64,6 +70,7 @@ async fn start(prefix: &str) -> RunningStack {
         log_file: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log")),
         echo_logs: false,
         region: "us-east-1".into(),
+        fault_seed,
     })
     .await
     .expect("the stack starts")
@@ -611,14 +618,17 @@ async fn the_smoke_test_script_passes_against_the_local_stack_and_fails_on_a_wro
     stack.stop().await;
 }
 
-/// `local-stack reliability`'s checks through the HTTP API, the fast subset: one user's
-/// attempts to read, list, page into, update and delete another's tasks are all refused, none
-/// reveals or changes the owner's tasks; then a short paced load of every route answers
-/// every request as documented.
+/// `local-stack reliability`'s checks, the fast subset: one user's attempts to read, list,
+/// page into, update and delete another's tasks are all refused, none reveals or changes the
+/// owner's tasks; a short paced load of every route answers every request as documented; the
+/// APIs answer schemathesis's cases as their documents say; and two small workloads (one
+/// published once, one twice) through the pipeline under 10% faulted AWS requests and two
+/// kills of each stream function mid-batch leave the features and aggregates exactly as the
+/// events determine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reliability_checks_pass_on_a_fresh_stack() {
     let prefix = unique_prefix("reliability");
-    let stack = start(&prefix).await;
+    let stack = start_with_faults(&prefix, Some(20261124)).await;
     let isolation = isolation::run(
         &stack.api_url,
         &format!("{prefix}-owner"),
@@ -649,7 +659,29 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
         let run = api_tests::run_document(&api_options, &document, &stack.api_url, &user).await;
         api_tests.runs.push(run);
     }
+    let exactly_once_options = ExactlyOnceOptions {
+        users: 8,
+        events: 120,
+        seed: 20261124,
+        faults: FaultPlan {
+            rate: 0.1,
+            slowest: Duration::from_secs(2),
+        },
+        crash_points: 2,
+        timeout: Duration::from_secs(180),
+    };
+    let exactly_once = exactly_once::run(&stack, &prefix, &exactly_once_options).await;
     stack.stop().await;
+    assert!(exactly_once.passed(), "{}", exactly_once.render());
+    let injected = exactly_once.injected();
+    assert_eq!(injected.crashes, 4, "{}", exactly_once.render());
+    assert!(injected.injected() > 10, "{}", exactly_once.render());
+    for workload in &exactly_once.workloads {
+        assert_eq!(workload.drift(), 0);
+        assert_eq!(workload.published, 120 * workload.deliveries);
+        assert_eq!(workload.features_equal, workload.users);
+        assert_eq!(workload.aggregates_equal, workload.users);
+    }
     assert!(isolation.passed(), "{}", isolation.render());
     assert!(isolation.attempts >= 60, "{}", isolation.render());
     assert_eq!(isolation.refused, isolation.attempts);

@@ -1,0 +1,710 @@
+//! The pipeline under faults, crashes and duplicates. Two fixed workloads of user activity
+//! (Zipf-distributed users, every type, purchases with amounts, event times over the last two
+//! hours, published out of order) go through the whole stack while the fault proxies
+//! ([`crate::fault_proxy`]) fault a share of the functions' AWS requests and kill the stream
+//! functions' processes mid-batch: one workload publishes each event once, the other each event
+//! twice (a producer's resend, with the same `eventId`). Once the pipeline is quiet, the
+//! DynamoDB state must be what the events alone determine:
+//!
+//! - every user's features item, evaluated at one read time, equal to the brute-force
+//!   reference of [`crate::demo_features`] (so events counted once: the windows' totals are
+//!   the events, to the one);
+//! - every user's aggregates item with the lifetime counts per type, total, first and last
+//!   event time of its events;
+//! - no message on the dead-letter, failure or rejects queues.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_sqs::types::QueueAttributeName;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use shared::events::ActivityType;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::demo::render_verdict;
+use crate::demo_events::queue_messages;
+use crate::demo_features::{self, GeneratedEvent, users_of};
+use crate::fault_proxy::{FaultCounts, FaultPlan};
+use crate::resources::Clients;
+use crate::stack::RunningStack;
+
+/// Users' shares follow Zipf's law with this exponent: a few hot users, a long tail.
+const ZIPF_EXPONENT: f64 = 1.2;
+/// Event times spread over this many seconds before the run.
+const EVENT_SPREAD_SECONDS: i64 = 7_200;
+/// The pipeline is quiet once no batch has run or waited for this long: longer than the
+/// stream sources' longest retry pause (5 s) plus a batching window.
+const QUIET_FOR: Duration = Duration::from_secs(7);
+/// The queues a lost event would end up on, and the rejects queue.
+const LOSS_QUEUES: [&str; 4] = [
+    "ingest-dlq",
+    "enrichment-failures",
+    "feature-failures",
+    "rejects",
+];
+
+#[derive(Debug, Clone)]
+pub struct ExactlyOnceOptions {
+    /// Users and events of each workload.
+    pub users: usize,
+    pub events: usize,
+    /// The workloads' seed: the same seed, the same events.
+    pub seed: u64,
+    pub faults: FaultPlan,
+    /// Each stream function's process is killed right after its 1st, 2nd, ... up to this
+    /// many-th request since the last kill.
+    pub crash_points: u64,
+    /// How long the pipeline may take to apply every event and fall quiet.
+    pub timeout: Duration,
+}
+
+/// A fixed workload: its events, and how many times each is published.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub name: String,
+    pub deliveries: usize,
+    pub events: Vec<GeneratedEvent>,
+    pub details: Vec<Value>,
+}
+
+/// `events` events of `users` users (Zipf-distributed), drawn from `seed`, under ids
+/// starting with `name`.
+pub fn workload(
+    name: &str,
+    users: usize,
+    events: usize,
+    seed: u64,
+    deliveries: usize,
+    now: OffsetDateTime,
+) -> Workload {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut cumulative = Vec::with_capacity(users);
+    let mut total = 0.0;
+    for rank in 1..=users.max(1) {
+        total += 1.0 / (rank as f64).powf(ZIPF_EXPONENT);
+        cumulative.push(total);
+    }
+    let mut generated = Workload {
+        name: name.to_owned(),
+        deliveries,
+        events: Vec::with_capacity(events),
+        details: Vec::with_capacity(events),
+    };
+    for n in 0..events {
+        let draw = rng.random_range(0.0..total);
+        let user = cumulative
+            .partition_point(|c| *c <= draw)
+            .min(cumulative.len() - 1);
+        let user_id = format!("{name}-u{user:03}");
+        let activity_type = ActivityType::ALL[rng.random_range(0..ActivityType::ALL.len())];
+        let at = now - time::Duration::seconds(rng.random_range(0..EVENT_SPREAD_SECONDS));
+        let amount = (activity_type == ActivityType::Purchase)
+            .then(|| f64::from(rng.random_range(100..=50_000u32)) / 100.0);
+        let mut detail = json!({"eventId": format!("{name}-{n}"), "userId": user_id,
+            "type": activity_type, "timestamp": at.format(&Rfc3339).expect("formats"),
+            "itemId": format!("sku-{}", n % 50)});
+        if let Some(amount) = amount {
+            detail["amount"] = json!(amount);
+        }
+        generated.details.push(detail);
+        generated.events.push(GeneratedEvent {
+            user_id,
+            activity_type,
+            at,
+            amount,
+        });
+    }
+    generated
+}
+
+/// One workload's outcome.
+#[derive(Debug, Default)]
+pub struct WorkloadReport {
+    pub name: String,
+    pub users: usize,
+    pub events: usize,
+    pub deliveries: usize,
+    pub published: usize,
+    /// Users whose features equal the reference; events the items count against the events.
+    pub features_equal: usize,
+    pub features_lost: u64,
+    pub features_double: u64,
+    /// Users whose aggregates hold their events' counts and times; events counted against the
+    /// events.
+    pub aggregates_equal: usize,
+    pub aggregates_lost: u64,
+    pub aggregates_double: u64,
+}
+
+impl WorkloadReport {
+    pub fn drift(&self) -> u64 {
+        self.features_lost + self.features_double + self.aggregates_lost + self.aggregates_double
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ExactlyOnceReport {
+    pub seed: u64,
+    pub rate: f64,
+    /// Per function, what its proxy did during the run.
+    pub faults: BTreeMap<String, FaultCounts>,
+    pub workloads: Vec<WorkloadReport>,
+    /// Messages that arrived on the dead-letter, failure and rejects queues during the run.
+    pub set_aside: usize,
+    pub elapsed: Duration,
+    pub failures: Vec<String>,
+}
+
+impl ExactlyOnceReport {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty() && !self.workloads.is_empty()
+    }
+
+    pub fn injected(&self) -> FaultCounts {
+        let mut total = FaultCounts::default();
+        for counts in self.faults.values() {
+            total.add(counts);
+        }
+        total
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "exactly once under faults (seed {}; {:.0}% of the functions' AWS requests faulted), settled in {:.1} s\n",
+            self.seed,
+            self.rate * 100.0,
+            self.elapsed.as_secs_f64()
+        );
+        for (function, counts) in &self.faults {
+            if counts.requests > 0 {
+                out.push_str(&format!("  {function}: {}\n", counts.render()));
+            }
+        }
+        out.push_str(&format!("  all told: {}\n", self.injected().render()));
+        for workload in &self.workloads {
+            out.push_str(&format!(
+                "  {} events of {} users, each published {} ({} deliveries):\n    \
+                 features: {} of {} users equal to the reference; {} lost, {} double-counted\n    \
+                 aggregates: {} of {} users hold their events' counts and times; {} lost, {} double-counted\n",
+                workload.events,
+                workload.users,
+                if workload.deliveries > 1 { "twice" } else { "once" },
+                workload.published,
+                workload.features_equal,
+                workload.users,
+                workload.features_lost,
+                workload.features_double,
+                workload.aggregates_equal,
+                workload.users,
+                workload.aggregates_lost,
+                workload.aggregates_double,
+            ));
+        }
+        out.push_str(&format!(
+            "  {} messages set aside (dead-letter, failure and rejects queues)\n",
+            self.set_aside
+        ));
+        // A broken invariant breaks it for most users: the first few say how.
+        const SHOWN: usize = 8;
+        for failure in self.failures.iter().take(SHOWN) {
+            out.push_str(&format!("    FAILED {failure}\n"));
+        }
+        if self.failures.len() > SHOWN {
+            out.push_str(&format!(
+                "    FAILED ... and {} more\n",
+                self.failures.len() - SHOWN
+            ));
+        }
+        render_verdict(&mut out, "exactly once", self.passed());
+        out
+    }
+}
+
+/// Runs both workloads through `stack` (started with fault proxies) under `options`' faults
+/// and crashes, then compares the state with the reference. Faults are off again afterwards.
+pub async fn run(
+    stack: &RunningStack,
+    run_id: &str,
+    options: &ExactlyOnceOptions,
+) -> ExactlyOnceReport {
+    let started = Instant::now();
+    let mut report = ExactlyOnceReport {
+        seed: options.seed,
+        rate: options.faults.rate,
+        ..ExactlyOnceReport::default()
+    };
+    let resources = &stack.resources;
+    let (Some(bus), Some(features), Some(aggregates), Some(ingest)) = (
+        resources.event_buses.values().next(),
+        resources.tables.get("features"),
+        resources.tables.get("aggregates"),
+        resources.queues.get("ingest"),
+    ) else {
+        report.failures.push(
+            "the stack has no event bus, features or aggregates table, or ingest queue".into(),
+        );
+        return report;
+    };
+    if stack.fault_proxies.is_empty() {
+        report
+            .failures
+            .push("the stack runs without fault proxies (StackOptions::fault_seed)".into());
+        return report;
+    }
+    let loss_queues: Vec<&str> = LOSS_QUEUES
+        .iter()
+        .filter_map(|key| resources.queues.get(*key).map(|q| q.url.as_str()))
+        .collect();
+    let set_aside_before = set_aside(&stack.clients, &loss_queues).await;
+    let before: BTreeMap<String, FaultCounts> = stack
+        .fault_proxies
+        .iter()
+        .map(|(function, proxy)| (function.clone(), proxy.counts()))
+        .collect();
+
+    let now = OffsetDateTime::now_utc();
+    let workloads = [
+        workload(
+            &format!("once-{run_id}"),
+            options.users,
+            options.events,
+            options.seed,
+            1,
+            now,
+        ),
+        workload(
+            &format!("twice-{run_id}"),
+            options.users,
+            options.events,
+            options.seed ^ 0x5eed,
+            2,
+            now,
+        ),
+    ];
+    for (function, proxy) in &stack.fault_proxies {
+        proxy.set_plan(options.faults);
+        if stream_function(stack, function) {
+            proxy.schedule_crashes(1..=options.crash_points);
+        }
+    }
+
+    let mut published = Vec::new();
+    for workload in &workloads {
+        match publish(&stack.clients, bus, workload).await {
+            Ok(count) => published.push(count),
+            Err(error) => {
+                report.failures.push(error);
+                published.push(0);
+            }
+        }
+    }
+    let deadline = Instant::now() + options.timeout;
+    let all_events: Vec<GeneratedEvent> = workloads
+        .iter()
+        .flat_map(|w| w.events.iter().cloned())
+        .collect();
+    if let Err(error) =
+        wait_until_applied(&stack.clients, features, aggregates, &all_events, deadline).await
+    {
+        report.failures.push(error);
+    }
+    if !wait_until_quiet(stack, &ingest.url, deadline).await {
+        report.failures.push(format!(
+            "the pipeline was not quiet within {:?}",
+            options.timeout
+        ));
+    }
+    report.elapsed = started.elapsed();
+    for (function, proxy) in &stack.fault_proxies {
+        proxy.set_plan(FaultPlan::NONE);
+        let pending = proxy.crashes_pending();
+        proxy.schedule_crashes([]);
+        let mut counts = proxy.counts();
+        counts.subtract(&before[function]);
+        if pending > 0 {
+            report.failures.push(format!(
+                "{function}: {pending} of its {} kills never came (too few requests)",
+                options.crash_points
+            ));
+        }
+        report.faults.insert(function.clone(), counts);
+    }
+
+    for (workload, published) in workloads.iter().zip(published) {
+        let mut outcome = WorkloadReport {
+            name: workload.name.clone(),
+            users: users_of(&workload.events).len(),
+            events: workload.events.len(),
+            deliveries: workload.deliveries,
+            published,
+            ..WorkloadReport::default()
+        };
+        compare_features(
+            &stack.clients,
+            features,
+            workload,
+            &mut outcome,
+            &mut report.failures,
+        )
+        .await;
+        compare_aggregates(
+            &stack.clients,
+            aggregates,
+            workload,
+            &mut outcome,
+            &mut report.failures,
+        )
+        .await;
+        report.workloads.push(outcome);
+    }
+    report.set_aside = set_aside(&stack.clients, &loss_queues)
+        .await
+        .saturating_sub(set_aside_before);
+    if report.set_aside > 0 {
+        report.failures.push(format!(
+            "{} messages reached the dead-letter, failure or rejects queues",
+            report.set_aside
+        ));
+    }
+    report
+}
+
+/// Whether `function` is fed by a stream: its batches come back at once after a crash (an SQS
+/// batch would wait out the queue's visibility timeout).
+fn stream_function(stack: &RunningStack, function: &str) -> bool {
+    stack.event_sources.keys().any(|key| {
+        key.split_once("<-").is_some_and(|(f, source)| {
+            f == function && stack.resources.streams.contains_key(source)
+        })
+    })
+}
+
+/// Publishes each event `deliveries` times in a row (a producer's resends carry the same
+/// eventId); the entries that went through.
+async fn publish(clients: &Clients, bus: &str, workload: &Workload) -> Result<usize, String> {
+    let entries: Vec<&Value> = workload
+        .details
+        .iter()
+        .flat_map(|detail| std::iter::repeat_n(detail, workload.deliveries))
+        .collect();
+    let mut published = 0;
+    // PutEvents takes at most 10 entries per call.
+    for chunk in entries.chunks(10) {
+        let mut request = clients.eventbridge.put_events();
+        for detail in chunk {
+            request = request.entries(
+                PutEventsRequestEntry::builder()
+                    .event_bus_name(bus)
+                    .source("reliability.shop")
+                    .detail_type("user_activity")
+                    .detail(detail.to_string())
+                    .build(),
+            );
+        }
+        let output = request.send().await.map_err(|error| {
+            format!(
+                "PutEvents: {}",
+                aws_sdk_eventbridge::error::DisplayErrorContext(error)
+            )
+        })?;
+        if output.failed_entry_count() > 0 {
+            return Err(format!(
+                "PutEvents refused {} entries",
+                output.failed_entry_count()
+            ));
+        }
+        published += chunk.len();
+    }
+    Ok(published)
+}
+
+/// Waits until every user's features and aggregates count at least their events.
+async fn wait_until_applied(
+    clients: &Clients,
+    features: &str,
+    aggregates: &str,
+    events: &[GeneratedEvent],
+    deadline: Instant,
+) -> Result<(), String> {
+    let users = users_of(events);
+    let expected: Vec<u64> = users
+        .iter()
+        .map(|user| events.iter().filter(|e| e.user_id == *user).count() as u64)
+        .collect();
+    let mut behind = users.len();
+    while Instant::now() < deadline {
+        behind = 0;
+        for (user, expected) in users.iter().zip(&expected) {
+            let item = demo_features::read_item(clients, features, user).await?;
+            let totals = read_aggregates(clients, aggregates, user).await?;
+            if demo_features::stored_events(item.as_ref()) < *expected
+                || totals.map_or(0, |t| t.total) < *expected
+            {
+                behind += 1;
+            }
+        }
+        if behind == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(format!(
+        "{behind} of {} users' items did not count all their events in time",
+        users.len()
+    ))
+}
+
+/// Waits until no event source has run or held a batch for [`QUIET_FOR`] and the ingest
+/// queue is empty (nothing in flight either); false if that did not happen by `deadline`.
+async fn wait_until_quiet(stack: &RunningStack, ingest: &str, deadline: Instant) -> bool {
+    use std::sync::atomic::Ordering;
+    let activity = || {
+        stack
+            .event_sources
+            .values()
+            .fold((0, 0), |(busy, batches), stats| {
+                (
+                    busy + stats.busy.load(Ordering::Relaxed),
+                    batches + stats.batches.load(Ordering::Relaxed),
+                )
+            })
+    };
+    let mut quiet_since: Option<(Instant, usize)> = None;
+    while Instant::now() < deadline {
+        let (busy, batches) = activity();
+        let queued = queue_messages(
+            &stack.clients,
+            ingest,
+            &[
+                QueueAttributeName::ApproximateNumberOfMessages,
+                QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+            ],
+        )
+        .await;
+        match quiet_since {
+            Some((since, seen)) if busy == 0 && queued == 0 && seen == batches => {
+                if since.elapsed() >= QUIET_FOR {
+                    return true;
+                }
+            }
+            _ if busy == 0 && queued == 0 => quiet_since = Some((Instant::now(), batches)),
+            _ => quiet_since = None,
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
+
+async fn set_aside(clients: &Clients, queues: &[&str]) -> usize {
+    let mut total = 0;
+    for url in queues {
+        total += queue_messages(
+            clients,
+            url,
+            &[
+                QueueAttributeName::ApproximateNumberOfMessages,
+                QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            ],
+        )
+        .await;
+    }
+    total
+}
+
+async fn compare_features(
+    clients: &Clients,
+    table: &str,
+    workload: &Workload,
+    outcome: &mut WorkloadReport,
+    failures: &mut Vec<String>,
+) {
+    match demo_features::compare(clients, table, &workload.events).await {
+        Ok(checks) => {
+            for check in checks {
+                outcome.features_lost += check.expected_events.saturating_sub(check.stored_events);
+                outcome.features_double +=
+                    check.stored_events.saturating_sub(check.expected_events);
+                let mismatches = check.mismatches();
+                if mismatches.is_empty() {
+                    outcome.features_equal += 1;
+                } else {
+                    failures.push(format!(
+                        "features of {}: {}",
+                        check.user_id,
+                        mismatches.join(", ")
+                    ));
+                }
+            }
+        }
+        Err(error) => failures.push(format!("features of {}: {error}", workload.name)),
+    }
+}
+
+/// The order-independent part of a user's aggregates item (sessions depend on the order
+/// records were processed in, which faults change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateTotals {
+    pub total: u64,
+    pub counts: BTreeMap<String, u64>,
+    pub first_seen: Option<OffsetDateTime>,
+    pub last_seen: Option<OffsetDateTime>,
+}
+
+impl AggregateTotals {
+    /// What `events` (one user's) add up to.
+    pub fn of(events: &[&GeneratedEvent]) -> Self {
+        let mut counts = BTreeMap::new();
+        for event in events {
+            *counts
+                .entry(event.activity_type.as_str().to_owned())
+                .or_insert(0) += 1;
+        }
+        Self {
+            total: events.len() as u64,
+            counts,
+            first_seen: events.iter().map(|e| e.at).min(),
+            last_seen: events.iter().map(|e| e.at).max(),
+        }
+    }
+}
+
+async fn read_aggregates(
+    clients: &Clients,
+    table: &str,
+    user_id: &str,
+) -> Result<Option<AggregateTotals>, String> {
+    let item = demo_features::read_user_item(clients, table, user_id, "aggregates").await?;
+    let Some(item) = item else {
+        return Ok(None);
+    };
+    let number = |value: &AttributeValue| value.as_n().ok().and_then(|n| n.parse::<u64>().ok());
+    let time = |name: &str| {
+        item.get(name)
+            .and_then(|value| value.as_s().ok())
+            .and_then(|value| OffsetDateTime::parse(value, &Rfc3339).ok())
+    };
+    let malformed = || format!("the aggregates item of {user_id} lacks totalEvents or counts");
+    let total = item
+        .get("totalEvents")
+        .and_then(number)
+        .ok_or_else(malformed)?;
+    let counts = item
+        .get("counts")
+        .and_then(|value| value.as_m().ok())
+        .ok_or_else(malformed)?
+        .iter()
+        .filter_map(|(name, value)| Some((name.clone(), number(value)?)))
+        .filter(|(_, count)| *count > 0)
+        .collect();
+    Ok(Some(AggregateTotals {
+        total,
+        counts,
+        first_seen: time("firstSeen"),
+        last_seen: time("lastSeen"),
+    }))
+}
+
+async fn compare_aggregates(
+    clients: &Clients,
+    table: &str,
+    workload: &Workload,
+    outcome: &mut WorkloadReport,
+    failures: &mut Vec<String>,
+) {
+    for user in users_of(&workload.events) {
+        let own: Vec<&GeneratedEvent> = workload
+            .events
+            .iter()
+            .filter(|e| e.user_id == user)
+            .collect();
+        let reference = AggregateTotals::of(&own);
+        match read_aggregates(clients, table, user).await {
+            Ok(stored) => {
+                let stored_total = stored.as_ref().map_or(0, |s| s.total);
+                outcome.aggregates_lost += reference.total.saturating_sub(stored_total);
+                outcome.aggregates_double += stored_total.saturating_sub(reference.total);
+                if stored.as_ref() == Some(&reference) {
+                    outcome.aggregates_equal += 1;
+                } else {
+                    failures.push(format!(
+                        "aggregates of {user}: {stored:?}, reference {reference:?}"
+                    ));
+                }
+            }
+            Err(error) => failures.push(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_795_427_200).unwrap()
+    }
+
+    #[test]
+    fn a_workload_is_fixed_by_its_seed_and_skewed_towards_a_few_users() {
+        let first = workload("w", 40, 2_000, 11, 1, now());
+        let again = workload("w", 40, 2_000, 11, 1, now());
+        assert_eq!(first.details, again.details);
+        assert_ne!(
+            first.details,
+            workload("w", 40, 2_000, 12, 1, now()).details
+        );
+        let users = users_of(&first.events);
+        assert!(users.len() > 30, "{} users", users.len());
+        let hottest = first
+            .events
+            .iter()
+            .filter(|e| e.user_id == "w-u000")
+            .count();
+        let coldest = first
+            .events
+            .iter()
+            .filter(|e| e.user_id == "w-u039")
+            .count();
+        // Zipf 1.2 over 40 users: the top user has about 28% of the events, the last 0.3%.
+        assert!((400..=750).contains(&hottest), "{hottest}");
+        assert!(coldest < 30, "{coldest}");
+    }
+
+    #[test]
+    fn events_are_valid_activity_spread_over_two_hours_with_amounts_on_purchases() {
+        let generated = workload("w", 10, 500, 3, 2, now());
+        for (event, detail) in generated.events.iter().zip(&generated.details) {
+            let age = now() - event.at;
+            assert!(age >= time::Duration::ZERO && age < time::Duration::hours(2));
+            assert_eq!(detail["userId"], event.user_id.as_str());
+            assert_eq!(
+                event.amount.is_some(),
+                event.activity_type == ActivityType::Purchase
+            );
+            assert_eq!(detail.get("amount").and_then(Value::as_f64), event.amount);
+        }
+        let types: std::collections::BTreeSet<_> =
+            generated.events.iter().map(|e| e.activity_type).collect();
+        assert_eq!(types.len(), ActivityType::ALL.len());
+    }
+
+    #[test]
+    fn aggregate_totals_count_per_type_and_keep_the_earliest_and_latest_time() {
+        let generated = workload("w", 1, 50, 5, 1, now());
+        let own: Vec<&GeneratedEvent> = generated.events.iter().collect();
+        let totals = AggregateTotals::of(&own);
+        assert_eq!(totals.total, 50);
+        assert_eq!(totals.counts.values().sum::<u64>(), 50);
+        assert_eq!(
+            totals.first_seen,
+            generated.events.iter().map(|e| e.at).min()
+        );
+        assert!(totals.first_seen < totals.last_seen);
+    }
+}
