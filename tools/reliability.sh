@@ -14,7 +14,14 @@
 #    - load: every HTTP route, paced to a fixed rate for a fixed time; throughput and p50/p99
 #      per route, and every answer must be the status its route documents;
 #    - API tests: schemathesis (pinned in tools/requirements.txt, configured by
-#      tools/schemathesis/) against each function's OpenAPI document.
+#      tools/schemathesis/) against each function's OpenAPI document;
+#    - faults, crashes and duplicates: two pipeline workloads (every event once, every event
+#      twice) under injected throttling, 5xx, slow answers and dropped connections between
+#      the functions and the emulator, with the stream functions' processes killed mid-batch;
+#      the features and aggregates must equal the reference: zero lost, zero double-counted;
+#    - bad input: a catalogue of malformed inputs through every trigger, good ones between
+#      them; each must be a reject with its reason or a clear error, and nothing is lost;
+#    then one summary of every count.
 #
 # Extra arguments go to `local-stack reliability` (see `--help`). CI runs the same checks
 # through the end-to-end tests of tools/local-stack (tools/test.sh).

@@ -461,7 +461,11 @@ async fn wait_until_applied(
 
 /// Waits until no event source has run or held a batch for [`QUIET_FOR`] and the ingest
 /// queue is empty (nothing in flight either); false if that did not happen by `deadline`.
-async fn wait_until_quiet(stack: &RunningStack, ingest: &str, deadline: Instant) -> bool {
+pub(crate) async fn wait_until_quiet(
+    stack: &RunningStack,
+    ingest: &str,
+    deadline: Instant,
+) -> bool {
     use std::sync::atomic::Ordering;
     let activity = || {
         stack
@@ -501,7 +505,7 @@ async fn wait_until_quiet(stack: &RunningStack, ingest: &str, deadline: Instant)
     false
 }
 
-async fn set_aside(clients: &Clients, queues: &[&str]) -> usize {
+pub(crate) async fn set_aside(clients: &Clients, queues: &[&str]) -> usize {
     let mut total = 0;
     for url in queues {
         total += queue_messages(

@@ -208,6 +208,37 @@ impl Control {
     }
 }
 
+/// A crash point taken by a request: unless [`CrashPoint::used`], it goes back to the schedule
+/// when dropped, also when the request is abandoned on the way (a killed process's connections
+/// close, and their requests with them).
+struct CrashPoint<'a> {
+    control: &'a Mutex<Control>,
+    request: u64,
+    used: bool,
+}
+
+impl<'a> CrashPoint<'a> {
+    fn taken(control: &'a Mutex<Control>, request: u64) -> Self {
+        Self {
+            control,
+            request,
+            used: false,
+        }
+    }
+
+    fn used(mut self) {
+        self.used = true;
+    }
+}
+
+impl Drop for CrashPoint<'_> {
+    fn drop(&mut self) {
+        if !self.used {
+            self.control.lock().unwrap().missed_crash(self.request);
+        }
+    }
+}
+
 impl Control {
     /// The crash after request `request` found no process to kill: count again, from now.
     fn missed_crash(&mut self, request: u64) {
@@ -312,6 +343,7 @@ async fn handle(
             }
         },
         Action::Crash { request } => {
+            let point = CrashPoint::taken(&state.control, request);
             let response = state.forward(&parts, body).await;
             let killed = state.pool.get().map_or(0, |pool| {
                 pool.crash_busy(&format!(
@@ -320,10 +352,10 @@ async fn handle(
             });
             if killed == 0 {
                 // No invocation was running: the request was a straggler of a process killed
-                // a moment ago. The point stays for the next process.
-                state.control.lock().unwrap().missed_crash(request);
+                // a moment ago. The point stays for the next process (`point` puts it back).
                 return Ok(response);
             }
+            point.used();
             state.control.lock().unwrap().counts.crashes += 1;
             tokio::time::sleep(CRASH_HOLD).await;
             Err(DropConnection)
@@ -529,6 +561,21 @@ mod tests {
         control.missed_crash(2);
         assert_eq!(control.next(), Action::Forward);
         assert_eq!(control.next(), Action::Crash { request: 2 });
+    }
+
+    #[test]
+    fn a_crash_point_comes_back_unless_used_also_when_its_request_is_abandoned() {
+        let control = Mutex::new(Control::new(1));
+        control.lock().unwrap().crash_points = VecDeque::from([1, 1]);
+        let take = || match control.lock().unwrap().next() {
+            Action::Crash { request } => request,
+            other => panic!("expected a crash, got {other:?}"),
+        };
+        // Dropped unused, as when the request's connection closed before the kill.
+        drop(CrashPoint::taken(&control, take()));
+        assert_eq!(control.lock().unwrap().crash_points, [1, 1]);
+        CrashPoint::taken(&control, take()).used();
+        assert_eq!(control.lock().unwrap().crash_points, [1]);
     }
 
     async fn body_of(response: Response<Full<Bytes>>) -> serde_json::Value {

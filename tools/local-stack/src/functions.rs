@@ -218,10 +218,13 @@ impl FunctionPool {
 
     /// Kills, as a crash would, every process of this function that holds an invocation right
     /// now; each invocation fails with [`InvokeError::Crashed`] and the process is replaced.
-    /// Returns how many were killed.
+    /// Returns how many were killed: a process already being stopped is not killed again.
     pub fn crash_busy(&self, reason: &str) -> usize {
         let environments = self.environments.lock().unwrap();
-        let busy: Vec<&Arc<Environment>> = environments.values().filter(|e| e.is_busy()).collect();
+        let busy: Vec<&Arc<Environment>> = environments
+            .values()
+            .filter(|e| e.is_busy() && e.kill_reason().is_none())
+            .collect();
         for environment in &busy {
             environment.stop_process(reason);
         }

@@ -6,6 +6,7 @@
 //! [`demo`] drives a workload through it and checks the outcome.
 
 pub mod api_tests;
+pub mod bad_input;
 mod child;
 pub mod demo;
 pub mod demo_events;
@@ -24,6 +25,7 @@ pub mod isolation;
 pub mod load;
 pub mod logs;
 pub mod model_endpoint;
+pub mod reliability;
 pub mod resources;
 pub mod routes;
 pub mod runtime_api;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use local_stack::api_tests::{self, ApiTestOptions, ApiTestReport};
+use local_stack::bad_input;
 use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::demo_events::{self, EventsOptions};
 use local_stack::demo_predictions::{self, PredictionOptions};
@@ -15,6 +16,7 @@ use local_stack::fault_proxy::FaultPlan;
 use local_stack::fuzz;
 use local_stack::isolation;
 use local_stack::load::{self, LoadOptions};
+use local_stack::reliability::ReliabilityReport;
 use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
 use local_stack::token;
 use shared::stack::Stack;
@@ -322,18 +324,26 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
         print!("{}", api_tests.render());
         let exactly_once = exactly_once::run(&stack, &run, &exactly_once_options).await;
         print!("{}", exactly_once.render());
-        fuzzed.passed()
-            && isolation.passed()
-            && load.passed()
-            && api_tests.passed()
-            && exactly_once.passed()
+        let bad_input = bad_input::run(&stack, &run).await;
+        print!("{}", bad_input.render());
+        ReliabilityReport {
+            fuzz: fuzzed,
+            isolation,
+            load,
+            api_tests,
+            exactly_once,
+            bad_input,
+        }
     };
-    let passed = tokio::select! {
-        passed = checks => Some(passed),
+    let report = tokio::select! {
+        report = checks => Some(report),
         () = stop_requested() => None,
     };
     stack.stop().await;
-    match passed {
+    if let Some(report) = &report {
+        print!("{}", report.render());
+    }
+    match report.map(|report| report.passed()) {
         Some(true) => ExitCode::SUCCESS,
         Some(false) => ExitCode::from(1),
         None => {

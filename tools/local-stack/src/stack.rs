@@ -307,6 +307,11 @@ impl RunningStack {
         Ok(())
     }
 
+    /// The running pool of function `key` (its key in the manifest).
+    pub fn function(&self, key: &str) -> Option<&Arc<FunctionPool>> {
+        self.pools.iter().find(|pool| pool.key() == key)
+    }
+
     /// Stops the HTTP API, every function process and the emulator this stack started.
     pub async fn stop(mut self) {
         for poller in self.pollers.drain(..) {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use hyper::{Method, StatusCode};
 use local_stack::api_tests::{self, ApiTestOptions, ApiTestReport};
+use local_stack::bad_input;
 use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::demo_events::{self, EventsOptions};
 use local_stack::demo_predictions::{self, PredictionOptions};
@@ -671,7 +672,23 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
         timeout: Duration::from_secs(180),
     };
     let exactly_once = exactly_once::run(&stack, &prefix, &exactly_once_options).await;
+    let bad_input = bad_input::run(&stack, &prefix).await;
     stack.stop().await;
+    assert!(bad_input.passed(), "{}", bad_input.render());
+    let catalogue = bad_input::catalogue(&prefix, time::OffsetDateTime::now_utc());
+    let total = bad_input.total();
+    assert_eq!(total.tried, catalogue.len());
+    assert_eq!(
+        total.rejected + total.refused,
+        catalogue.iter().filter(|case| !case.is_good()).count(),
+        "every bad input rejected or refused: {}",
+        bad_input.render()
+    );
+    assert_eq!(
+        total.processed,
+        catalogue.iter().filter(|case| case.is_good()).count()
+    );
+    assert_eq!(bad_input.rejects_seen, total.rejected);
     assert!(exactly_once.passed(), "{}", exactly_once.render());
     let injected = exactly_once.injected();
     assert_eq!(injected.crashes, 4, "{}", exactly_once.render());

@@ -187,3 +187,44 @@ async fn an_init_failure_stops_the_start_with_the_reason() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_kills_each_busy_process_once_and_idle_ones_never() {
+    let pool = Arc::new(
+        FunctionPool::start(
+            settings("crash", Duration::from_secs(20), &[]),
+            logs("runtime-crash"),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        pool.crash_busy("nothing runs"),
+        0,
+        "an idle process is left alone"
+    );
+    let first_pid = invoke(&pool, json!({"action": "echo"})).await.unwrap()["pid"].clone();
+
+    let sleeping = tokio::spawn({
+        let pool = Arc::clone(&pool);
+        async move { invoke(&pool, json!({"action": "sleep"})).await }
+    });
+    let started = Instant::now();
+    let mut killed = 0;
+    while killed == 0 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        killed = pool.crash_busy("killed on purpose");
+    }
+    assert_eq!(killed, 1);
+    // Until it is gone, the process still holds its invocation; it is not killed twice.
+    assert_eq!(pool.crash_busy("killed again"), 0);
+    match sleeping.await.unwrap() {
+        Err(InvokeError::Crashed(reason)) => {
+            assert!(reason.contains("killed on purpose"), "{reason}")
+        }
+        other => panic!("expected a crash, got {other:?}"),
+    }
+    let answer = invoke(&pool, json!({"action": "echo"})).await.unwrap();
+    assert_ne!(answer["pid"], first_pid, "the killed process is replaced");
+    pool.stop().await;
+}

@@ -1,0 +1,195 @@
+//! Every reliability check's counts side by side, and the one verdict of the run.
+
+use crate::api_tests::ApiTestReport;
+use crate::bad_input::BadInputReport;
+use crate::demo::render_verdict;
+use crate::exactly_once::ExactlyOnceReport;
+use crate::fuzz::FuzzReport;
+use crate::isolation::IsolationReport;
+use crate::load::LoadReport;
+
+#[derive(Debug)]
+pub struct ReliabilityReport {
+    pub fuzz: FuzzReport,
+    pub isolation: IsolationReport,
+    pub load: LoadReport,
+    pub api_tests: ApiTestReport,
+    pub exactly_once: ExactlyOnceReport,
+    pub bad_input: BadInputReport,
+}
+
+impl ReliabilityReport {
+    pub fn passed(&self) -> bool {
+        self.fuzz.passed()
+            && self.isolation.passed()
+            && self.load.passed()
+            && self.api_tests.passed()
+            && self.exactly_once.passed()
+            && self.bad_input.passed()
+    }
+
+    /// One line per check: what was tried and what went wrong, then the verdict.
+    pub fn render(&self) -> String {
+        let failed_fuzz: u64 = self.fuzz.targets.iter().map(|t| t.failed).sum();
+        let api_cases: u64 = self.api_tests.runs.iter().map(|r| r.cases).sum();
+        let api_failures: u64 = self.api_tests.runs.iter().map(|r| r.failures).sum();
+        let faults = self.exactly_once.injected();
+        let published: usize = self
+            .exactly_once
+            .workloads
+            .iter()
+            .map(|w| w.published)
+            .sum();
+        let events: usize = self.exactly_once.workloads.iter().map(|w| w.events).sum();
+        let drift: u64 = self.exactly_once.workloads.iter().map(|w| w.drift()).sum();
+        let bad = self.bad_input.total();
+        let lines = [
+            (
+                "fuzz executions",
+                self.fuzz.executions().to_string(),
+                format!("{failed_fuzz} failures"),
+            ),
+            (
+                "isolation attempts",
+                self.isolation.attempts.to_string(),
+                format!(
+                    "{} succeeded, {} unexpected answers",
+                    self.isolation.breaches.len(),
+                    self.isolation.unexpected.len()
+                ),
+            ),
+            (
+                "load requests",
+                self.load.requests().to_string(),
+                format!("{} errors", self.load.errors.len()),
+            ),
+            (
+                "API cases",
+                api_cases.to_string(),
+                format!("{api_failures} failures"),
+            ),
+            (
+                "faults injected",
+                faults.faults.iter().sum::<u64>().to_string(),
+                format!(
+                    "of {} AWS requests; {} processes killed mid-batch",
+                    faults.requests, faults.crashes
+                ),
+            ),
+            (
+                "pipeline events",
+                events.to_string(),
+                format!(
+                    "{published} deliveries; drift {drift} (lost or double-counted); {} set aside",
+                    self.exactly_once.set_aside
+                ),
+            ),
+            (
+                "bad inputs tried",
+                bad.tried.to_string(),
+                format!(
+                    "{} rejects with their reasons, {} clear errors, {} good ones processed; {} failed",
+                    bad.rejected, bad.refused, bad.processed, bad.failed
+                ),
+            ),
+        ];
+        let mut out = String::from("reliability summary\n");
+        for (what, count, detail) in lines {
+            out.push_str(&format!("  {what:<20} {count:>8}  {detail}\n"));
+        }
+        render_verdict(&mut out, "reliability", self.passed());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::api_tests::ApiTestRun;
+    use crate::exactly_once::WorkloadReport;
+    use crate::fault_proxy::FaultCounts;
+    use crate::fuzz::TargetReport;
+
+    fn passing() -> ReliabilityReport {
+        let mut exactly_once = ExactlyOnceReport::default();
+        exactly_once.faults.insert(
+            "feature-updates".into(),
+            FaultCounts {
+                requests: 300,
+                faults: [7, 6, 5, 4, 3],
+                crashes: 5,
+            },
+        );
+        exactly_once.workloads.push(WorkloadReport {
+            events: 600,
+            published: 1200,
+            ..WorkloadReport::default()
+        });
+        let mut load = LoadReport::default();
+        load.latencies
+            .insert("GET /tasks", vec![Duration::from_millis(9); 40]);
+        ReliabilityReport {
+            fuzz: FuzzReport {
+                seed: 1,
+                targets: vec![TargetReport {
+                    executions: 1234,
+                    ..TargetReport::default()
+                }],
+            },
+            isolation: IsolationReport {
+                attempts: 68,
+                refused: 68,
+                ..IsolationReport::default()
+            },
+            load,
+            api_tests: ApiTestReport {
+                runs: vec![ApiTestRun {
+                    cases: 975,
+                    passed: true,
+                    ..ApiTestRun::default()
+                }],
+            },
+            exactly_once,
+            bad_input: BadInputReport::default(),
+        }
+    }
+
+    #[test]
+    fn the_summary_gives_every_count_and_fails_with_any_check() {
+        let report = passing();
+        assert!(report.passed());
+        let summary = report.render();
+        for line in [
+            "fuzz executions          1234  0 failures",
+            "isolation attempts         68  0 succeeded",
+            "load requests              40  0 errors",
+            "API cases                 975  0 failures",
+            "faults injected            25  of 300 AWS requests; 5 processes killed",
+            "pipeline events           600  1200 deliveries; drift 0",
+            "bad inputs tried            0",
+            "reliability: PASS",
+        ] {
+            assert!(summary.contains(line), "{line:?} in\n{summary}");
+        }
+
+        let mut drifted = passing();
+        drifted.exactly_once.workloads[0].features_double = 2;
+        drifted
+            .exactly_once
+            .failures
+            .push("2 double-counted".into());
+        assert!(drifted.render().contains("drift 2"));
+        assert!(drifted.render().contains("reliability: FAIL"));
+        let mut bad = passing();
+        bad.bad_input.failures.push("lost".into());
+        assert!(!bad.passed());
+        let mut breached = passing();
+        breached.isolation.breaches.push("read".into());
+        assert!(!breached.passed());
+        let mut unfuzzed = passing();
+        unfuzzed.fuzz.targets[0].executions = 0;
+        assert!(!unfuzzed.passed());
+    }
+}
