@@ -256,11 +256,7 @@ pub async fn run(
             .push("the stack runs without fault proxies (StackOptions::fault_seed)".into());
         return report;
     }
-    let loss_queues: Vec<&str> = LOSS_QUEUES
-        .iter()
-        .filter_map(|key| resources.queues.get(*key).map(|q| q.url.as_str()))
-        .collect();
-    let set_aside_before = set_aside(&stack.clients, &loss_queues).await;
+    let set_aside_before = set_aside(stack, &LOSS_QUEUES).await;
     let before: BTreeMap<String, FaultCounts> = stack
         .fault_proxies
         .iter()
@@ -362,7 +358,7 @@ pub async fn run(
         .await;
         report.workloads.push(outcome);
     }
-    report.set_aside = set_aside(&stack.clients, &loss_queues)
+    report.set_aside = set_aside(stack, &LOSS_QUEUES)
         .await
         .saturating_sub(set_aside_before);
     if report.set_aside > 0 {
@@ -505,12 +501,16 @@ pub(crate) async fn wait_until_quiet(
     false
 }
 
-pub(crate) async fn set_aside(clients: &Clients, queues: &[&str]) -> usize {
+/// Messages waiting or in flight on the stack's queues `keys` (those it has).
+pub(crate) async fn set_aside(stack: &RunningStack, keys: &[&str]) -> usize {
     let mut total = 0;
-    for url in queues {
+    for queue in keys
+        .iter()
+        .filter_map(|key| stack.resources.queues.get(*key))
+    {
         total += queue_messages(
-            clients,
-            url,
+            &stack.clients,
+            &queue.url,
             &[
                 QueueAttributeName::ApproximateNumberOfMessages,
                 QueueAttributeName::ApproximateNumberOfMessagesNotVisible,

@@ -425,14 +425,13 @@ fn target(parts: &hyper::http::request::Parts) -> Option<&str> {
 /// its JSON protocol's shape; `variant` picks 503 over 500 for a server error.
 fn injected_error(fault: Fault, target: Option<&str>, variant: bool) -> Response<Full<Bytes>> {
     let service = target.and_then(|t| t.split('.').next()).unwrap_or("");
-    let (content_type, namespace, query_prefix) = match service {
+    let (content_type, namespace) = match service {
         "DynamoDB_20120810" => (
             "application/x-amz-json-1.0",
             "com.amazonaws.dynamodb.v20120810#",
-            None,
         ),
-        "AmazonSQS" => ("application/x-amz-json-1.0", "com.amazonaws.sqs#", Some(())),
-        _ => ("application/x-amz-json-1.1", "", None),
+        "AmazonSQS" => ("application/x-amz-json-1.0", "com.amazonaws.sqs#"),
+        _ => ("application/x-amz-json-1.1", ""),
     };
     let (status, code, message) = match (fault, service) {
         (Fault::Throttled, "AmazonSQS") => (
@@ -465,7 +464,7 @@ fn injected_error(fault: Fault, target: Option<&str>, variant: bool) -> Response
         .status(status)
         .header(CONTENT_TYPE, content_type)
         .header("x-amzn-requestid", ulid::Ulid::new().to_string());
-    if query_prefix.is_some() {
+    if service == "AmazonSQS" {
         // SQS's JSON protocol carries the query-protocol error code here as well.
         let side = if status.is_server_error() {
             "Receiver"

@@ -219,6 +219,23 @@ fn applied_users(cases: &[Case]) -> Vec<&str> {
         .collect()
 }
 
+/// How many events each of `users`' features items counts now.
+async fn read_applied(
+    clients: &Clients,
+    features: &str,
+    users: &[&str],
+) -> Result<BTreeMap<String, u64>, String> {
+    let mut applied = BTreeMap::new();
+    for user in users {
+        let item = demo_features::read_item(clients, features, user).await?;
+        applied.insert(
+            (*user).to_owned(),
+            demo_features::stored_events(item.as_ref()),
+        );
+    }
+    Ok(applied)
+}
+
 /// Sends every case of the catalogue through `stack` and judges what came of each.
 pub async fn run(stack: &RunningStack, run_id: &str) -> BadInputReport {
     let started = Instant::now();
@@ -239,11 +256,7 @@ pub async fn run(stack: &RunningStack, run_id: &str) -> BadInputReport {
         return report;
     };
     let clients = &stack.clients;
-    let loss_queues: Vec<&str> = LOSS_QUEUES
-        .iter()
-        .filter_map(|key| resources.queues.get(*key).map(|q| q.url.as_str()))
-        .collect();
-    let set_aside_before = set_aside(clients, &loss_queues).await;
+    let set_aside_before = set_aside(stack, &LOSS_QUEUES).await;
     let cases = catalogue(run_id, OffsetDateTime::now_utc());
     let http = HttpClient::new(Duration::from_secs(30));
     let authorization = format!(
@@ -362,7 +375,6 @@ pub async fn run(stack: &RunningStack, run_id: &str) -> BadInputReport {
         .count();
     let users = applied_users(&cases);
     let mut seen = Vec::new();
-    let mut applied = BTreeMap::new();
     loop {
         match receive_rejects(clients, &rejects.url).await {
             Ok(batch) => seen.extend(batch),
@@ -371,19 +383,13 @@ pub async fn run(stack: &RunningStack, run_id: &str) -> BadInputReport {
                 break;
             }
         }
-        applied.clear();
-        for user in &users {
-            match demo_features::read_item(clients, features, user).await {
-                Ok(item) => {
-                    applied.insert(
-                        user.to_string(),
-                        demo_features::stored_events(item.as_ref()),
-                    );
-                }
-                Err(error) => report.failures.push(error),
+        let all_applied = match read_applied(clients, features, &users).await {
+            Ok(applied) => applied.values().all(|&events| events > 0),
+            Err(error) => {
+                report.failures.push(error);
+                break;
             }
-        }
-        let all_applied = applied.values().filter(|&&n| n > 0).count() == users.len();
+        };
         if (seen.len() >= expected_rejects && all_applied) || Instant::now() >= deadline {
             break;
         }
@@ -404,8 +410,15 @@ pub async fn run(stack: &RunningStack, run_id: &str) -> BadInputReport {
             }
         }
     }
+    // Read once the pipeline is quiet: a copy counted late still shows.
+    let applied = read_applied(clients, features, &users)
+        .await
+        .unwrap_or_else(|error| {
+            report.failures.push(error);
+            BTreeMap::new()
+        });
     judge_pipeline(&cases, &seen, &applied, &mut report);
-    let set_aside = set_aside(clients, &loss_queues)
+    let set_aside = set_aside(stack, &LOSS_QUEUES)
         .await
         .saturating_sub(set_aside_before);
     if set_aside > 0 {
