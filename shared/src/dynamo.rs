@@ -11,6 +11,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::delivery::Failure;
+
 /// One DynamoDB item as the SDK carries it.
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -123,6 +125,19 @@ pub fn is_transient<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) 
                     .is_some_and(|code| TRANSIENT_CODES.contains(&code))
         }
         _ => false,
+    }
+}
+
+/// A failed call of `operation` as a delivery failure, transient or permanent, with why.
+pub fn failure<E>(operation: &str, error: &SdkError<E, HttpResponse>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let reason = format!("{operation}: {}", describe(error));
+    if is_transient(error) {
+        Failure::Transient(reason)
+    } else {
+        Failure::Permanent(reason)
     }
 }
 

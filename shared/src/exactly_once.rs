@@ -1,14 +1,15 @@
-//! What makes applying a stream record to a per-user item idempotent, kept in the item itself so
-//! that exactly-once costs no extra request:
+//! What makes applying a stream record to a per-user item idempotent:
 //!
 //! - [`Checkpoints`]: the highest sequence number applied from each shard. Kinesis retries a
 //!   batch from its first failed record; a redelivered record at or below the checkpoint of its
 //!   shard was applied already. A user's records all come from the shard their partition key
 //!   (`userId`) maps to, in order, and the item is written once per batch with all of them, so
 //!   a checkpoint never passes a record that was not applied.
-//! - [`RecentEventIds`]: 8-byte digests of the last event ids applied. The same `eventId` sent
-//!   again arrives as a new record with a new sequence number; it is recognized while it is
-//!   among the ids remembered.
+//! - [`RecentEventIds`]: 8-byte digests of the last event ids applied, in the item. The same
+//!   `eventId` sent again arrives as a new record with a new sequence number; it is recognized
+//!   while it is among the ids remembered, at no extra cost.
+//! - Beyond those, the event ids applied in the last 24 hours ([`crate::applied_events`]), read
+//!   with the batch: the caller says whether a record's id is among them (`marked`).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -166,21 +167,29 @@ pub enum Admission {
     Duplicate,
 }
 
-/// Admits record `sequence` of `shard` carrying `event_id`: the checkpoint moves past it
-/// whatever the verdict, as the record is done with once the item is written.
+/// Where a record's event id was seen before the batch: `marked` when it is among the event ids
+/// applied in the last 24 hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub shard: &'a str,
+    pub sequence: &'a SequenceNumber,
+    pub event_id: &'a str,
+    pub marked: bool,
+}
+
+/// Admits `record`: the checkpoint moves past it whatever the verdict, as the record is done
+/// with once the item is written.
 pub fn admit(
     checkpoints: &mut Checkpoints,
     recent: &RecentEventIds,
-    shard: &str,
-    sequence: &SequenceNumber,
-    event_id: &str,
+    record: Record<'_>,
 ) -> Admission {
-    if checkpoints.covers(shard, sequence) {
+    if checkpoints.covers(record.shard, record.sequence) {
         return Admission::AlreadyApplied;
     }
-    checkpoints.advance(shard, sequence);
-    let digest = EventDigest::of(event_id);
-    if recent.contains(&digest) {
+    checkpoints.advance(record.shard, record.sequence);
+    let digest = EventDigest::of(record.event_id);
+    if record.marked || recent.contains(&digest) {
         Admission::Duplicate
     } else {
         Admission::New(digest)
@@ -193,6 +202,27 @@ mod tests {
 
     fn seq(value: &str) -> SequenceNumber {
         SequenceNumber::new(value)
+    }
+
+    fn admit_at(
+        checkpoints: &mut Checkpoints,
+        recent: &RecentEventIds,
+        shard: &str,
+        sequence: &str,
+        event_id: &str,
+        marked: bool,
+    ) -> Admission {
+        let sequence = seq(sequence);
+        admit(
+            checkpoints,
+            recent,
+            Record {
+                shard,
+                sequence: &sequence,
+                event_id,
+                marked,
+            },
+        )
     }
 
     #[test]
@@ -213,18 +243,18 @@ mod tests {
         let mut checkpoints = Checkpoints::default();
         let recent = RecentEventIds::default();
         assert!(matches!(
-            admit(&mut checkpoints, &recent, "s", &seq("3"), "a"),
+            admit_at(&mut checkpoints, &recent, "s", "3", "a", false),
             Admission::New(_)
         ));
         for sequence in ["1", "3"] {
             assert_eq!(
-                admit(&mut checkpoints, &recent, "s", &seq(sequence), "a"),
+                admit_at(&mut checkpoints, &recent, "s", sequence, "a", false),
                 Admission::AlreadyApplied
             );
         }
         assert!(
             matches!(
-                admit(&mut checkpoints, &recent, "s", &seq("10"), "b"),
+                admit_at(&mut checkpoints, &recent, "s", "10", "b", false),
                 Admission::New(_)
             ),
             "10 is after 3 as a number"
@@ -236,12 +266,13 @@ mod tests {
     fn a_known_event_id_under_a_new_record_is_a_duplicate() {
         let mut checkpoints = Checkpoints::default();
         let mut recent = RecentEventIds::default();
-        let Admission::New(digest) = admit(&mut checkpoints, &recent, "s", &seq("1"), "a") else {
+        let Admission::New(digest) = admit_at(&mut checkpoints, &recent, "s", "1", "a", false)
+        else {
             panic!("new");
         };
         recent.remember(digest, 4);
         assert_eq!(
-            admit(&mut checkpoints, &recent, "s", &seq("2"), "a"),
+            admit_at(&mut checkpoints, &recent, "s", "2", "a", false),
             Admission::Duplicate
         );
         assert_eq!(
@@ -250,10 +281,34 @@ mod tests {
             "the record is done with"
         );
         assert_eq!(
-            admit(&mut checkpoints, &recent, "other", &seq("1"), "a"),
+            admit_at(&mut checkpoints, &recent, "other", "1", "a", false),
             Admission::Duplicate,
             "from another shard too"
         );
+    }
+
+    #[test]
+    fn a_marked_event_id_is_a_duplicate_though_not_remembered_and_a_retry_stays_a_retry() {
+        let mut checkpoints = Checkpoints::default();
+        let recent = RecentEventIds::default();
+        assert_eq!(
+            admit_at(&mut checkpoints, &recent, "s", "5", "a", true),
+            Admission::Duplicate
+        );
+        assert_eq!(
+            checkpoints.of("s"),
+            Some(&seq("5")),
+            "the record is done with"
+        );
+        assert_eq!(
+            admit_at(&mut checkpoints, &recent, "s", "5", "a", true),
+            Admission::AlreadyApplied,
+            "the checkpoint decides first"
+        );
+        assert!(matches!(
+            admit_at(&mut checkpoints, &recent, "s", "6", "b", false),
+            Admission::New(_)
+        ));
     }
 
     #[test]

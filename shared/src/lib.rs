@@ -4,6 +4,8 @@
 //! [`telemetry::init`], a typed config read through [`config::Env`], [`clients::load`],
 //! [`metrics::init`], then the runtime loop with the function's library handler.
 
+#[cfg(feature = "sinks")]
+pub mod applied_events;
 pub mod batch_runtime;
 #[cfg(feature = "test-support")]
 pub mod bench_report;

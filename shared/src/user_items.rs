@@ -7,6 +7,7 @@
 //!   absent), so a concurrent writer's update is never overwritten.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::Hash;
 use std::sync::Mutex;
 
@@ -16,21 +17,66 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedC
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::delivery::{Backoff, Failure, deliver};
-use crate::dynamo::{Item, describe, is_transient};
+use crate::delivery::{Backoff, Delivery, Failure, deliver};
+use crate::dynamo::{Item, describe, failure};
 
 /// BatchGetItem's limit on keys per call, across tables.
 pub const MAX_KEYS_PER_CALL: usize = 100;
 /// The partition key of every user-keyed table.
 pub const USER_ID: &str = "userId";
+/// The sort key of the tables keyed by user and event (the applied event ids).
+pub const EVENT_ID: &str = "eventId";
 /// The attribute writes are conditional on.
 pub const VERSION: &str = "version";
 
-/// A user's item in table `table` (the caller's name for it).
+/// A user's item in table `table` (the caller's name for it); in a table keyed by user and
+/// event, the item of one of the user's events.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UserKey<T> {
     pub table: T,
     pub user_id: String,
+    pub event_id: Option<String>,
+}
+
+impl<T> UserKey<T> {
+    pub fn user(table: T, user_id: impl Into<String>) -> Self {
+        Self {
+            table,
+            user_id: user_id.into(),
+            event_id: None,
+        }
+    }
+
+    pub fn event(table: T, user_id: impl Into<String>, event_id: impl Into<String>) -> Self {
+        Self {
+            table,
+            user_id: user_id.into(),
+            event_id: Some(event_id.into()),
+        }
+    }
+
+    fn to_item(&self) -> Item {
+        let mut key =
+            HashMap::from([(USER_ID.to_owned(), AttributeValue::S(self.user_id.clone()))]);
+        if let Some(event_id) = &self.event_id {
+            key.insert(EVENT_ID.to_owned(), AttributeValue::S(event_id.clone()));
+        }
+        key
+    }
+
+    /// The key of `item`, read from table `table`; `None` without a user id.
+    fn of_item(table: T, item: &Item) -> Option<Self> {
+        let text = |name| {
+            item.get(name)
+                .and_then(|value: &AttributeValue| value.as_s().ok())
+                .cloned()
+        };
+        Some(Self {
+            table,
+            user_id: text(USER_ID)?,
+            event_id: text(EVENT_ID),
+        })
+    }
 }
 
 /// A table read by [`batch_get`].
@@ -64,34 +110,72 @@ pub async fn batch_get<T: Copy + Eq + Hash>(
     deadline: Instant,
     backoff: Backoff,
 ) -> BatchRead<T> {
-    // Mutexes, not RefCells: an HTTP handler's future must be Send. Never held across an await.
+    // A Mutex, not a RefCell: an HTTP handler's future must be Send. Never held across an await.
     let found: Mutex<HashMap<UserKey<T>, Item>> = Mutex::default();
+    let (delivery, capacity_units) = deliver_batches(
+        keys,
+        MAX_KEYS_PER_CALL,
+        "BatchGetItem",
+        deadline,
+        backoff,
+        |chunk| {
+            let found = &found;
+            async move {
+                let (items, unprocessed, units) = call(client, tables, &chunk).await?;
+                found.lock().expect("found lock").extend(items);
+                Ok((unprocessed, units))
+            }
+        },
+    )
+    .await;
+    BatchRead {
+        found: found.into_inner().expect("found lock"),
+        unread: delivery.failed,
+        permanent: delivery.permanent,
+        calls: delivery.calls,
+        capacity_units,
+    }
+}
+
+/// Sends `entries` to DynamoDB `per_call` at a time with `call` (one `operation` request),
+/// which answers with the entries it left unprocessed and the capacity units used, or fails
+/// the whole chunk. Unprocessed entries and transient failures are sent again, alone, while
+/// `deadline` allows. Returns what was never accepted and the capacity units used.
+pub(crate) async fn deliver_batches<E, F, Fut>(
+    entries: Vec<E>,
+    per_call: usize,
+    operation: &'static str,
+    deadline: Instant,
+    backoff: Backoff,
+    call: F,
+) -> (Delivery<E>, f64)
+where
+    E: Clone,
+    F: Fn(Vec<E>) -> Fut,
+    Fut: Future<Output = Result<(Vec<E>, f64), Failure>>,
+{
     let capacity = Mutex::new(0.0);
     // Boxed: nested in a caller's handler future, the retry loop's future is deep enough to
     // overflow the compiler's layout queries.
-    let delivery = Box::pin(deliver(keys, deadline, backoff, |batch| {
-        let (found, capacity) = (&found, &capacity);
+    let delivery = Box::pin(deliver(entries, deadline, backoff, |batch| {
+        let (capacity, call) = (&capacity, &call);
         async move {
-            let mut failures = Vec::new();
-            let chunks: Vec<Vec<UserKey<T>>> = batch
-                .chunks(MAX_KEYS_PER_CALL)
-                .map(<[UserKey<T>]>::to_vec)
-                .collect();
+            let chunks: Vec<Vec<E>> = batch.chunks(per_call).map(<[E]>::to_vec).collect();
             let calls = chunks.len();
+            let mut failures = Vec::new();
             for chunk in chunks {
-                match call(client, tables, &chunk).await {
-                    Ok((items, unprocessed, units)) => {
+                match call(chunk.clone()).await {
+                    Ok((unprocessed, units)) => {
                         *capacity.lock().expect("capacity lock") += units;
-                        found.lock().expect("found lock").extend(items);
-                        failures.extend(unprocessed.into_iter().map(|key| {
+                        failures.extend(unprocessed.into_iter().map(|entry| {
                             (
-                                key,
-                                Failure::Transient("unprocessed by BatchGetItem".into()),
+                                entry,
+                                Failure::Transient(format!("unprocessed by {operation}")),
                             )
                         }));
                     }
                     Err(failure) => {
-                        failures.extend(chunk.into_iter().map(|key| (key, failure.clone())))
+                        failures.extend(chunk.into_iter().map(|entry| (entry, failure.clone())))
                     }
                 }
             }
@@ -99,13 +183,7 @@ pub async fn batch_get<T: Copy + Eq + Hash>(
         }
     }))
     .await;
-    BatchRead {
-        found: found.into_inner().expect("found lock"),
-        unread: delivery.failed,
-        permanent: delivery.permanent,
-        calls: delivery.calls,
-        capacity_units: capacity.into_inner().expect("capacity lock"),
-    }
+    (delivery, capacity.into_inner().expect("capacity lock"))
 }
 
 /// Reads the items of `users` from the one table `table`.
@@ -124,10 +202,7 @@ pub async fn batch_get_users(
     }];
     let keys = users
         .iter()
-        .map(|user_id| UserKey {
-            table: (),
-            user_id: user_id.clone(),
-        })
+        .map(|user_id| UserKey::user((), user_id.clone()))
         .collect();
     batch_get(client, &tables, keys, deadline, backoff).await
 }
@@ -145,9 +220,7 @@ async fn call<T: Copy + Eq>(
         let table_keys: Vec<Item> = keys
             .iter()
             .filter(|key| key.table == table.table)
-            .map(|key| {
-                HashMap::from([(USER_ID.to_owned(), AttributeValue::S(key.user_id.clone()))])
-            })
+            .map(UserKey::to_item)
             .collect();
         if !table_keys.is_empty() {
             request.insert(
@@ -166,24 +239,12 @@ async fn call<T: Copy + Eq>(
         .return_consumed_capacity(ReturnConsumedCapacity::Total)
         .send()
         .await
-        .map_err(|error| {
-            let reason = format!("BatchGetItem: {}", describe(&error));
-            if is_transient(&error) {
-                Failure::Transient(reason)
-            } else {
-                Failure::Permanent(reason)
-            }
-        })?;
+        .map_err(|error| failure("BatchGetItem", &error))?;
     let table_of = |name: &str| {
         tables
             .iter()
             .find(|table| table.name == name)
             .map(|table| table.table)
-    };
-    let user_of = |item: &Item| {
-        item.get(USER_ID)
-            .and_then(|value| value.as_s().ok())
-            .cloned()
     };
     let mut items = Vec::new();
     for (name, table_items) in output.responses.unwrap_or_default() {
@@ -191,8 +252,8 @@ async fn call<T: Copy + Eq>(
             continue;
         };
         for item in table_items {
-            if let Some(user_id) = user_of(&item) {
-                items.push((UserKey { table, user_id }, item));
+            if let Some(key) = UserKey::of_item(table, &item) {
+                items.push((key, item));
             }
         }
     }
@@ -204,8 +265,7 @@ async fn call<T: Copy + Eq>(
         unprocessed.extend(
             left.keys()
                 .iter()
-                .filter_map(user_of)
-                .map(|user_id| UserKey { table, user_id }),
+                .filter_map(|key| UserKey::of_item(table, key)),
         );
     }
     let units = output

@@ -225,7 +225,7 @@ proptest! {
                 }
                 _ => continue,
             };
-            let outcome = item.apply_record("shard-1", &sequence, &event);
+            let outcome = item.apply_record("shard-1", &sequence, &event, false);
             if redelivery {
                 prop_assert_eq!(outcome, RecordOutcome::AlreadyApplied);
                 continue;
@@ -256,6 +256,7 @@ fn counts_decay_without_new_events() {
             "s",
             &SequenceNumber::new((n + 1).to_string()),
             &activity(format!("e{n}"), t0 + offset, 0, 0),
+            false,
         );
     }
     let read = |after_ms: i64| evaluate(Some(&item), at(t0 + 2_000 + after_ms)).unwrap();
@@ -313,7 +314,8 @@ fn a_million_events_a_day_stay_far_below_the_item_limit() {
             item.apply_record(
                 "shardId-000000000000",
                 &SequenceNumber::new(&digits[..56]),
-                &event
+                &event,
+                false,
             ),
             RecordOutcome::Applied
         );

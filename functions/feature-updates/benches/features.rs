@@ -6,7 +6,7 @@
 //! skewed batch (Zipf-like users) and for one where every record is a different user, each
 //! against items that already hold a day of history (buckets in every window).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -84,7 +84,7 @@ fn measure(event: &KinesisEvent) -> Duration {
         let mut bytes = 0;
         for (user_id, incoming) in &decoded.by_user {
             let item = items.get_mut(user_id).expect("stored");
-            if apply_user(item, incoming).changed_item() {
+            if apply_user(item, incoming, &HashSet::new()).changed_item() {
                 let attributes: HashMap<String, AttributeValue> =
                     serde_dynamo::to_item(&*item).expect("serializes");
                 bytes += attributes.len();

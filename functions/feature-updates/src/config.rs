@@ -6,6 +6,8 @@ use shared::config::{ConfigError, Env, Source};
 pub struct Config {
     /// `FEATURES_TABLE`: the online feature store, one item per user.
     pub features_table: String,
+    /// `APPLIED_EVENTS_TABLE`: the event ids applied to the features in the last 24 hours.
+    pub applied_events_table: String,
     /// `REJECTS_QUEUE_URL`: where records that can never be processed go, with their reason.
     pub rejects_queue_url: String,
     /// `MAX_FUTURE_SKEW_SECONDS` (default 300): how far an event time may be ahead of the
@@ -34,6 +36,7 @@ impl Config {
         }
         Ok(Self {
             features_table: env.required("FEATURES_TABLE")?,
+            applied_events_table: env.required("APPLIED_EVENTS_TABLE")?,
             rejects_queue_url: shared::config::rejects_queue_url(env)?,
             max_future_skew: shared::config::max_future_skew(env)?,
             max_write_attempts,
@@ -51,8 +54,9 @@ mod tests {
         Env::from_pairs(pairs)
     }
 
-    const REQUIRED: [(&str, &str); 2] = [
+    const REQUIRED: [(&str, &str); 3] = [
         ("FEATURES_TABLE", "f"),
+        ("APPLIED_EVENTS_TABLE", "fe"),
         ("REJECTS_QUEUE_URL", "https://q/rejects"),
     ];
 

@@ -1,12 +1,14 @@
 //! One invocation, for a batch of one shard:
 //!
 //! 1. decode every record; records that can never be processed go to the rejects queue;
-//! 2. read the items of the batch's users in one BatchGetItem;
+//! 2. read the items of the batch's users, and which of its event ids were applied in the last
+//!    24 hours, in one BatchGetItem;
 //! 3. per user, apply its records in sequence order (pure: [`crate::batch`]) and, if anything
 //!    was applied, write the item once, conditional on the version read. When another writer
 //!    got there first, read the item again and re-apply, with backoff, a bounded number of
 //!    times; users are written concurrently, so one contended user does not hold up the rest;
-//! 4. answer with the first record of any user (or reject) not fully done: Kinesis retries
+//! 4. record the event ids of the users done with that were not recorded yet;
+//! 5. answer with the first record of any user (or reject) not fully done: Kinesis retries
 //!    from it, and everything before it is applied.
 
 use std::collections::HashSet;
@@ -14,6 +16,7 @@ use std::collections::HashSet;
 use aws_lambda_events::kinesis::KinesisEvent;
 use aws_lambda_events::streams::KinesisEventResponse;
 use futures_util::StreamExt;
+use shared::applied_events::{self, AppliedEvent, AppliedEventsTable};
 use shared::delivery::Backoff;
 use shared::features::FeatureItem;
 use shared::stream_batch::{Incoming, decode};
@@ -56,6 +59,13 @@ pub struct BatchReport {
     pub conflicts: usize,
     pub dynamodb_reads: usize,
     pub dynamodb_writes: usize,
+    /// BatchWriteItem calls recording applied event ids.
+    pub event_id_writes: usize,
+    /// Event ids recorded as applied.
+    pub event_ids_recorded: usize,
+    /// The write units recording them took, as DynamoDB reported them (part of
+    /// `write_capacity_units`).
+    pub event_id_write_units: f64,
     pub sqs_calls: usize,
     pub read_capacity_units: f64,
     pub write_capacity_units: f64,
@@ -99,6 +109,7 @@ struct UserResult {
 
 pub struct FeatureUpdater {
     store: Store,
+    applied_events: AppliedEventsTable,
     sqs: aws_sdk_sqs::Client,
     rejects_queue_url: String,
     max_future_skew: time::Duration,
@@ -113,7 +124,15 @@ impl FeatureUpdater {
         config: &Config,
     ) -> Self {
         Self {
-            store: Store::new(dynamodb, config.features_table.clone()),
+            applied_events: AppliedEventsTable::new(
+                dynamodb.clone(),
+                config.applied_events_table.clone(),
+            ),
+            store: Store::new(
+                dynamodb,
+                config.features_table.clone(),
+                config.applied_events_table.clone(),
+            ),
             sqs,
             rejects_queue_url: config.rejects_queue_url.clone(),
             max_future_skew: config.max_future_skew,
@@ -144,10 +163,7 @@ impl FeatureUpdater {
 
         // 2. Read.
         let updated = async {
-            let reads = self
-                .store
-                .read(by_user.keys().cloned().collect(), deadline)
-                .await;
+            let reads = self.store.read(by_user, deadline).await;
             report.dynamodb_reads += reads.calls;
             report.read_capacity_units += reads.capacity_units;
             let mut failed_users: HashSet<String> = HashSet::new();
@@ -157,16 +173,19 @@ impl FeatureUpdater {
             }
             // 3. Apply and write, users concurrently.
             let mut items = reads.items;
+            let marked = &reads.marked;
+            let none = &HashSet::new();
             let results: Vec<(String, UserResult)> = futures_util::stream::iter(
                 by_user
                     .iter()
                     .filter(|(user_id, _)| !failed_users.contains(*user_id))
                     .map(|(user_id, incoming)| {
                         let stored = items.remove(user_id).flatten();
+                        let user_marked = marked.get(user_id).unwrap_or(none);
                         async move {
                             let result = tokio::time::timeout_at(
                                 deadline,
-                                self.update_user(user_id, incoming, stored, deadline),
+                                self.update_user(user_id, incoming, user_marked, stored, deadline),
                             )
                             .await
                             .unwrap_or_else(|_| UserResult {
@@ -180,6 +199,7 @@ impl FeatureUpdater {
             .buffer_unordered(CONCURRENT_WRITES)
             .collect()
             .await;
+            let mut unrecorded: Vec<AppliedEvent> = Vec::new();
             for (user_id, result) in results {
                 report.dynamodb_reads += result.reads;
                 report.dynamodb_writes += result.writes;
@@ -192,6 +212,11 @@ impl FeatureUpdater {
                         failed_users.insert(user_id);
                     }
                     None => {
+                        unrecorded.extend(applied_events::unmarked(
+                            &user_id,
+                            &by_user[&user_id],
+                            marked,
+                        ));
                         report.applied += result.outcome.applied;
                         report.late += result.outcome.late;
                         report.already_applied += result.outcome.already_applied;
@@ -199,12 +224,19 @@ impl FeatureUpdater {
                     }
                 }
             }
+            // 4. Record the event ids of the users done with.
+            let recorded = self.applied_events.record(unrecorded, now, deadline).await;
+            report.event_ids_recorded = recorded.recorded;
+            report.event_id_writes = recorded.calls;
+            report.event_id_write_units = recorded.capacity_units;
+            report.write_capacity_units += recorded.capacity_units;
+            recorded.fail_users(&mut failed_users);
             failed_users
         };
         let (failed_users, rejected) = tokio::join!(updated, rejected);
         report.sqs_calls = rejected.calls;
 
-        // 4. The first record not fully done.
+        // 5. The first record not fully done.
         let (response, failed) = decoded.response(&records, &failed_users, &rejected.unsent);
         report.failed = failed;
         tracing::info!(
@@ -219,6 +251,8 @@ impl FeatureUpdater {
             conflicts = report.conflicts,
             dynamodb_reads = report.dynamodb_reads,
             dynamodb_writes = report.dynamodb_writes,
+            event_id_writes = report.event_id_writes,
+            event_ids_recorded = report.event_ids_recorded,
             read_capacity_units = report.read_capacity_units,
             write_capacity_units = report.write_capacity_units,
             "batch done"
@@ -232,6 +266,7 @@ impl FeatureUpdater {
         &self,
         user_id: &str,
         incoming: &[Incoming],
+        marked: &HashSet<String>,
         mut stored: Option<FeatureItem>,
         deadline: Instant,
     ) -> UserResult {
@@ -239,7 +274,7 @@ impl FeatureUpdater {
         for attempt in 1..=self.max_write_attempts {
             let read_version = stored.as_ref().map(|item| item.version);
             let mut item = stored.take().unwrap_or_else(|| FeatureItem::new(user_id));
-            result.outcome = apply_user(&mut item, incoming);
+            result.outcome = apply_user(&mut item, incoming, marked);
             if !result.outcome.changed_item() {
                 return result;
             }

@@ -56,13 +56,16 @@ async fn fixture() -> Fixture {
             .build(),
     );
     let features_table = unique("features");
-    shared::tables::create_table(
-        &dynamodb,
-        &features_table,
-        &Stack::workspace().tables["features"],
-    )
-    .await
-    .expect("create table");
+    let applied_events_table = unique("features-event-ids");
+    let manifest = Stack::workspace();
+    for (key, name) in [
+        ("features", &features_table),
+        ("features-event-ids", &applied_events_table),
+    ] {
+        shared::tables::create_table(&dynamodb, name, &manifest.tables[key])
+            .await
+            .expect("create table");
+    }
     let rejects_queue_url = sqs
         .create_queue()
         .queue_name(unique("rejects"))
@@ -77,6 +80,7 @@ async fn fixture() -> Fixture {
         sqs,
         config: Config {
             features_table,
+            applied_events_table,
             rejects_queue_url,
             max_future_skew: time::Duration::minutes(5),
             max_write_attempts: 20,
@@ -119,6 +123,26 @@ impl Fixture {
 
     async fn rejects(&self) -> Vec<aws_sdk_sqs::types::Message> {
         shared::queue_reader::receive_all(&self.sqs, &self.config.rejects_queue_url).await
+    }
+
+    /// The event ids recorded as applied for `user_id`, with their expiry (epoch seconds).
+    async fn applied(&self, user_id: &str) -> BTreeMap<String, i64> {
+        shared::applied_events::recorded(&self.dynamodb, &self.config.applied_events_table, user_id)
+            .await
+            .unwrap()
+    }
+
+    async fn forget_applied(&self, user_id: &str) {
+        for event_id in self.applied(user_id).await.into_keys() {
+            self.dynamodb
+                .delete_item()
+                .table_name(&self.config.applied_events_table)
+                .key("userId", AttributeValue::S(user_id.into()))
+                .key("eventId", AttributeValue::S(event_id))
+                .send()
+                .await
+                .unwrap();
+        }
     }
 }
 
@@ -475,6 +499,74 @@ async fn an_unreadable_item_fails_its_users_records_from_the_first_and_the_retry
     );
 }
 
+#[tokio::test]
+async fn a_resend_past_the_remembered_ids_is_recognized_by_the_ids_applied_that_day() {
+    let fixture = fixture().await;
+    let events: Vec<Vec<u8>> = (0..120)
+        .map(|n| enriched(&format!("e{n}"), "erin", "click", 100 + n / 10))
+        .collect();
+    let (failed, first) = fixture.handle(batch(1, &events[..100])).await;
+    assert_eq!(
+        (failed, first.applied, first.event_ids_recorded),
+        (None, 100, 100)
+    );
+    let (_, second) = fixture.handle(batch(101, &events[100..])).await;
+    assert_eq!(second.applied, 20);
+    let before = fixture.item("erin").await.unwrap();
+    // e0 is no longer among the 100 ids the item remembers.
+    let (failed, resent) = fixture.handle(batch(121, &events[..1])).await;
+    assert_eq!(failed, None);
+    assert_eq!((resent.applied, resent.duplicates), (0, 1));
+    assert_eq!(content(fixture.item("erin").await), content(Some(before)));
+    let applied = fixture.applied("erin").await;
+    assert_eq!(applied.len(), 120);
+    let day = OffsetDateTime::now_utc() + time::Duration::hours(24);
+    for expires in applied.values() {
+        assert!((expires - day.unix_timestamp()).abs() < 120, "{expires}");
+    }
+}
+
+#[tokio::test]
+async fn ids_not_recorded_before_a_crash_are_recorded_when_the_batch_comes_again() {
+    let fixture = fixture().await;
+    let events: Vec<Vec<u8>> = (0..120)
+        .map(|n| enriched(&format!("e{n}"), "finn", "view", 100 + n / 10))
+        .collect();
+    fixture.handle(batch(1, &events)).await;
+    // As if the item was written and the function died before recording the ids.
+    fixture.forget_applied("finn").await;
+    let (failed, again) = fixture.handle(batch(1, &events)).await;
+    assert_eq!(failed, None);
+    assert_eq!((again.applied, again.already_applied), (0, 120));
+    assert_eq!(again.event_ids_recorded, 120);
+    let (_, resent) = fixture.handle(batch(121, &events[..1])).await;
+    assert_eq!((resent.applied, resent.duplicates), (0, 1));
+    let features = fixture
+        .features("finn", base() + time::Duration::minutes(112))
+        .await;
+    assert_eq!(integer(&features, "event_count_24h"), 120);
+}
+
+#[tokio::test]
+async fn an_unreadable_record_of_applied_ids_fails_the_batch_from_its_first_record() {
+    let fixture = fixture().await;
+    let mut config = fixture.config.clone();
+    config.applied_events_table = "no-such-table".into();
+    let updater = FeatureUpdater::new(fixture.dynamodb.clone(), fixture.sqs.clone(), &config);
+    let (response, report) = updater
+        .handle(batch(7, &[enriched("g1", "gail", "view", 1)]), deadline())
+        .await;
+    assert_eq!(
+        response.batch_item_failures[0].item_identifier.as_deref(),
+        Some("7")
+    );
+    assert_eq!((report.applied, report.failed), (0, 1));
+    assert!(
+        fixture.item("gail").await.is_none(),
+        "nothing applied blind"
+    );
+}
+
 /// Zipf-like users (s = 1.2 over 200), batches of 100, a fixed seed: the requests and units
 /// per 1,000 events, against the seed design's 1,000 reads and 1,000 writes.
 #[tokio::test]
@@ -545,8 +637,16 @@ async fn requests_per_thousand_events_on_a_skewed_workload() {
     );
     assert_eq!(
         fixture.requests.count("BatchGetItem"),
-        10,
-        "one read per batch"
+        distinct_per_batch
+            .iter()
+            .map(|users| (users + 100).div_ceil(100))
+            .sum::<usize>(),
+        "one read per 100 keys: the users' items and the batch's event ids"
+    );
+    assert_eq!(
+        fixture.requests.count("BatchWriteItem"),
+        40,
+        "each batch's 100 event ids recorded, 25 per call"
     );
     assert!(writes < 600, "{writes}");
     let sizes: Vec<usize> = {

@@ -1,5 +1,6 @@
 //! The sample event in `events/feature-updates/` decodes and applies as documented.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use aws_lambda_events::kinesis::KinesisEvent;
@@ -22,7 +23,7 @@ fn the_sample_batch_applies_to_two_users() {
     );
     assert!(decoded.rejects.is_empty());
     let mut item = FeatureItem::new("user-42");
-    let outcome = apply_user(&mut item, &decoded.by_user["user-42"]);
+    let outcome = apply_user(&mut item, &decoded.by_user["user-42"], &HashSet::new());
     assert_eq!(outcome.applied, 2);
     let features = evaluate(Some(&item), datetime!(2026-11-23 10:17:00 UTC)).unwrap();
     assert_eq!(

@@ -66,10 +66,7 @@ impl FeatureStore {
         users
             .iter()
             .map(|user_id| {
-                let key = UserKey {
-                    table: (),
-                    user_id: user_id.clone(),
-                };
+                let key = UserKey::user((), user_id.clone());
                 let item = read
                     .found
                     .remove(&key)

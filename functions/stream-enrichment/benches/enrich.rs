@@ -5,6 +5,7 @@
 //! `cargo bench -p stream-enrichment --bench enrich` prints the median of repeated runs for a
 //! skewed batch (Zipf-like users) and for one where every record is a different user.
 
+use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -54,9 +55,12 @@ fn measure(event: &KinesisEvent) -> Duration {
             REJECTED_BY,
         );
         let mut emitted = 0;
+        let none = HashSet::new();
         for (user_id, incoming) in &decoded.by_user {
             let mut state = UserState::new(user_id);
-            emitted += apply_user(&mut state, &profile, incoming).enriched.len();
+            emitted += apply_user(&mut state, &profile, incoming, &none)
+                .enriched
+                .len();
         }
         black_box(emitted);
         samples.push(started.elapsed() / BATCH as u32);

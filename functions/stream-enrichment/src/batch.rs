@@ -1,6 +1,8 @@
 //! The pure part of a batch: apply a user's events (decoded by [`shared::stream_batch`]) to its
 //! state, producing the enriched records. No I/O.
 
+use std::collections::HashSet;
+
 use shared::enriched::{EnrichedEvent, ProfileAttributes};
 use shared::sinks::StreamRecord;
 use shared::stream_batch::Incoming;
@@ -28,15 +30,21 @@ impl UserOutcome {
 }
 
 /// Applies `incoming` (one user's, in sequence order) to `state`, enriching each new event
-/// with `profile` and its session.
+/// with `profile` and its session; `marked` holds the user's event ids applied in the last
+/// 24 hours. An id met earlier in the batch counts as marked too, however many records back:
+/// the state's recent ids only reach back 32.
 pub fn apply_user(
     state: &mut UserState,
     profile: &ProfileAttributes,
     incoming: &[Incoming],
+    marked: &HashSet<String>,
 ) -> UserOutcome {
     let mut outcome = UserOutcome::default();
+    let mut met: HashSet<&str> = HashSet::new();
     for record in incoming {
-        match state.apply(&record.shard, &record.sequence, &record.event) {
+        let event_id = record.event.event_id.as_str();
+        let is_marked = !met.insert(event_id) || marked.contains(event_id);
+        match state.apply(&record.shard, &record.sequence, &record.event, is_marked) {
             Applied::New(session) => {
                 let data = serde_json::to_vec(&EnrichedEvent {
                     event: record.event.clone(),
@@ -90,17 +98,44 @@ mod tests {
     fn the_state_changes_unless_every_record_was_applied_before() {
         let profile = ProfileAttributes::unknown();
         let mut state = UserState::new("u");
-        let first = apply_user(&mut state, &profile, &[incoming(1, "a")]);
+        let none = HashSet::new();
+        let first = apply_user(&mut state, &profile, &[incoming(1, "a")], &none);
         assert!(first.changed_state());
 
         let before = state.clone();
-        let retried = apply_user(&mut state, &profile, &[incoming(1, "a")]);
+        let retried = apply_user(&mut state, &profile, &[incoming(1, "a")], &none);
         assert!(!retried.changed_state());
         assert_eq!(state, before);
 
-        let resent = apply_user(&mut state, &profile, &[incoming(2, "a")]);
+        let resent = apply_user(&mut state, &profile, &[incoming(2, "a")], &none);
         assert_eq!((resent.enriched.len(), resent.duplicates), (0, 1));
         assert!(resent.changed_state(), "the checkpoint moved");
         assert_ne!(state, before);
+    }
+
+    #[test]
+    fn an_event_id_applied_in_the_last_day_is_not_enriched_again() {
+        let profile = ProfileAttributes::unknown();
+        let mut state = UserState::new("u");
+        let marked = HashSet::from(["a".to_owned()]);
+        let outcome = apply_user(
+            &mut state,
+            &profile,
+            &[incoming(1, "a"), incoming(2, "b")],
+            &marked,
+        );
+        assert_eq!((outcome.enriched.len(), outcome.duplicates), (1, 1));
+        assert_eq!(state.total_events, 1);
+    }
+
+    #[test]
+    fn a_copy_far_behind_its_original_in_one_batch_is_a_duplicate() {
+        let profile = ProfileAttributes::unknown();
+        let mut state = UserState::new("u");
+        let mut batch: Vec<Incoming> = (1..=40).map(|n| incoming(n, &format!("e{n}"))).collect();
+        batch.push(incoming(41, "e1"));
+        let outcome = apply_user(&mut state, &profile, &batch, &HashSet::new());
+        assert_eq!((outcome.enriched.len(), outcome.duplicates), (40, 1));
+        assert_eq!(state.total_events, 40);
     }
 }

@@ -10,6 +10,8 @@ pub struct Config {
     pub profiles_table: String,
     /// `AGGREGATES_TABLE`: per-user aggregates and session state.
     pub aggregates_table: String,
+    /// `APPLIED_EVENTS_TABLE`: the event ids applied to the aggregates in the last 24 hours.
+    pub applied_events_table: String,
     /// `ENRICHED_STREAM`: where enriched events go.
     pub enriched_stream: String,
     /// `REJECTS_QUEUE_URL`: where records that can never be processed go, with their reason.
@@ -53,6 +55,7 @@ impl Config {
         Ok(Self {
             profiles_table: env.required("PROFILES_TABLE")?,
             aggregates_table: env.required("AGGREGATES_TABLE")?,
+            applied_events_table: env.required("APPLIED_EVENTS_TABLE")?,
             enriched_stream: env.required("ENRICHED_STREAM")?,
             rejects_queue_url,
             profile_cache_size,
@@ -72,9 +75,10 @@ mod tests {
         Env::from_pairs(pairs)
     }
 
-    const REQUIRED: [(&str, &str); 4] = [
+    const REQUIRED: [(&str, &str); 5] = [
         ("PROFILES_TABLE", "p"),
         ("AGGREGATES_TABLE", "a"),
+        ("APPLIED_EVENTS_TABLE", "ae"),
         ("ENRICHED_STREAM", "e"),
         ("REJECTS_QUEUE_URL", "https://q/rejects"),
     ];

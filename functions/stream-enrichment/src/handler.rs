@@ -1,25 +1,28 @@
 //! One invocation, for a batch of one shard:
 //!
 //! 1. decode every record; records that can never be processed go to the rejects queue;
-//! 2. read, in one BatchGetItem, the profiles not in the warm cache and the states of the
-//!    batch's users;
+//! 2. read, in one BatchGetItem, the profiles not in the warm cache, the states of the
+//!    batch's users and which of the batch's event ids were applied in the last 24 hours;
 //! 3. apply each user's records to its state in sequence order (pure: [`crate::state`]),
 //!    skipping what was applied before, and enrich the new ones;
 //! 4. put the enriched records on the enriched stream, then write each changed user's state
-//!    once, conditional on the version read;
+//!    once, conditional on the version read, then record the users' event ids not yet
+//!    recorded as applied;
 //! 5. answer with the first record of any user (or reject) not fully done: Kinesis retries
 //!    from it, and everything before it is applied.
 //!
 //! A user's state is written only after all of that user's enriched records are on the stream,
 //! so a retry either finds the state unchanged and emits the same records again (identical:
-//! downstream consumers keep them once by `eventId`), or finds them applied and skips them.
+//! downstream consumers keep them once by `eventId`), or finds them applied, skips them, and
+//! records their event ids if that is what failed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use aws_lambda_events::kinesis::KinesisEvent;
 use aws_lambda_events::streams::KinesisEventResponse;
 use futures_util::StreamExt;
+use shared::applied_events::{self, AppliedEvent, AppliedEventsTable};
 use shared::delivery::{Backoff, deliver};
 use shared::enriched::ProfileAttributes;
 use shared::sinks;
@@ -62,6 +65,13 @@ pub struct BatchReport {
     pub profiles_unknown: usize,
     pub dynamodb_reads: usize,
     pub dynamodb_writes: usize,
+    /// BatchWriteItem calls recording applied event ids.
+    pub event_id_writes: usize,
+    /// Event ids recorded as applied.
+    pub event_ids_recorded: usize,
+    /// The write units recording them took, as DynamoDB reported them (part of
+    /// `write_capacity_units`).
+    pub event_id_write_units: f64,
     pub kinesis_calls: usize,
     pub sqs_calls: usize,
     pub read_capacity_units: f64,
@@ -91,6 +101,7 @@ impl shared::batch_runtime::BatchMetrics for BatchReport {
 
 pub struct Enricher {
     store: Store,
+    applied_events: AppliedEventsTable,
     kinesis: aws_sdk_kinesis::Client,
     sqs: aws_sdk_sqs::Client,
     enriched_stream: String,
@@ -108,10 +119,15 @@ impl Enricher {
         config: &Config,
     ) -> Self {
         Self {
+            applied_events: AppliedEventsTable::new(
+                dynamodb.clone(),
+                config.applied_events_table.clone(),
+            ),
             store: Store::new(
                 dynamodb,
                 config.profiles_table.clone(),
                 config.aggregates_table.clone(),
+                config.applied_events_table.clone(),
             ),
             kinesis,
             sqs,
@@ -156,17 +172,12 @@ impl Enricher {
                         report.profile_cache_hits += 1;
                         profiles.insert(user_id.clone(), profile);
                     }
-                    None => keys.push(Key {
-                        table: Table::Profiles,
-                        user_id: user_id.clone(),
-                    }),
+                    None => keys.push(Key::user(Table::Profiles, user_id.clone())),
                 }
-                keys.push(Key {
-                    table: Table::Aggregates,
-                    user_id: user_id.clone(),
-                });
+                keys.push(Key::user(Table::Aggregates, user_id.clone()));
             }
         }
+        keys.extend(applied_events::keys(Table::AppliedEvents, by_user));
         let reads = self.store.read(keys, deadline).await;
         report.dynamodb_reads = reads.calls;
         report.read_capacity_units = reads.capacity_units;
@@ -185,7 +196,9 @@ impl Enricher {
 
         // 3. Apply, in sequence order per user.
         let mut states = reads.states;
+        let none = HashSet::new();
         let mut changed: Vec<(UserState, Option<u64>)> = Vec::new();
+        let mut to_record: HashMap<String, Vec<AppliedEvent>> = HashMap::new();
         let mut enriched = Vec::new();
         for (user_id, incoming) in by_user {
             if failed_users.contains(user_id) {
@@ -201,7 +214,12 @@ impl Enricher {
             if !profile.found {
                 report.profiles_unknown += 1;
             }
-            let outcome = apply_user(&mut state, &profile, incoming);
+            let marked = reads.marked.get(user_id).unwrap_or(&none);
+            let outcome = apply_user(&mut state, &profile, incoming, marked);
+            to_record.insert(
+                user_id.clone(),
+                applied_events::unmarked(user_id, incoming, &reads.marked),
+            );
             let changed_state = outcome.changed_state();
             report.already_applied += outcome.already_applied;
             report.duplicates += outcome.duplicates;
@@ -257,6 +275,19 @@ impl Enricher {
             }
         }
 
+        // Record the event ids of the users done with, now that their states are written.
+        let unrecorded: Vec<AppliedEvent> = to_record
+            .into_iter()
+            .filter(|(user_id, _)| !failed_users.contains(user_id))
+            .flat_map(|(_, events)| events)
+            .collect();
+        let recorded = self.applied_events.record(unrecorded, now, deadline).await;
+        report.event_ids_recorded = recorded.recorded;
+        report.event_id_writes = recorded.calls;
+        report.event_id_write_units = recorded.capacity_units;
+        report.write_capacity_units += recorded.capacity_units;
+        recorded.fail_users(&mut failed_users);
+
         // 5. The first record not fully done.
         let (response, failed) = decoded.response(&records, &failed_users, &rejected.unsent);
         report.failed = failed;
@@ -271,6 +302,8 @@ impl Enricher {
             profile_cache_hits = report.profile_cache_hits,
             dynamodb_reads = report.dynamodb_reads,
             dynamodb_writes = report.dynamodb_writes,
+            event_id_writes = report.event_id_writes,
+            event_ids_recorded = report.event_ids_recorded,
             kinesis_calls = report.kinesis_calls,
             read_capacity_units = report.read_capacity_units,
             write_capacity_units = report.write_capacity_units,

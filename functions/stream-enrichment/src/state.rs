@@ -5,10 +5,11 @@
 //! recent sessions, and what makes applying a record idempotent ([`shared::exactly_once`]):
 //! per-shard checkpoints, which skip Kinesis retries, and digests of the last
 //! [`RECENT_EVENT_IDS`] event ids applied, which skip a producer's resend while it is among
-//! the user's last 32 events.
+//! the user's last 32 events at no extra cost. A resend further back is recognized by the
+//! event ids applied in the last 24 hours ([`shared::applied_events`]), which the caller reads.
 //!
-//! Both live in the one item the batch writes anyway, so exactly-once costs no extra request.
-//! They do cost item size, which every write pays for (1 write unit per KB started): sessions
+//! Both live in the one item the batch writes anyway. They do cost item size, which every
+//! write pays for (1 write unit per KB started): sessions
 //! are kept as epoch milliseconds and the digests are bounded so that a full item (every
 //! session, digest and type counted, one shard) stays under 1 KB, as a test checks.
 
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shared::enriched::SessionRef;
 use shared::events::ActivityEvent;
-use shared::exactly_once::{Admission, Checkpoints, RecentEventIds, SequenceNumber, admit};
+use shared::exactly_once::{Admission, Checkpoints, RecentEventIds, Record, SequenceNumber, admit};
 use time::{Duration, OffsetDateTime};
 
 /// A session ends after this long without events (event time).
@@ -89,20 +90,22 @@ impl UserState {
         self.checkpoints.of(shard)
     }
 
-    /// Applies the record `sequence` of `shard`, carrying `event` (this user's), once.
+    /// Applies the record `sequence` of `shard`, carrying `event` (this user's), once; `marked`
+    /// when its event id is among those applied in the last 24 hours.
     pub fn apply(
         &mut self,
         shard: &str,
         sequence: &SequenceNumber,
         event: &ActivityEvent,
+        marked: bool,
     ) -> Applied {
-        let digest = match admit(
-            &mut self.checkpoints,
-            &self.recent_event_ids,
+        let record = Record {
             shard,
             sequence,
-            &event.event_id,
-        ) {
+            event_id: &event.event_id,
+            marked,
+        };
+        let digest = match admit(&mut self.checkpoints, &self.recent_event_ids, record) {
             Admission::AlreadyApplied => return Applied::AlreadyApplied,
             Admission::Duplicate => return Applied::Duplicate,
             Admission::New(digest) => digest,
@@ -229,6 +232,7 @@ mod tests {
                     "s",
                     &seq(i as u64 + 1),
                     &event(id, *minute, ActivityType::View),
+                    false,
                 )
             })
             .collect()
@@ -247,9 +251,9 @@ mod tests {
     #[test]
     fn counts_first_and_last_seen_are_lifetime_aggregates() {
         let mut state = UserState::new("u-1");
-        state.apply("s", &seq(1), &event("a", 5, ActivityType::Click));
-        state.apply("s", &seq(2), &event("b", 0, ActivityType::Click));
-        state.apply("s", &seq(3), &event("c", 9, ActivityType::Purchase));
+        state.apply("s", &seq(1), &event("a", 5, ActivityType::Click), false);
+        state.apply("s", &seq(2), &event("b", 0, ActivityType::Click), false);
+        state.apply("s", &seq(3), &event("c", 9, ActivityType::Purchase), false);
         assert_eq!(state.counts["click"], 2);
         assert_eq!(state.counts["purchase"], 1);
         assert_eq!(state.total_events, 3);
@@ -345,17 +349,17 @@ mod tests {
         let before = state.clone();
         // Kinesis retries the batch from record 2: records 2 and 3 come again.
         assert_eq!(
-            state.apply("s", &seq(2), &event("b", 1, ActivityType::View)),
+            state.apply("s", &seq(2), &event("b", 1, ActivityType::View), false),
             Applied::AlreadyApplied
         );
         assert_eq!(
-            state.apply("s", &seq(3), &event("c", 2, ActivityType::View)),
+            state.apply("s", &seq(3), &event("c", 2, ActivityType::View), false),
             Applied::AlreadyApplied
         );
         assert_eq!(state, before);
         // Numbers, not strings: 10 is after 3.
         assert!(matches!(
-            state.apply("s", &seq(10), &event("d", 3, ActivityType::View)),
+            state.apply("s", &seq(10), &event("d", 3, ActivityType::View), false),
             Applied::New(_)
         ));
     }
@@ -364,7 +368,7 @@ mod tests {
     fn the_same_event_id_under_a_new_record_counts_once() {
         let mut state = UserState::new("u-1");
         run(&mut state, &[("a", 0)]);
-        let resent = state.apply("s", &seq(7), &event("a", 0, ActivityType::View));
+        let resent = state.apply("s", &seq(7), &event("a", 0, ActivityType::View), false);
         assert_eq!(resent, Applied::Duplicate);
         assert_eq!(state.total_events, 1);
         assert_eq!(
@@ -374,7 +378,7 @@ mod tests {
         );
         // From another shard (after resharding) too.
         assert_eq!(
-            state.apply("s2", &seq(1), &event("a", 0, ActivityType::View)),
+            state.apply("s2", &seq(1), &event("a", 0, ActivityType::View), false),
             Applied::Duplicate
         );
     }
@@ -387,18 +391,41 @@ mod tests {
                 "s",
                 &seq(n + 1),
                 &event(&format!("e{n}"), 0, ActivityType::View),
+                false,
             );
         }
         assert_eq!(state.recent_event_ids.len(), RECENT_EVENT_IDS);
         let next = RECENT_EVENT_IDS as u64 + 2;
         let newest = format!("e{}", RECENT_EVENT_IDS);
         assert_eq!(
-            state.apply("s", &seq(next), &event(&newest, 0, ActivityType::View)),
+            state.apply(
+                "s",
+                &seq(next),
+                &event(&newest, 0, ActivityType::View),
+                false
+            ),
             Applied::Duplicate
         );
+        let before = state.clone();
+        assert_eq!(
+            state.apply(
+                "s",
+                &seq(next + 1),
+                &event("e0", 0, ActivityType::View),
+                true
+            ),
+            Applied::Duplicate,
+            "the oldest id was forgotten here, but is among those applied in the last day"
+        );
+        assert_eq!(state.total_events, before.total_events);
         assert!(
             matches!(
-                state.apply("s", &seq(next + 1), &event("e0", 0, ActivityType::View)),
+                state.apply(
+                    "s",
+                    &seq(next + 2),
+                    &event("e0", 0, ActivityType::View),
+                    false
+                ),
                 Applied::New(_)
             ),
             "the oldest id was forgotten"
@@ -419,6 +446,7 @@ mod tests {
                 "shardId-000000000000",
                 &SequenceNumber::new(&digits[..56]),
                 &record,
+                false,
             );
         }
         state.version = 2_000;

@@ -1,8 +1,10 @@
-//! The DynamoDB adapter: one BatchGetItem reads a batch's profiles and user states together
-//! (through [`shared::user_items`]), and one conditional PutItem per user writes the state back.
+//! The DynamoDB adapter: one BatchGetItem reads a batch's profiles, user states and which of
+//! its event ids were applied ([`shared::applied_events`]) together (through
+//! [`shared::user_items`]), and one conditional PutItem per user writes the state back.
 
 use std::collections::HashMap;
 
+use shared::applied_events::{self, Marked};
 use shared::delivery::Backoff;
 use shared::enriched::{Profile, ProfileAttributes};
 use shared::user_items::{self, TableRead, UserKey};
@@ -16,6 +18,7 @@ pub use shared::user_items::{MAX_KEYS_PER_CALL, USER_ID, WriteError};
 pub enum Table {
     Profiles,
     Aggregates,
+    AppliedEvents,
 }
 
 pub type Key = UserKey<Table>;
@@ -27,6 +30,8 @@ pub struct Reads {
     pub profiles: HashMap<String, ProfileAttributes>,
     /// Every state asked for and read: `None` for a user seen for the first time.
     pub states: HashMap<String, Option<UserState>>,
+    /// Each user's event ids asked for and found applied in the last 24 hours.
+    pub marked: Marked,
     /// Keys not read (still unprocessed at the deadline, or a failed call), with why.
     pub unread: Vec<(Key, String)>,
     /// Profile items that exist but do not parse; they enrich as `unknown`.
@@ -39,6 +44,7 @@ pub struct Store {
     client: aws_sdk_dynamodb::Client,
     profiles_table: String,
     aggregates_table: String,
+    applied_events_table: String,
     backoff: Backoff,
 }
 
@@ -47,11 +53,13 @@ impl Store {
         client: aws_sdk_dynamodb::Client,
         profiles_table: String,
         aggregates_table: String,
+        applied_events_table: String,
     ) -> Self {
         Self {
             client,
             profiles_table,
             aggregates_table,
+            applied_events_table,
             backoff: Backoff::default(),
         }
     }
@@ -71,6 +79,12 @@ impl Store {
                 name: &self.aggregates_table,
                 consistent_read: true,
             },
+            // Must see the ids the last batch recorded.
+            TableRead {
+                table: Table::AppliedEvents,
+                name: &self.applied_events_table,
+                consistent_read: true,
+            },
         ];
         let asked = keys.clone();
         let read = user_items::batch_get(&self.client, &tables, keys, deadline, self.backoff).await;
@@ -80,6 +94,7 @@ impl Store {
             capacity_units: read.capacity_units,
             ..Reads::default()
         };
+        reads.marked = applied_events::marked(&read.found, Table::AppliedEvents);
         let mut found = read.found;
         for key in asked {
             if reads.unread.iter().any(|(unread, _)| *unread == key) {
@@ -110,6 +125,7 @@ impl Store {
                         reads.states.insert(key.user_id, None);
                     }
                 },
+                Table::AppliedEvents => {}
             }
         }
         reads

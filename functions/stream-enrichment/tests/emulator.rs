@@ -63,9 +63,11 @@ async fn fixture_with(edit: impl FnOnce(&mut Config)) -> Fixture {
     let manifest = Stack::workspace();
     let profiles_table = unique("profiles");
     let aggregates_table = unique("aggregates");
+    let applied_events_table = unique("aggregates-event-ids");
     for (key, name) in [
         ("profiles", &profiles_table),
         ("aggregates", &aggregates_table),
+        ("aggregates-event-ids", &applied_events_table),
     ] {
         shared::tables::create_table(&dynamodb, name, &manifest.tables[key])
             .await
@@ -90,6 +92,7 @@ async fn fixture_with(edit: impl FnOnce(&mut Config)) -> Fixture {
     let mut config = Config {
         profiles_table,
         aggregates_table,
+        applied_events_table,
         enriched_stream,
         rejects_queue_url,
         profile_cache_size: 100,
@@ -159,6 +162,13 @@ impl Fixture {
 
     async fn rejects(&self) -> Vec<aws_sdk_sqs::types::Message> {
         shared::queue_reader::receive_all(&self.sqs, &self.config.rejects_queue_url).await
+    }
+
+    /// The event ids recorded as applied for `user_id`, with their expiry (epoch seconds).
+    async fn applied(&self, user_id: &str) -> BTreeMap<String, i64> {
+        shared::applied_events::recorded(&self.dynamodb, &self.config.applied_events_table, user_id)
+            .await
+            .unwrap()
     }
 }
 
@@ -407,6 +417,82 @@ async fn the_same_event_id_counts_once_within_and_across_batches() {
 }
 
 #[tokio::test]
+async fn a_resend_past_the_remembered_ids_is_recognized_by_the_ids_applied_that_day() {
+    let fixture = fixture().await;
+    let enricher = fixture.enricher();
+    let events: Vec<Vec<u8>> = (0..40)
+        .map(|n| activity(&format!("e{n}"), "u1", "view", n / 10))
+        .collect();
+    let (_, first) = enricher.handle(kinesis_event(1, &events), deadline()).await;
+    assert_eq!((first.enriched, first.event_ids_recorded), (40, 40));
+    // e0 is no longer among the 32 ids the state remembers.
+    let (response, resent) = enricher
+        .handle(kinesis_event(41, &events[..1]), deadline())
+        .await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((resent.enriched, resent.duplicates), (0, 1));
+    assert_eq!(fixture.state("u1").await.unwrap().total_events, 40);
+    assert_eq!(fixture.enriched().await.len(), 40);
+    let applied = fixture.applied("u1").await;
+    assert_eq!(applied.len(), 40);
+    let day = OffsetDateTime::now_utc() + time::Duration::hours(24);
+    for expires in applied.values() {
+        assert!((expires - day.unix_timestamp()).abs() < 120, "{expires}");
+    }
+}
+
+#[tokio::test]
+async fn ids_not_recorded_before_a_crash_are_recorded_when_the_batch_comes_again() {
+    let fixture = fixture().await;
+    let enricher = fixture.enricher();
+    let events: Vec<Vec<u8>> = (0..40)
+        .map(|n| activity(&format!("e{n}"), "u2", "click", n / 10))
+        .collect();
+    enricher.handle(kinesis_event(1, &events), deadline()).await;
+    // As if the state was written and the function died before recording the ids.
+    for event_id in fixture.applied("u2").await.into_keys() {
+        fixture
+            .dynamodb
+            .delete_item()
+            .table_name(&fixture.config.applied_events_table)
+            .key("userId", AttributeValue::S("u2".into()))
+            .key("eventId", AttributeValue::S(event_id))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (response, again) = enricher.handle(kinesis_event(1, &events), deadline()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((again.enriched, again.already_applied), (0, 40));
+    assert_eq!(again.event_ids_recorded, 40);
+    let (_, resent) = enricher
+        .handle(kinesis_event(41, &events[..1]), deadline())
+        .await;
+    assert_eq!((resent.enriched, resent.duplicates), (0, 1));
+    assert_eq!(fixture.state("u2").await.unwrap().total_events, 40);
+    assert_eq!(fixture.enriched().await.len(), 40);
+}
+
+#[tokio::test]
+async fn an_unreadable_record_of_applied_ids_fails_the_batch_from_its_first_record() {
+    let fixture = fixture_with(|config| config.applied_events_table = "no-such-table".into()).await;
+    let (response, report) = fixture
+        .enricher()
+        .handle(
+            kinesis_event(7, &[activity("g1", "u3", "view", 1)]),
+            deadline(),
+        )
+        .await;
+    assert_eq!(
+        response.batch_item_failures[0].item_identifier.as_deref(),
+        Some("7")
+    );
+    assert_eq!((report.enriched, report.failed), (0, 1));
+    assert!(fixture.state("u3").await.is_none(), "nothing applied blind");
+    assert!(fixture.enriched().await.is_empty());
+}
+
+#[tokio::test]
 async fn poison_records_are_set_aside_with_their_reason_and_the_batch_goes_on() {
     let fixture = fixture().await;
     let batch = vec![
@@ -577,12 +663,21 @@ async fn requests_per_batch_for_a_skewed_workload() {
     );
     assert_eq!(cold_requests.get("PutItem"), Some(&cold.users));
     assert_eq!(cold_requests.get("PutRecords"), Some(&1));
-    // Profiles and states of every user: two keys per user, 100 keys per call.
+    // Profiles and states of every user, two keys per user, and the 100 event ids: 100 keys
+    // per call.
     assert_eq!(
         cold_requests.get("BatchGetItem"),
-        Some(&(2 * cold.users).div_ceil(100))
+        Some(&(2 * cold.users + 100).div_ceil(100))
+    );
+    assert_eq!(
+        cold_requests.get("BatchWriteItem"),
+        Some(&4),
+        "100 ids, 25 per call"
     );
     assert_eq!(warm.profile_cache_hits, warm.users);
-    assert_eq!(warm_requests.get("BatchGetItem"), Some(&1));
+    assert_eq!(
+        warm_requests.get("BatchGetItem"),
+        Some(&(warm.users + 100).div_ceil(100))
+    );
     assert!(cold.users < 50, "skewed: {} users", cold.users);
 }

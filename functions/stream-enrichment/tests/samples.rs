@@ -1,5 +1,6 @@
 //! The sample event in `events/stream-enrichment/` decodes and enriches as documented.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use aws_lambda_events::kinesis::KinesisEvent;
@@ -31,6 +32,7 @@ fn the_sample_batch_decodes_into_two_users_and_enriches() {
         &mut state,
         &ProfileAttributes::unknown(),
         &decoded.by_user["user-42"],
+        &HashSet::new(),
     );
     assert_eq!(outcome.enriched.len(), 2);
     assert_eq!(state.counts["purchase"], 1);

@@ -1,5 +1,6 @@
-//! BatchGetItem's unprocessed keys, which emulators never return: a stand-in DynamoDB endpoint
-//! leaves keys unprocessed, and the store asks for exactly those again, or reports them unread
+//! BatchGetItem's unprocessed keys and BatchWriteItem's unprocessed items, which emulators
+//! never return: a stand-in DynamoDB endpoint leaves some unprocessed, and the store (or the
+//! applied event ids' table) asks for or writes exactly those again, or reports them failed
 //! when time runs out.
 
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use shared::applied_events::{AppliedEvent, AppliedEventsTable};
 use shared::clients::{self, ClientSettings};
 use shared::fake_endpoint::{self, FakeResponse};
 use stream_enrichment::store::{Key, Store, Table};
@@ -14,6 +16,7 @@ use tokio::time::Instant;
 
 const PROFILES: &str = "profiles";
 const AGGREGATES: &str = "aggregates";
+const APPLIED: &str = "aggregates-event-ids";
 
 /// Answers BatchGetItem: the profile of `u1` is found; the first `unprocessed_rounds` calls
 /// leave every aggregates key unprocessed. Records each call's request.
@@ -63,18 +66,14 @@ async fn store(endpoint: &str) -> Store {
         aws_sdk_dynamodb::Client::from_conf(config),
         PROFILES.into(),
         AGGREGATES.into(),
+        APPLIED.into(),
     )
 }
 
 fn keys() -> Vec<Key> {
     ["u1", "u2"]
         .into_iter()
-        .flat_map(|user| {
-            [Table::Profiles, Table::Aggregates].map(|table| Key {
-                table,
-                user_id: user.into(),
-            })
-        })
+        .flat_map(|user| [Table::Profiles, Table::Aggregates].map(|table| Key::user(table, user)))
         .collect()
 }
 
@@ -129,4 +128,95 @@ async fn keys_still_unprocessed_at_the_deadline_are_reported_unread() {
     );
     assert!(reads.profiles["u1"].found, "what was read is kept");
     assert!(reads.calls >= 2);
+}
+
+/// Answers BatchWriteItem: the first `unprocessed_rounds` calls leave their last item
+/// unprocessed. Records each call's request.
+async fn dynamodb_writes(unprocessed_rounds: usize) -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&requests);
+    let endpoint = fake_endpoint::serve(move |request| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        seen.lock().unwrap().push(body.clone());
+        let round = calls.fetch_add(1, Ordering::SeqCst);
+        let puts = body["RequestItems"][APPLIED].as_array().unwrap().clone();
+        let unprocessed = if round < unprocessed_rounds {
+            json!({ APPLIED: [puts.last().unwrap()] })
+        } else {
+            json!({})
+        };
+        FakeResponse {
+            delay: std::time::Duration::ZERO,
+            status: 200,
+            headers: vec![("Content-Type", "application/x-amz-json-1.0".into())],
+            body: json!({"UnprocessedItems": unprocessed}).to_string(),
+        }
+    })
+    .await;
+    (endpoint, requests)
+}
+
+async fn applied_events(endpoint: &str) -> AppliedEventsTable {
+    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(endpoint)
+        .build();
+    AppliedEventsTable::new(aws_sdk_dynamodb::Client::from_conf(config), APPLIED.into())
+}
+
+fn applied(count: usize) -> Vec<AppliedEvent> {
+    (0..count)
+        .map(|n| AppliedEvent {
+            user_id: format!("u{}", n % 3),
+            event_id: format!("e{n}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn applied_event_ids_go_25_per_call_and_unprocessed_ones_are_written_again_alone() {
+    let (endpoint, requests) = dynamodb_writes(1).await;
+    let now = time::OffsetDateTime::now_utc();
+    let recorded = applied_events(&endpoint)
+        .await
+        .record(applied(30), now, Instant::now() + Duration::from_secs(10))
+        .await;
+    assert!(recorded.failed.is_empty(), "{:?}", recorded.failed);
+    assert_eq!(recorded.recorded, 30);
+    assert_eq!(recorded.calls, 3, "25 + 5, then the one left unprocessed");
+    let requests = requests.lock().unwrap();
+    let sizes: Vec<usize> = requests
+        .iter()
+        .map(|request| request["RequestItems"][APPLIED].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [25, 5, 1]);
+    let again = &requests[2]["RequestItems"][APPLIED][0]["PutRequest"]["Item"];
+    assert_eq!(
+        again["eventId"]["S"], "e24",
+        "the unprocessed item: {again}"
+    );
+    let expires: i64 = again["expiresAt"]["N"].as_str().unwrap().parse().unwrap();
+    assert_eq!(expires, (now + time::Duration::hours(24)).unix_timestamp());
+}
+
+#[tokio::test]
+async fn applied_event_ids_still_unprocessed_at_the_deadline_are_reported_with_their_user() {
+    let (endpoint, _) = dynamodb_writes(usize::MAX).await;
+    let recorded = applied_events(&endpoint)
+        .await
+        .record(
+            applied(2),
+            time::OffsetDateTime::now_utc(),
+            Instant::now() + Duration::from_millis(300),
+        )
+        .await;
+    let failed: Vec<&AppliedEvent> = recorded.failed.iter().map(|(event, _)| event).collect();
+    assert_eq!(
+        failed,
+        [&AppliedEvent {
+            user_id: "u1".into(),
+            event_id: "e1".into()
+        }]
+    );
 }

@@ -11,7 +11,7 @@
 //! | `lastEventAt`, `lastEventType` | N, S | the newest event's time (epoch ms) and type |
 //! | `windows` | B | the buckets of the three windows (postcard: varints) |
 //! | `sessions` | B | the session spans within reach of a late event (postcard) |
-//! | `recentEventIds` | B | digests of the last 100 event ids applied |
+//! | `recentEventIds` | B | digests of the last 100 event ids applied (older ones: [`crate::applied_events`]) |
 //! | `checkpoints` | L | the highest sequence number applied per shard |
 //!
 //! The windows and sessions are binary because every write pays for the whole item (a write
@@ -29,7 +29,7 @@ use super::spec::{
 };
 use super::window::{Buckets, Totals};
 use crate::events::{ActivityEvent, ActivityType};
-use crate::exactly_once::{Admission, Checkpoints, RecentEventIds, SequenceNumber, admit};
+use crate::exactly_once::{Admission, Checkpoints, RecentEventIds, Record, SequenceNumber, admit};
 
 /// One item of the features table.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -114,20 +114,22 @@ impl FeatureItem {
         }
     }
 
-    /// Applies record `sequence` of `shard`, carrying this user's `event`, exactly once.
+    /// Applies record `sequence` of `shard`, carrying this user's `event`, exactly once;
+    /// `marked` when its event id is among those applied in the last 24 hours.
     pub fn apply_record(
         &mut self,
         shard: &str,
         sequence: &SequenceNumber,
         event: &ActivityEvent,
+        marked: bool,
     ) -> RecordOutcome {
-        match admit(
-            &mut self.checkpoints,
-            &self.recent_event_ids,
+        let record = Record {
             shard,
             sequence,
-            &event.event_id,
-        ) {
+            event_id: &event.event_id,
+            marked,
+        };
+        match admit(&mut self.checkpoints, &self.recent_event_ids, record) {
             Admission::AlreadyApplied => RecordOutcome::AlreadyApplied,
             Admission::Duplicate => RecordOutcome::Duplicate,
             Admission::New(digest) => {

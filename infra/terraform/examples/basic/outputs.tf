@@ -18,9 +18,19 @@ output "aggregates_table_name" {
   value       = module.stack.table_names["aggregates"]
 }
 
+output "aggregates_event_ids_table_name" {
+  description = "Name of the table of event ids stream-enrichment applied in the last 24 hours."
+  value       = module.stack.table_names["aggregates-event-ids"]
+}
+
 output "features_table_name" {
   description = "Name of the per-user online features table (written by feature-updates)."
   value       = module.stack.table_names["features"]
+}
+
+output "features_event_ids_table_name" {
+  description = "Name of the table of event ids feature-updates applied in the last 24 hours."
+  value       = module.stack.table_names["features-event-ids"]
 }
 
 output "todo_api_function_name" {
