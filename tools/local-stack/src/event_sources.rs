@@ -20,6 +20,10 @@ use crate::functions::FunctionPool;
 use crate::logs::LogSink;
 use crate::resources::Queue;
 
+/// How long a poller's `ReceiveMessage` waits for a first message. The emulator fixes a
+/// received message's visibility timeout when the call begins, not when the message comes.
+pub const LONG_POLL_SECONDS: i32 = 1;
+
 /// What an event source has done, for summaries and tests.
 #[derive(Debug, Default)]
 pub struct EventSourceStats {
@@ -86,7 +90,11 @@ async fn poll(source: Arc<QueueSource>) {
                 .receive_message()
                 .queue_url(&source.queue.url)
                 .max_number_of_messages(wanted)
-                .wait_time_seconds(if messages.is_empty() { 1 } else { 0 })
+                .wait_time_seconds(if messages.is_empty() {
+                    LONG_POLL_SECONDS
+                } else {
+                    0
+                })
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .message_attribute_names("All")
                 .send()

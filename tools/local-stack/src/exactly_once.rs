@@ -1,9 +1,9 @@
 //! The pipeline under faults, crashes and duplicates. Two fixed workloads of user activity
 //! (Zipf-distributed users, every type, purchases with amounts, event times over the last two
 //! hours, published out of order) go through the whole stack while the fault proxies
-//! ([`crate::fault_proxy`]) fault a share of the functions' AWS requests and kill the stream
-//! functions' processes mid-batch: one workload publishes each event once, the other each event
-//! twice (a producer's resend, with the same `eventId`). Once the pipeline is quiet, the
+//! ([`crate::fault_proxy`]) fault a share of the functions' AWS requests and kill the
+//! processes of every function an event source feeds mid-batch: one workload publishes each
+//! event once, the other each event twice (a producer's resend, with the same `eventId`). Once the pipeline is quiet, the
 //! DynamoDB state must be what the events alone determine:
 //!
 //! - every user's features item, evaluated at one read time, equal to the brute-force
@@ -29,8 +29,9 @@ use time::format_description::well_known::Rfc3339;
 use crate::demo::render_verdict;
 use crate::demo_events::queue_messages;
 use crate::demo_features::{self, GeneratedEvent, users_of};
+use crate::event_sources;
 use crate::fault_proxy::{FaultCounts, FaultPlan};
-use crate::resources::Clients;
+use crate::resources::{Clients, Queue};
 use crate::stack::RunningStack;
 
 /// Users' shares follow Zipf's law with this exponent: a few hot users, a long tail.
@@ -56,9 +57,13 @@ pub struct ExactlyOnceOptions {
     /// The workloads' seed: the same seed, the same events.
     pub seed: u64,
     pub faults: FaultPlan,
-    /// Each stream function's process is killed right after its 1st, 2nd, ... up to this
-    /// many-th request since the last kill.
+    /// The process of each function an event source feeds is killed right after its 1st,
+    /// 2nd, ... up to this many-th request since the last kill.
     pub crash_points: u64,
+    /// A killed invocation's SQS batch comes back this long after it was received: the
+    /// visibility timeout of the queues feeding functions, for the run (the deployed one, six
+    /// times the function's timeout, would hold each killed batch for minutes).
+    pub queue_redelivery: Duration,
     /// How long the pipeline may take to apply every event and fall quiet.
     pub timeout: Duration,
 }
@@ -282,9 +287,21 @@ pub async fn run(
             now,
         ),
     ];
+    let mut visibility_restores = Vec::new();
+    for queue in fed_queues(stack) {
+        match shorten_visibility(&stack.clients, &queue.url, options.queue_redelivery).await {
+            Ok(deployed) => visibility_restores.push((queue, deployed)),
+            Err(error) => report.failures.push(error),
+        }
+    }
+    if !visibility_restores.is_empty() {
+        // A long poll already waiting receives with the visibility timeout it began with.
+        let long_poll = event_sources::LONG_POLL_SECONDS.unsigned_abs();
+        tokio::time::sleep(Duration::from_secs((long_poll + 1).into())).await;
+    }
     for (function, proxy) in &stack.fault_proxies {
         proxy.set_plan(options.faults);
-        if stream_function(stack, function) {
+        if sources_of(stack, function).next().is_some() {
             proxy.schedule_crashes(1..=options.crash_points);
         }
     }
@@ -330,6 +347,11 @@ pub async fn run(
         }
         report.faults.insert(function.clone(), counts);
     }
+    for (queue, deployed) in visibility_restores {
+        if let Err(error) = set_visibility(&stack.clients, &queue.url, &deployed).await {
+            report.failures.push(error);
+        }
+    }
 
     for (workload, published) in workloads.iter().zip(published) {
         let mut outcome = WorkloadReport {
@@ -370,14 +392,62 @@ pub async fn run(
     report
 }
 
-/// Whether `function` is fed by a stream: its batches come back at once after a crash (an SQS
-/// batch would wait out the queue's visibility timeout).
-fn stream_function(stack: &RunningStack, function: &str) -> bool {
-    stack.event_sources.keys().any(|key| {
-        key.split_once("<-").is_some_and(|(f, source)| {
-            f == function && stack.resources.streams.contains_key(source)
-        })
+/// The manifest keys of the queues and streams feeding `function`.
+fn sources_of<'a>(stack: &'a RunningStack, function: &'a str) -> impl Iterator<Item = &'a str> {
+    stack.event_sources.keys().filter_map(move |key| {
+        key.split_once("<-")
+            .filter(|(fed, _)| *fed == function)
+            .map(|(_, source)| source)
     })
+}
+
+/// The queues that feed a function with a fault proxy.
+fn fed_queues(stack: &RunningStack) -> Vec<&Queue> {
+    let mut queues: Vec<&Queue> = stack
+        .fault_proxies
+        .keys()
+        .flat_map(|function| sources_of(stack, function))
+        .filter_map(|source| stack.resources.queues.get(source))
+        .collect();
+    queues.dedup_by(|a, b| a.url == b.url);
+    queues
+}
+
+/// Sets the queue's visibility timeout to `redelivery`; the one it had.
+async fn shorten_visibility(
+    clients: &Clients,
+    url: &str,
+    redelivery: Duration,
+) -> Result<String, String> {
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::VisibilityTimeout)
+        .send()
+        .await
+        .map_err(|error| format!("reading the visibility timeout of {url}: {error:?}"))?;
+    let deployed = attributes
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout))
+        .cloned()
+        .ok_or_else(|| format!("{url} has no visibility timeout"))?;
+    set_visibility(clients, url, &redelivery.as_secs().max(1).to_string()).await?;
+    Ok(deployed)
+}
+
+async fn set_visibility(clients: &Clients, url: &str, seconds: &str) -> Result<(), String> {
+    clients
+        .sqs
+        .set_queue_attributes()
+        .queue_url(url)
+        .attributes(QueueAttributeName::VisibilityTimeout, seconds)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|error| {
+            format!("setting the visibility timeout of {url} to {seconds} s: {error:?}")
+        })
 }
 
 /// Publishes each event `deliveries` times in a row (a producer's resends carry the same

@@ -143,10 +143,15 @@ struct ReliabilityArgs {
     /// Events of each pipeline workload (one is published once per event, the other twice).
     #[arg(long, default_value_t = 600)]
     workload_events: usize,
-    /// Kills of each stream function's process mid-batch: right after its 1st, 2nd, ... request
-    /// since the previous kill.
+    /// Kills of the process of each function an event source feeds, mid-batch: right after
+    /// its 1st, 2nd, ... request since the previous kill.
     #[arg(long, default_value_t = 5)]
     crash_points: u64,
+    /// Seconds until a killed invocation's SQS batch comes back: the visibility timeout of the
+    /// queues feeding functions while the workloads run (deployed: six times the function's
+    /// timeout). At least the function's timeout, or batches come back while still in work.
+    #[arg(long, default_value_t = 30)]
+    crash_redelivery_seconds: u64,
     /// Seconds the pipeline may take to apply the workloads and fall quiet.
     #[arg(long, default_value_t = 300)]
     workload_timeout: u64,
@@ -299,6 +304,7 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
             slowest: Duration::from_millis(args.fault_slowest_ms),
         },
         crash_points: args.crash_points,
+        queue_redelivery: Duration::from_secs(args.crash_redelivery_seconds),
         timeout: Duration::from_secs(args.workload_timeout),
     };
     let checks = async {

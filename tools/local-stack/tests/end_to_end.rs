@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sqs::types::QueueAttributeName;
 use hyper::{Method, StatusCode};
 use local_stack::api_tests::{self, ApiTestOptions, ApiTestReport};
 use local_stack::bad_input;
@@ -624,8 +625,9 @@ async fn the_smoke_test_script_passes_against_the_local_stack_and_fails_on_a_wro
 /// owner's tasks; a short paced load of every route answers every request as documented; the
 /// APIs answer schemathesis's cases as their documents say; and two small workloads (one
 /// published once, one twice) through the pipeline under 10% faulted AWS requests and two
-/// kills of each stream function mid-batch leave the features and aggregates exactly as the
-/// events determine.
+/// kills mid-batch of each function an event source feeds (event-router's batches coming back
+/// after a shortened visibility timeout, set back afterwards) leave the features and aggregates
+/// exactly as the events determine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reliability_checks_pass_on_a_fresh_stack() {
     let prefix = unique_prefix("reliability");
@@ -669,9 +671,19 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
             slowest: Duration::from_secs(2),
         },
         crash_points: 2,
+        queue_redelivery: Duration::from_secs(30),
         timeout: Duration::from_secs(180),
     };
     let exactly_once = exactly_once::run(&stack, &prefix, &exactly_once_options).await;
+    let ingest_visibility = stack
+        .clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&stack.resources.queues["ingest"].url)
+        .attribute_names(QueueAttributeName::VisibilityTimeout)
+        .send()
+        .await
+        .expect("reads the ingest queue's attributes");
     let bad_input = bad_input::run(&stack, &prefix).await;
     stack.stop().await;
     assert!(bad_input.passed(), "{}", bad_input.render());
@@ -691,7 +703,21 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
     assert_eq!(bad_input.rejects_seen, total.rejected);
     assert!(exactly_once.passed(), "{}", exactly_once.render());
     let injected = exactly_once.injected();
-    assert_eq!(injected.crashes, 4, "{}", exactly_once.render());
+    assert_eq!(injected.crashes, 6, "{}", exactly_once.render());
+    assert_eq!(
+        exactly_once.faults["event-router"].crashes,
+        2,
+        "{}",
+        exactly_once.render()
+    );
+    assert_eq!(
+        ingest_visibility
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout))
+            .map(String::as_str),
+        Some("180"),
+        "the deployed visibility timeout is back"
+    );
     assert!(injected.injected() > 10, "{}", exactly_once.render());
     for workload in &exactly_once.workloads {
         assert_eq!(workload.drift(), 0);
