@@ -141,6 +141,10 @@ BUDGET_TIME_UNITS = {"DAILY", "MONTHLY", "QUARTERLY", "ANNUALLY"}
 BUDGET_NOTIFICATION_TYPES = {"ACTUAL", "FORECASTED"}
 DASHBOARD_VARIABLES = ("prefix", "region", "api_id")
 DASHBOARD_PREFIX = "${prefix}-"
+# The IAM actions that write a DynamoDB table: what a function's own count of write units covers.
+DYNAMODB_WRITE_ACTIONS = frozenset({
+    "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:TransactWriteItems",
+})
 # Dashboard dimensions that name a manifest resource, by the manifest section holding it.
 DASHBOARD_RESOURCE_DIMENSIONS = {
     "FunctionName": "functions", "QueueName": "queues", "StreamName": "streams", "TableName": "tables",
@@ -1886,8 +1890,15 @@ def check_dashboard(manifest: dict[str, Any], text: str) -> list[str]:
     metrics, unread = dashboard_metrics(body)
     problems += [f"{file} {problem}" for problem in unread]
     namespace = emf_namespace()
+    # Per widget: the functions whose own write units it plots, and the tables whose consumed ones.
+    counted: dict[str, set[str]] = {}
+    consumed: dict[str, set[str]] = {}
     for metric_namespace, metric, values, names, widget in metrics:
         where = f"{file} {widget}"
+        if metric_namespace == namespace and metric == "WriteCapacityUnits":
+            counted.setdefault(widget, set()).add(str(values.get("FunctionName") or "")[len(DASHBOARD_PREFIX):])
+        if metric_namespace == "AWS/DynamoDB" and metric == "ConsumedWriteCapacityUnits":
+            consumed.setdefault(widget, set()).add(str(values.get("TableName") or "")[len(DASHBOARD_PREFIX):])
         for name, value in values.items():
             problems += _dashboard_dimension(manifest, where, name, value)
         if metric_namespace != namespace:
@@ -1906,7 +1917,26 @@ def check_dashboard(manifest: dict[str, Any], text: str) -> list[str]:
                 f"{where}: {metric} of {function} is plotted with dimensions {sorted(names)}, which {function} "
                 f"records it with {sorted(sorted(dimensions) for dimensions in recorded)}: the graph would stay empty"
             )
+    for widget, functions in counted.items():
+        if widget not in consumed:
+            continue
+        for function in sorted(functions & set(manifest["functions"])):
+            missing = written_tables(manifest, function) - consumed[widget]
+            if missing:
+                problems.append(
+                    f"{file} {widget}: WriteCapacityUnits of {function} counts its writes to {', '.join(sorted(missing))} too, "
+                    f"but the widget plots ConsumedWriteCapacityUnits of {', '.join(sorted(consumed[widget]))} only: the lines cannot agree"
+                )
     return problems
+
+
+def written_tables(manifest: dict[str, Any], function: str) -> set[str]:
+    """The manifest tables `function` may write."""
+    return {
+        permission["table"]
+        for permission in manifest["functions"][function].get("permissions", [])
+        if "table" in permission and DYNAMODB_WRITE_ACTIONS & set(permission.get("actions", []))
+    }
 
 
 # --------------------------------------------------------------------------- Terraform checkers
@@ -4603,6 +4633,20 @@ class CheckersFindDrift(Fixtures):
         self.assertFinds(problems, "TableName 'features' is not ${prefix}-<name> of one of the manifest's tables")
         self.assertFinds(problems, "ApiId '${prefix}-http-api' must be ${api_id}")
         self.assertFinds(problems, "VariantName 'primary' must be AllTraffic")
+
+    def test_dashboard_compares_a_functions_write_units_with_every_table_it_writes(self) -> None:
+        self.assertEqual(check_dashboard(self.manifest, self.dashboard_text()), [])
+        body = json.loads(self.dashboard_text())
+        panel = next(w for w in body["widgets"] if w["properties"]["title"].startswith("Feature store write units"))
+        panel["properties"]["metrics"] = [
+            row for row in panel["properties"]["metrics"] if "${prefix}-features-event-ids" not in row
+        ]
+        problems = check_dashboard(self.manifest, json.dumps(body))
+        self.assertFinds(
+            problems, "widget 'Feature store write units (per minute)'",
+            "WriteCapacityUnits of feature-updates counts its writes to features-event-ids too",
+            "plots ConsumedWriteCapacityUnits of features only",
+        )
 
     def test_dashboard_rows_that_cannot_be_read(self) -> None:
         body = json.loads(self.dashboard_text())
