@@ -3853,14 +3853,14 @@ class CheckersFindDrift(Fixtures):
         self.props(template, "FeatureUpdatesEnrichedEventSource")["DestinationConfig"]["OnFailure"]["Destination"] = {
             "Fn::GetAtt": ["EnrichmentFailuresQueue", "Arn"],
         }
-        self.statement(template, "FeatureUpdatesRole", "FeaturesTable")["Action"].remove("dynamodb:GetItem")
+        self.statement(template, "FeatureUpdatesRole", "FeaturesTable")["Action"].remove("dynamodb:PutItem")
         self.props(template, "FeatureFailuresQueue")["MessageRetentionPeriod"] = 345600
         self.props(template, "FeatureUpdatesFunction")["Environment"]["Variables"]["FEATURES_TABLE"] = {"Ref": "AggregatesTable"}
         problems = check_sam(self.manifest, template)
         where = "FeatureUpdatesEnrichedEventSource (function feature-updates, stream enriched)"
         self.assertFinds(problems, where, "EventSourceArn", "${EnrichedStream.Arn}")
         self.assertFinds(problems, where, "DestinationConfig", "${FeatureFailuresQueue.Arn}")
-        self.assertFinds(problems, "FeatureUpdatesRole", "does not grant dynamodb:GetItem on ${FeaturesTable.Arn}")
+        self.assertFinds(problems, "FeatureUpdatesRole", "does not grant dynamodb:PutItem on ${FeaturesTable.Arn}")
         self.assertFinds(problems, "FeatureFailuresQueue (queue feature-failures)", "MessageRetentionPeriod is 345600")
         self.assertFinds(problems, "FeatureUpdatesFunction", "Environment FEATURES_TABLE", '{"Ref": "FeaturesTable"}')
 

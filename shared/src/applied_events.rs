@@ -212,20 +212,29 @@ async fn write(
         .send()
         .await
         .map_err(|error| failure("BatchWriteItem", &error))?;
+    // An unprocessed item that names none of the ids sent could be any of them: send all again
+    // (a put of an id already there only moves its expiry).
     let text = |item: &Item, name: &str| item.get(name)?.as_s().ok().cloned();
     let unprocessed = output
         .unprocessed_items
         .unwrap_or_default()
         .into_values()
         .flatten()
-        .filter_map(|request| {
-            let item = request.put_request?.item;
-            Some(AppliedEvent {
-                user_id: text(&item, USER_ID)?,
-                event_id: text(&item, EVENT_ID)?,
-            })
+        .map(|request| {
+            let item = request.put_request.map(|put| put.item).unwrap_or_default();
+            let event = AppliedEvent {
+                user_id: text(&item, USER_ID).unwrap_or_default(),
+                event_id: text(&item, EVENT_ID).unwrap_or_default(),
+            };
+            if events.contains(&event) {
+                Ok(event)
+            } else {
+                Err(Failure::Transient(
+                    "BatchWriteItem left unprocessed an item it does not name".into(),
+                ))
+            }
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     let units = output
         .consumed_capacity
         .unwrap_or_default()

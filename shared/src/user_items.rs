@@ -64,18 +64,16 @@ impl<T> UserKey<T> {
         key
     }
 
-    /// The key of `item`, read from table `table`; `None` without a user id.
-    fn of_item(table: T, item: &Item) -> Option<Self> {
-        let text = |name| {
-            item.get(name)
-                .and_then(|value: &AttributeValue| value.as_s().ok())
-                .cloned()
-        };
-        Some(Self {
-            table,
-            user_id: text(USER_ID)?,
-            event_id: text(EVENT_ID),
-        })
+    /// Whether `item` (an item or a key DynamoDB answered with) is the one this key names.
+    /// Matched against the keys asked for, never rebuilt from the item: an item may carry an
+    /// attribute named like another table's key.
+    fn identifies(&self, item: &Item) -> bool {
+        let text = |name| item.get(name).and_then(|value| value.as_s().ok());
+        text(USER_ID) == Some(&self.user_id)
+            && self
+                .event_id
+                .as_ref()
+                .is_none_or(|event_id| text(EVENT_ID) == Some(event_id))
     }
 }
 
@@ -240,33 +238,31 @@ async fn call<T: Copy + Eq>(
         .send()
         .await
         .map_err(|error| failure("BatchGetItem", &error))?;
-    let table_of = |name: &str| {
-        tables
-            .iter()
-            .find(|table| table.name == name)
-            .map(|table| table.table)
+    // Every item and unprocessed key must be one asked for: anything else would leave a key
+    // neither found nor unprocessed, which reads as absent.
+    let asked = |name: &str, item: &Item| {
+        let table = tables.iter().find(|table| table.name == name)?.table;
+        keys.iter()
+            .find(|key| key.table == table && key.identifies(item))
+            .cloned()
+    };
+    let unexpected = |name: &str| {
+        Failure::Permanent(format!(
+            "BatchGetItem answered with a key of table {name} that was not asked for"
+        ))
     };
     let mut items = Vec::new();
     for (name, table_items) in output.responses.unwrap_or_default() {
-        let Some(table) = table_of(&name) else {
-            continue;
-        };
         for item in table_items {
-            if let Some(key) = UserKey::of_item(table, &item) {
-                items.push((key, item));
-            }
+            let key = asked(&name, &item).ok_or_else(|| unexpected(&name))?;
+            items.push((key, item));
         }
     }
     let mut unprocessed = Vec::new();
     for (name, left) in output.unprocessed_keys.unwrap_or_default() {
-        let Some(table) = table_of(&name) else {
-            continue;
-        };
-        unprocessed.extend(
-            left.keys()
-                .iter()
-                .filter_map(|key| UserKey::of_item(table, key)),
-        );
+        for key in left.keys() {
+            unprocessed.push(asked(&name, key).ok_or_else(|| unexpected(&name))?);
+        }
     }
     let units = output
         .consumed_capacity

@@ -11,7 +11,8 @@
 //! 5. answer with the first record of any user (or reject) not fully done: Kinesis retries
 //!    from it, and everything before it is applied.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 
 use aws_lambda_events::kinesis::KinesisEvent;
 use aws_lambda_events::streams::KinesisEventResponse;
@@ -261,7 +262,8 @@ impl FeatureUpdater {
     }
 
     /// Applies one user's records to `stored` and writes the item once; after a conflict, reads
-    /// it again and re-applies, up to the configured attempts.
+    /// the item and the records' applied event ids again and re-applies, up to the configured
+    /// attempts.
     async fn update_user(
         &self,
         user_id: &str,
@@ -271,10 +273,11 @@ impl FeatureUpdater {
         deadline: Instant,
     ) -> UserResult {
         let mut result = UserResult::default();
+        let mut marked = Cow::Borrowed(marked);
         for attempt in 1..=self.max_write_attempts {
             let read_version = stored.as_ref().map(|item| item.version);
             let mut item = stored.take().unwrap_or_else(|| FeatureItem::new(user_id));
-            result.outcome = apply_user(&mut item, incoming, marked);
+            result.outcome = apply_user(&mut item, incoming, &marked);
             if !result.outcome.changed_item() {
                 return result;
             }
@@ -299,17 +302,18 @@ impl FeatureUpdater {
                         break;
                     }
                     tokio::time::sleep(pause).await;
-                    result.reads += 1;
-                    match self.store.read_one(user_id).await {
-                        Ok((fresh, units)) => {
-                            result.read_units += units;
-                            stored = fresh;
-                        }
-                        Err(reason) => {
-                            result.failure = Some(reason);
-                            return result;
-                        }
+                    // The other writer may have applied and recorded some of these events,
+                    // and pushed them out of the item's last ids since.
+                    let by_user = BTreeMap::from([(user_id.to_owned(), incoming.to_vec())]);
+                    let mut reads = self.store.read(&by_user, deadline).await;
+                    result.reads += reads.calls;
+                    result.read_units += reads.capacity_units;
+                    if let Some((_, reason)) = reads.unread.pop() {
+                        result.failure = Some(reason);
+                        return result;
                     }
+                    stored = reads.items.remove(user_id).flatten();
+                    marked = Cow::Owned(reads.marked.remove(user_id).unwrap_or_default());
                 }
             }
         }

@@ -1,17 +1,15 @@
 //! The DynamoDB adapter: a batch's users' items and which of its event ids were applied in the
 //! last 24 hours read in one BatchGetItem (strongly consistent, through
-//! [`shared::user_items`]), one item re-read with GetItem after a conditional-check race, each
-//! changed item written back with a PutItem conditional on its version.
+//! [`shared::user_items`]; the same read for one user again after a conditional-check race),
+//! each changed item written back with a PutItem conditional on its version.
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use shared::applied_events::{self, Marked};
 use shared::delivery::Backoff;
-use shared::dynamo::describe;
 use shared::features::FeatureItem;
 use shared::stream_batch::Incoming;
-use shared::user_items::{self, TableRead, USER_ID, UserKey};
+use shared::user_items::{self, TableRead, UserKey};
 use tokio::time::Instant;
 
 pub use shared::user_items::WriteError;
@@ -115,26 +113,6 @@ impl Store {
             }
         }
         reads
-    }
-
-    /// Reads one user's item again, strongly consistent; returns it and the read units used.
-    pub async fn read_one(&self, user_id: &str) -> Result<(Option<FeatureItem>, f64), String> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(USER_ID, AttributeValue::S(user_id.to_owned()))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|error| format!("GetItem: {}", describe(&error)))?;
-        let units = output
-            .consumed_capacity()
-            .and_then(|consumed| consumed.capacity_units())
-            .unwrap_or_default();
-        let item = output.item.map(FeatureItem::from_stored).transpose()?;
-        Ok((item, units))
     }
 
     /// Writes `item` if the stored one is still at `read_version` (absent when `None`);

@@ -18,8 +18,9 @@ const PROFILES: &str = "profiles";
 const AGGREGATES: &str = "aggregates";
 const APPLIED: &str = "aggregates-event-ids";
 
-/// Answers BatchGetItem: the profile of `u1` is found; the first `unprocessed_rounds` calls
-/// leave every aggregates key unprocessed. Records each call's request.
+/// Answers BatchGetItem: the profile of `u1` is found (carrying an `eventId` attribute, as an
+/// imported profile may: it is still the profile); the first `unprocessed_rounds` calls leave
+/// every aggregates key unprocessed. Records each call's request.
 async fn dynamodb(unprocessed_rounds: usize) -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -35,7 +36,10 @@ async fn dynamodb(unprocessed_rounds: usize) -> (String, Arc<std::sync::Mutex<Ve
             responses[PROFILES] = Value::Array(
                 keys.iter()
                     .filter(|key| key["userId"]["S"] == "u1")
-                    .map(|_| json!({"userId": {"S": "u1"}, "segment": {"S": "frequent"}}))
+                    .map(|_| {
+                        json!({"userId": {"S": "u1"}, "segment": {"S": "frequent"},
+                            "eventId": {"S": "signup-u1"}})
+                    })
                     .collect(),
             );
         }
@@ -130,6 +134,37 @@ async fn keys_still_unprocessed_at_the_deadline_are_reported_unread() {
     assert!(reads.calls >= 2);
 }
 
+/// An answer naming a table the call did not ask for, or an item of no key asked for, cannot
+/// say which keys are absent: every key of the call is unread, not absent.
+#[tokio::test]
+async fn an_answer_about_keys_not_asked_for_leaves_the_keys_unread() {
+    for answer in [
+        json!({"Responses": {"another-table": [{"userId": {"S": "u1"}}]}}),
+        json!({"Responses": {AGGREGATES: [{"userId": {"S": "u9"}}]}}),
+        json!({"Responses": {}, "UnprocessedKeys": {"another-table": {"Keys": [{"userId": {"S": "u1"}}]}}}),
+    ] {
+        let body = answer.to_string();
+        let endpoint = fake_endpoint::serve(move |_| FakeResponse {
+            delay: Duration::ZERO,
+            status: 200,
+            headers: vec![("Content-Type", "application/x-amz-json-1.0".into())],
+            body: body.clone(),
+        })
+        .await;
+        let reads = store(&endpoint)
+            .await
+            .read(keys(), Instant::now() + Duration::from_secs(10))
+            .await;
+        assert_eq!(reads.unread.len(), 4, "{answer}: {:?}", reads.unread);
+        assert!(
+            reads.unread[0].1.contains("not asked for"),
+            "{:?}",
+            reads.unread[0]
+        );
+        assert_eq!(reads.calls, 1, "asking again cannot help: {answer}");
+    }
+}
+
 /// Answers BatchWriteItem: the first `unprocessed_rounds` calls leave their last item
 /// unprocessed. Records each call's request.
 async fn dynamodb_writes(unprocessed_rounds: usize) -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
@@ -219,4 +254,46 @@ async fn applied_event_ids_still_unprocessed_at_the_deadline_are_reported_with_t
             event_id: "e1".into()
         }]
     );
+}
+
+/// An unprocessed item that names no id sent could stand for any of them: the call's ids are
+/// all sent again, none counted recorded before.
+#[tokio::test]
+async fn an_unprocessed_item_naming_no_id_sent_sends_every_id_again() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&requests);
+    let endpoint = fake_endpoint::serve(move |request| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        seen.lock().unwrap().push(body);
+        let unprocessed = if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            json!({ APPLIED: [{"PutRequest": {"Item": {"userId": {"S": "u0"}}}}] })
+        } else {
+            json!({})
+        };
+        FakeResponse {
+            delay: Duration::ZERO,
+            status: 200,
+            headers: vec![("Content-Type", "application/x-amz-json-1.0".into())],
+            body: json!({"UnprocessedItems": unprocessed}).to_string(),
+        }
+    })
+    .await;
+    let recorded = applied_events(&endpoint)
+        .await
+        .record(
+            applied(3),
+            time::OffsetDateTime::now_utc(),
+            Instant::now() + Duration::from_secs(10),
+        )
+        .await;
+    assert!(recorded.failed.is_empty(), "{:?}", recorded.failed);
+    assert_eq!(recorded.recorded, 3);
+    let sizes: Vec<usize> = requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|request| request["RequestItems"][APPLIED].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [3, 3]);
 }
