@@ -321,7 +321,6 @@ async fn supervise(
             .lock()
             .unwrap()
             .insert(instance, Arc::clone(&environment));
-        let mut polled = environment.polled();
         let mut initialized = false;
         let ended = loop {
             tokio::select! {
@@ -343,15 +342,13 @@ async fn supervise(
                     environment.fail_in_flight(Outcome::Crashed("the stack stopped".into()));
                     return;
                 }
-                changed = polled.changed(), if !initialized => {
-                    if changed.is_ok() && *polled.borrow() {
-                        // A process that finished init is not crash-looping: its replacement,
-                        // if it needs one, starts without delay.
-                        initialized = true;
-                        restarts = 0;
-                        if let Some(ready) = ready.take() {
-                            let _ = ready.send(Ok(()));
-                        }
+                () = environment.initialized(), if !initialized => {
+                    // A process that finished init is not crash-looping: its replacement, if
+                    // it needs one, starts without delay.
+                    initialized = true;
+                    restarts = 0;
+                    if let Some(ready) = ready.take() {
+                        let _ = ready.send(Ok(()));
                     }
                 }
             }

@@ -97,9 +97,12 @@ impl Environment {
         self.kill_reason.lock().unwrap().clone()
     }
 
-    /// Becomes `true` when the process first asks for an invocation: its init is done.
-    pub fn polled(&self) -> watch::Receiver<bool> {
-        self.polled.subscribe()
+    /// Resolves once the process has asked for an invocation (its init is done), also when it
+    /// asked before anyone waited: a fast process can poll before its supervisor looks.
+    pub async fn initialized(&self) {
+        let mut polled = self.polled.subscribe();
+        // `wait_for` checks the current value first; `changed` would miss an earlier poll.
+        let _ = polled.wait_for(|polled| *polled).await;
     }
 
     /// What the process reported through `init/error`, if anything.
@@ -259,4 +262,37 @@ pub async fn serve(environment: Arc<Environment>) -> std::io::Result<(SocketAddr
         Arc::clone(&environment).handle(request)
     });
     Ok((address, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment() -> (Arc<Environment>, mpsc::Sender<Invocation>) {
+        let (sender, receiver) = mpsc::channel(1);
+        let queue: Queue = Arc::new(tokio::sync::Mutex::new(receiver));
+        let environment = Environment::new("arn".into(), Duration::from_secs(1), queue);
+        (environment, sender)
+    }
+
+    #[tokio::test]
+    async fn a_poll_before_anyone_waits_still_counts_as_init_done() {
+        let (environment, _sender) = environment();
+        let polling = Arc::clone(&environment);
+        let poll = tokio::spawn(async move { polling.next().await });
+        while !*environment.polled.borrow() {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::timeout(Duration::from_secs(1), environment.initialized())
+            .await
+            .expect("the earlier poll is seen");
+        poll.abort();
+    }
+
+    #[tokio::test]
+    async fn init_is_not_done_before_the_first_poll() {
+        let (environment, _sender) = environment();
+        let waited = tokio::time::timeout(Duration::from_millis(50), environment.initialized());
+        assert!(waited.await.is_err());
+    }
 }
