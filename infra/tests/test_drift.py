@@ -1855,6 +1855,11 @@ def dashboard_metrics(body: Any) -> tuple[list[tuple[str, str, dict[str, Any], f
     return metrics, problems
 
 
+def dashboard_key(values: dict[str, Any], dimension: str) -> str:
+    """The manifest key a dashboard dimension names (its value without the ${prefix}- part)."""
+    return str(values.get(dimension) or "")[len(DASHBOARD_PREFIX):]
+
+
 def _dashboard_dimension(manifest: dict[str, Any], where: str, name: str, value: Any) -> list[str]:
     """A dimension value that names a resource names a manifest one, as deployed."""
     if name in DASHBOARD_RESOURCE_DIMENSIONS:
@@ -1896,14 +1901,14 @@ def check_dashboard(manifest: dict[str, Any], text: str) -> list[str]:
     for metric_namespace, metric, values, names, widget in metrics:
         where = f"{file} {widget}"
         if metric_namespace == namespace and metric == "WriteCapacityUnits":
-            counted.setdefault(widget, set()).add(str(values.get("FunctionName") or "")[len(DASHBOARD_PREFIX):])
+            counted.setdefault(widget, set()).add(dashboard_key(values, "FunctionName"))
         if metric_namespace == "AWS/DynamoDB" and metric == "ConsumedWriteCapacityUnits":
-            consumed.setdefault(widget, set()).add(str(values.get("TableName") or "")[len(DASHBOARD_PREFIX):])
+            consumed.setdefault(widget, set()).add(dashboard_key(values, "TableName"))
         for name, value in values.items():
             problems += _dashboard_dimension(manifest, where, name, value)
         if metric_namespace != namespace:
             continue
-        function = str(values.get("FunctionName") or "")[len(DASHBOARD_PREFIX):]
+        function = dashboard_key(values, "FunctionName")
         if function not in manifest["functions"]:
             continue  # reported as a dimension that names no manifest function
         recorded = emf_recordings(function).get(metric, set())

@@ -34,6 +34,18 @@ pub struct FakeResponse {
     pub delay: std::time::Duration,
 }
 
+impl FakeResponse {
+    /// An immediate answer in the AWS JSON 1.0 protocol (DynamoDB's).
+    pub fn aws_json(status: u16, body: impl Into<String>) -> Self {
+        Self {
+            status,
+            headers: vec![("Content-Type", "application/x-amz-json-1.0".into())],
+            body: body.into(),
+            delay: std::time::Duration::ZERO,
+        }
+    }
+}
+
 /// Serves `respond` on a free loopback port until the runtime ends; returns the endpoint URL.
 pub async fn serve<F>(respond: F) -> String
 where

@@ -18,15 +18,6 @@ use tokio::time::Instant;
 const FEATURES: &str = "features";
 const APPLIED: &str = "features-event-ids";
 
-fn answer(status: u16, body: Value) -> FakeResponse {
-    FakeResponse {
-        delay: Duration::ZERO,
-        status,
-        headers: vec![("Content-Type", "application/x-amz-json-1.0".into())],
-        body: body.to_string(),
-    }
-}
-
 /// The item another writer left: version 1, holding none of the batch's events, as after
 /// more than 100 of the user's events since it applied the batch's one.
 fn item_of_the_other_writer(user_id: &str) -> Value {
@@ -56,21 +47,25 @@ async fn after_a_race_an_event_the_other_writer_applied_and_recorded_is_not_appl
             // First read: the user has no item and the event was never applied. The read after
             // the race: the other writer's item, and the event recorded as applied by it.
             "BatchGetItem" if reads_before == 0 => {
-                answer(200, json!({"Responses": {FEATURES: [], APPLIED: []}}))
+                FakeResponse::aws_json(200, json!({"Responses": {FEATURES: [], APPLIED: []}}).to_string())
             }
-            "BatchGetItem" => answer(
+            "BatchGetItem" => FakeResponse::aws_json(
                 200,
                 json!({"Responses": {
                     FEATURES: [item_of_the_other_writer("hot")],
                     APPLIED: [{"userId": {"S": "hot"}, "eventId": {"S": "e-1"}}],
-                }}),
+                }})
+                .to_string(),
             ),
-            "PutItem" if seen.iter().filter(|(op, _)| op == "PutItem").count() == 1 => answer(
-                400,
-                json!({"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
-                       "message": "The conditional request failed"}),
-            ),
-            _ => answer(200, json!({})),
+            "PutItem" if seen.iter().filter(|(op, _)| op == "PutItem").count() == 1 => {
+                FakeResponse::aws_json(
+                    400,
+                    json!({"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                           "message": "The conditional request failed"})
+                    .to_string(),
+                )
+            }
+            _ => FakeResponse::aws_json(200, "{}"),
         }
     })
     .await;

@@ -50,12 +50,10 @@ async fn dynamodb(unprocessed_rounds: usize) -> (String, Arc<std::sync::Mutex<Ve
                 responses[AGGREGATES] = json!([]);
             }
         }
-        FakeResponse {
-            delay: std::time::Duration::ZERO,
-            status: 200,
-            headers: vec![("Content-Type", "application/x-amz-json-1.0".into())],
-            body: json!({"Responses": responses, "UnprocessedKeys": unprocessed}).to_string(),
-        }
+        FakeResponse::aws_json(
+            200,
+            json!({"Responses": responses, "UnprocessedKeys": unprocessed}).to_string(),
+        )
     })
     .await;
     (endpoint, requests)
@@ -144,13 +142,8 @@ async fn an_answer_about_keys_not_asked_for_leaves_the_keys_unread() {
         json!({"Responses": {}, "UnprocessedKeys": {"another-table": {"Keys": [{"userId": {"S": "u1"}}]}}}),
     ] {
         let body = answer.to_string();
-        let endpoint = fake_endpoint::serve(move |_| FakeResponse {
-            delay: Duration::ZERO,
-            status: 200,
-            headers: vec![("Content-Type", "application/x-amz-json-1.0".into())],
-            body: body.clone(),
-        })
-        .await;
+        let endpoint =
+            fake_endpoint::serve(move |_| FakeResponse::aws_json(200, body.clone())).await;
         let reads = store(&endpoint)
             .await
             .read(keys(), Instant::now() + Duration::from_secs(10))
@@ -165,9 +158,12 @@ async fn an_answer_about_keys_not_asked_for_leaves_the_keys_unread() {
     }
 }
 
-/// Answers BatchWriteItem: the first `unprocessed_rounds` calls leave their last item
-/// unprocessed. Records each call's request.
-async fn dynamodb_writes(unprocessed_rounds: usize) -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+/// Answers BatchWriteItem, leaving unprocessed the put requests `leave` picks from each call's
+/// (by call number, from 0). Records each call's request.
+async fn dynamodb_writes_leaving<F>(leave: F) -> (String, Arc<std::sync::Mutex<Vec<Value>>>)
+where
+    F: Fn(usize, &[Value]) -> Vec<Value> + Send + Sync + 'static,
+{
     let calls = Arc::new(AtomicUsize::new(0));
     let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = Arc::clone(&requests);
@@ -175,21 +171,29 @@ async fn dynamodb_writes(unprocessed_rounds: usize) -> (String, Arc<std::sync::M
         let body: Value = serde_json::from_slice(&request.body).unwrap();
         seen.lock().unwrap().push(body.clone());
         let round = calls.fetch_add(1, Ordering::SeqCst);
-        let puts = body["RequestItems"][APPLIED].as_array().unwrap().clone();
-        let unprocessed = if round < unprocessed_rounds {
-            json!({ APPLIED: [puts.last().unwrap()] })
-        } else {
+        let left = leave(round, body["RequestItems"][APPLIED].as_array().unwrap());
+        let unprocessed = if left.is_empty() {
             json!({})
+        } else {
+            json!({ APPLIED: left })
         };
-        FakeResponse {
-            delay: std::time::Duration::ZERO,
-            status: 200,
-            headers: vec![("Content-Type", "application/x-amz-json-1.0".into())],
-            body: json!({"UnprocessedItems": unprocessed}).to_string(),
-        }
+        FakeResponse::aws_json(200, json!({"UnprocessedItems": unprocessed}).to_string())
     })
     .await;
     (endpoint, requests)
+}
+
+/// Answers BatchWriteItem: the first `unprocessed_rounds` calls leave their last item
+/// unprocessed.
+async fn dynamodb_writes(unprocessed_rounds: usize) -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    dynamodb_writes_leaving(move |round, puts| {
+        if round < unprocessed_rounds {
+            puts.last().cloned().into_iter().collect()
+        } else {
+            Vec::new()
+        }
+    })
+    .await
 }
 
 async fn applied_events(endpoint: &str) -> AppliedEventsTable {
@@ -260,22 +264,11 @@ async fn applied_event_ids_still_unprocessed_at_the_deadline_are_reported_with_t
 /// all sent again, none counted recorded before.
 #[tokio::test]
 async fn an_unprocessed_item_naming_no_id_sent_sends_every_id_again() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = Arc::clone(&requests);
-    let endpoint = fake_endpoint::serve(move |request| {
-        let body: Value = serde_json::from_slice(&request.body).unwrap();
-        seen.lock().unwrap().push(body);
-        let unprocessed = if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            json!({ APPLIED: [{"PutRequest": {"Item": {"userId": {"S": "u0"}}}}] })
+    let (endpoint, requests) = dynamodb_writes_leaving(|round, _| {
+        if round == 0 {
+            vec![json!({"PutRequest": {"Item": {"userId": {"S": "u0"}}}})]
         } else {
-            json!({})
-        };
-        FakeResponse {
-            delay: Duration::ZERO,
-            status: 200,
-            headers: vec![("Content-Type", "application/x-amz-json-1.0".into())],
-            body: json!({"UnprocessedItems": unprocessed}).to_string(),
+            Vec::new()
         }
     })
     .await;

@@ -3,8 +3,8 @@
 //! hours, published out of order) go through the whole stack while the fault proxies
 //! ([`crate::fault_proxy`]) fault a share of the functions' AWS requests and kill the
 //! processes of every function an event source feeds mid-batch: one workload publishes each
-//! event once, the other each event twice (a producer's resend, with the same `eventId`). Once the pipeline is quiet, the
-//! DynamoDB state must be what the events alone determine:
+//! event once, the other each event twice (a producer's resend, with the same `eventId`). Once
+//! the pipeline is quiet, the DynamoDB state must be what the events alone determine:
 //!
 //! - every user's features item, evaluated at one read time, equal to the brute-force
 //!   reference of [`crate::demo_features`] (so events counted once: the windows' totals are
@@ -13,7 +13,7 @@
 //!   event time of its events;
 //! - no message on the dead-letter, failure or rejects queues.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -401,24 +401,22 @@ fn sources_of<'a>(stack: &'a RunningStack, function: &'a str) -> impl Iterator<I
     })
 }
 
-/// The queues that feed a function with a fault proxy.
+/// The queues that feed a function with a fault proxy, each once (a second shortening would
+/// read the short timeout back as the one to restore).
 fn fed_queues(stack: &RunningStack) -> Vec<&Queue> {
-    let mut queues: Vec<&Queue> = stack
+    let sources: BTreeSet<&str> = stack
         .fault_proxies
         .keys()
         .flat_map(|function| sources_of(stack, function))
-        .filter_map(|source| stack.resources.queues.get(source))
         .collect();
-    queues.dedup_by(|a, b| a.url == b.url);
-    queues
+    sources
+        .into_iter()
+        .filter_map(|source| stack.resources.queues.get(source))
+        .collect()
 }
 
-/// Sets the queue's visibility timeout to `redelivery`; the one it had.
-async fn shorten_visibility(
-    clients: &Clients,
-    url: &str,
-    redelivery: Duration,
-) -> Result<String, String> {
+/// The queue's visibility timeout, in seconds as SQS gives it.
+pub async fn visibility_timeout(clients: &Clients, url: &str) -> Result<String, String> {
     let attributes = clients
         .sqs
         .get_queue_attributes()
@@ -427,11 +425,20 @@ async fn shorten_visibility(
         .send()
         .await
         .map_err(|error| format!("reading the visibility timeout of {url}: {error:?}"))?;
-    let deployed = attributes
+    attributes
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout))
         .cloned()
-        .ok_or_else(|| format!("{url} has no visibility timeout"))?;
+        .ok_or_else(|| format!("{url} has no visibility timeout"))
+}
+
+/// Sets the queue's visibility timeout to `redelivery`; the one it had.
+async fn shorten_visibility(
+    clients: &Clients,
+    url: &str,
+    redelivery: Duration,
+) -> Result<String, String> {
+    let deployed = visibility_timeout(clients, url).await?;
     set_visibility(clients, url, &redelivery.as_secs().max(1).to_string()).await?;
     Ok(deployed)
 }

@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::types::QueueAttributeName;
 use hyper::{Method, StatusCode};
 use local_stack::api_tests::{self, ApiTestOptions, ApiTestReport};
 use local_stack::bad_input;
@@ -675,15 +674,9 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
         timeout: Duration::from_secs(180),
     };
     let exactly_once = exactly_once::run(&stack, &prefix, &exactly_once_options).await;
-    let ingest_visibility = stack
-        .clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&stack.resources.queues["ingest"].url)
-        .attribute_names(QueueAttributeName::VisibilityTimeout)
-        .send()
-        .await
-        .expect("reads the ingest queue's attributes");
+    let ingest_visibility =
+        exactly_once::visibility_timeout(&stack.clients, &stack.resources.queues["ingest"].url)
+            .await;
     let bad_input = bad_input::run(&stack, &prefix).await;
     stack.stop().await;
     assert!(bad_input.passed(), "{}", bad_input.render());
@@ -711,11 +704,8 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
         exactly_once.render()
     );
     assert_eq!(
-        ingest_visibility
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout))
-            .map(String::as_str),
-        Some("180"),
+        ingest_visibility.as_deref(),
+        Ok("180"),
         "the deployed visibility timeout is back"
     );
     assert!(injected.injected() > 10, "{}", exactly_once.render());
