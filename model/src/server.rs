@@ -251,6 +251,8 @@ pub fn custom_attribute(headers: &hyper::HeaderMap, name: &str) -> Option<String
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Instances {
+    /// Each an object, as the body is.
+    #[serde(deserialize_with = "shared::json::objects")]
     instances: Vec<Instance>,
 }
 
@@ -272,12 +274,17 @@ pub struct Prediction {
 }
 
 fn parse_json(body: &[u8]) -> Result<Vec<Vec<f64>>, Refusal> {
-    let instances: Instances = serde_json::from_slice(body).map_err(|error| {
-        refuse(
-            StatusCode::BAD_REQUEST,
-            format!("the body is not {{\"instances\":[{{\"features\":[numbers…]}},…]}}: {error}"),
-        )
-    })?;
+    // An object: an array of the fields would otherwise pass for one.
+    let instances: Instances = shared::json::expect_object(body)
+        .and_then(|()| serde_json::from_slice(body))
+        .map_err(|error| {
+            refuse(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the body is not {{\"instances\":[{{\"features\":[numbers…]}},…]}}: {error}"
+                ),
+            )
+        })?;
     Ok(instances
         .instances
         .into_iter()
@@ -365,6 +372,39 @@ mod tests {
         let refusal = parse_csv(b"1,2\n3,x\n").unwrap_err();
         assert_eq!(refusal.status, StatusCode::BAD_REQUEST);
         assert_eq!(refusal.message, "row 1, column 1: \"x\" is not a number");
+    }
+
+    #[test]
+    fn a_json_body_and_each_instance_must_be_objects() {
+        assert_eq!(
+            parse_json(br#"{"instances": [{"features": [1, 2.5]}, {"features": [0]}]}"#).unwrap(),
+            vec![vec![1.0, 2.5], vec![0.0]]
+        );
+        // Read by position, each of these passed for {"instances": [{"features": [1, 2]}]}.
+        for (body, wanted) in [
+            (
+                r#"[[{"features": [1, 2]}]]"#,
+                "must be a JSON object, not an array",
+            ),
+            (
+                r#"{"instances": [[[1, 2]]]}"#,
+                "must be a JSON object, not an array",
+            ),
+            (r#"[[[[1, 2]]]]"#, "must be a JSON object, not an array"),
+            (r#""instances""#, "must be a JSON object, not a string"),
+            ("1", "must be a JSON object, not a number"),
+            ("null", "must be a JSON object, not null"),
+            ("true", "must be a JSON object, not a boolean"),
+            (r#"{"instances": [7]}"#, "expected a JSON object"),
+        ] {
+            let refusal = parse_json(body.as_bytes()).unwrap_err();
+            assert_eq!(refusal.status, StatusCode::BAD_REQUEST, "{body}");
+            assert!(
+                refusal.message.contains(wanted),
+                "{body}: {}",
+                refusal.message
+            );
+        }
     }
 
     #[test]

@@ -137,6 +137,8 @@ pub struct OrderPlacedDetail {
     pub user_id: String,
     pub amount: f64,
     pub currency: String,
+    /// Each an object, as the detail is.
+    #[serde(deserialize_with = "crate::json::objects")]
     pub items: Vec<OrderItem>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub timestamp: Option<OffsetDateTime>,
@@ -416,10 +418,15 @@ impl std::fmt::Display for JsonFault {
     }
 }
 
-/// Deserializes `text`, one JSON value and nothing after it. Tracking the path of the field at
-/// fault slows every parse (about a quarter of decoding a record), so only a parse that failed
-/// is repeated with it: the message is the same, and valid input never pays for it.
+/// Deserializes `text`, one JSON object and nothing after it (an array of the fields would
+/// otherwise pass for the struct). Tracking the path of the field at fault slows every parse
+/// (about a quarter of decoding a record), so only a parse that failed is repeated with it: the
+/// message is the same, and valid input never pays for it.
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, JsonFault> {
+    crate::json::expect_object(text.as_bytes()).map_err(|error| JsonFault {
+        path: ".".into(),
+        error,
+    })?;
     fn whole<T>(
         mut deserializer: serde_json::Deserializer<serde_json::de::StrRead<'_>>,
         value: T,
@@ -785,6 +792,51 @@ mod tests {
     }
 
     #[test]
+    fn a_detail_must_be_an_object_and_so_must_each_order_item() {
+        let refused = |result: Result<DomainEvent, Rejection>| {
+            let rejection = result.unwrap_err();
+            assert_eq!(rejection.code(), "schema-violation", "{rejection}");
+            rejection.to_string()
+        };
+        // Read by position, this array passed for a valid activity.
+        let positional = json!(["e1", "user-1", "view", "2026-11-23T09:59:00Z"]);
+        assert_eq!(
+            refused(activity(positional)),
+            "detail: must be a JSON object, not an array"
+        );
+        for (detail, kind) in [
+            (json!("user-1"), "a string"),
+            (json!(7), "a number"),
+            (json!(null), "null"),
+            (json!(true), "a boolean"),
+        ] {
+            assert_eq!(
+                refused(activity(detail)),
+                format!("detail: must be a JSON object, not {kind}")
+            );
+        }
+        let positional_order = json!([null, "o-1", "u-1", 25.5, "EUR",
+            [{"itemId": "sku-1", "quantity": 1, "price": 25.5}]]);
+        assert_eq!(
+            refused(order(positional_order)),
+            "detail: must be a JSON object, not an array"
+        );
+        let mut bad = valid_order();
+        bad["items"] =
+            json!([{"itemId": "sku-1", "quantity": 1, "price": 20.5}, ["sku-2", 1, 5.0]]);
+        let text = refused(order(bad));
+        assert!(
+            text.starts_with("detail: items[1]: must be a JSON object, not an array"),
+            "{text}"
+        );
+        assert!(
+            activity(json!({"userId": "u", "type": "view", "timestamp": "2026-11-23T09:59:00Z"}))
+                .is_ok()
+        );
+        assert!(order(valid_order()).is_ok());
+    }
+
+    #[test]
     fn time_limits_and_size() {
         let at = |timestamp: &str| {
             activity(json!({"userId": "u", "type": "view", "timestamp": timestamp}))
@@ -856,5 +908,43 @@ mod tests {
             "late events are the consumer's to place"
         );
         assert_eq!(read(&vec![b' '; MAX_RECORD_BYTES + 1]).code(), "too-large");
+    }
+
+    #[test]
+    fn an_activity_or_enriched_record_must_be_an_object() {
+        let read = |data: &str| {
+            ActivityEvent::from_record(data.as_bytes(), NOW, Duration::minutes(5))
+                .map_err(|rejection| (rejection.code(), rejection.to_string()))
+        };
+        // Read by position, this array passed for a valid record.
+        assert_eq!(
+            read(r#"["e-1", "u-1", "view", "2026-11-23T09:59:00Z"]"#).unwrap_err(),
+            (
+                "schema-violation",
+                "detail: must be a JSON object, not an array".to_owned()
+            )
+        );
+        for (data, kind) in [
+            (r#""e-1""#, "a string"),
+            ("1.5", "a number"),
+            ("null", "null"),
+            ("true", "a boolean"),
+        ] {
+            assert_eq!(
+                read(data).unwrap_err(),
+                (
+                    "schema-violation",
+                    format!("detail: must be a JSON object, not {kind}")
+                )
+            );
+        }
+        assert_eq!(read(r#"["e-1", "#).unwrap_err().0, "not-json");
+        assert_eq!(read("[] x").unwrap_err().0, "not-json");
+        let enriched = json!({"eventId": "e-1", "userId": "u-1", "type": "view",
+            "timestamp": "2026-11-23T09:59:00Z",
+            "profile": {"found": false, "segment": "unknown", "country": "unknown",
+                        "plan": "unknown", "signupTime": null},
+            "session": {"id": "s-1", "position": 1}});
+        assert_eq!(read(&enriched.to_string()).unwrap().user_id, "u-1");
     }
 }

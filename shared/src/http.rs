@@ -348,7 +348,7 @@ mod tests {
 
     #[test]
     fn each_bad_body_gets_its_own_status_and_message() {
-        let cases: [(Option<&str>, &str, u16, &str); 8] = [
+        let cases: [(Option<&str>, &str, u16, &str); 12] = [
             (None, "{}", 415, "Content-Type is missing"),
             (
                 Some("text/plain"),
@@ -381,6 +381,20 @@ mod tests {
                 r#"["a"]"#,
                 400,
                 "must be a JSON object, not an array",
+            ),
+            (
+                Some(JSON),
+                r#""a""#,
+                400,
+                "must be a JSON object, not a string",
+            ),
+            (Some(JSON), "7", 400, "must be a JSON object, not a number"),
+            (Some(JSON), "null", 400, "must be a JSON object, not null"),
+            (
+                Some(JSON),
+                "true",
+                400,
+                "must be a JSON object, not a boolean",
             ),
         ];
         for (content_type, body, status, message) in cases {

@@ -21,6 +21,7 @@ pub mod exactly_once;
 pub mod fake_endpoint;
 pub mod features;
 pub mod http;
+pub mod json;
 #[cfg(all(feature = "test-support", feature = "sinks"))]
 pub mod kinesis_events;
 pub mod metrics;

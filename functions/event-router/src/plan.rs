@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use shared::events::{
     self, ActivityEvent, DomainEvent, Envelope, OrderPlaced, Rejection, TimeLimits,
 };
+use shared::json;
 use shared::sinks::{Outgoing, Reject, StreamRecord};
 use time::OffsetDateTime;
 
@@ -153,9 +154,11 @@ fn route_message(
 ) -> Result<Vec<Output>, RouteRejection> {
     let invalid = RouteRejection::Invalid;
     // One pass over the body: the envelope typed, the detail kept as its raw text for the
-    // schema of its detail-type.
-    let envelope: EventBridgeEvent<Box<RawValue>> =
-        serde_json::from_str(body).map_err(|error| {
+    // schema of its detail-type. The envelope must be an object (an array of its fields would
+    // otherwise pass for it); the detail is held to the same by its schema.
+    let envelope: EventBridgeEvent<Box<RawValue>> = json::expect_object(body.as_bytes())
+        .and_then(|()| serde_json::from_str(body))
+        .map_err(|error| {
             invalid(if error.is_syntax() || error.is_eof() {
                 Rejection::NotJson(error.to_string())
             } else {
@@ -416,6 +419,82 @@ mod tests {
             assert!(!reject.reason.is_empty());
         }
         assert!(plan.rejects[3].reason.contains("missing field `userId`"));
+    }
+
+    #[test]
+    fn an_envelope_or_a_detail_that_is_not_an_object_is_rejected() {
+        let detail = json!({"userId": "u", "type": "view", "timestamp": "2026-11-23T09:58:00Z"});
+        // The envelope's fields by position: version, id, detail-type, source, account, time,
+        // region, resources, detail. Read by position, it was routed.
+        let positional = json!([
+            "0",
+            "eb-1",
+            "user_activity",
+            "test",
+            null,
+            "2026-11-23T09:59:00Z",
+            "us-east-1",
+            [],
+            detail
+        ])
+        .to_string();
+        let mut bodies = vec![("positional", positional)];
+        for (name, body) in [
+            ("string", json!("user_activity")),
+            ("number", json!(1)),
+            ("null", json!(null)),
+            ("true", json!(true)),
+        ] {
+            bodies.push((name, body.to_string()));
+        }
+        // Read by position, this detail was a valid activity.
+        let detail_array = event(
+            "user_activity",
+            json!(["e-1", "u", "view", "2026-11-23T09:58:00Z"]),
+        );
+        bodies.push(("detail-array", detail_array));
+        bodies.push(("detail-null", event("user_activity", json!(null))));
+        bodies.push(("broken-array", "[\"0\", ".to_owned()));
+        bodies.push(("good", event("user_activity", detail)));
+        let plan = plan_of(&bodies);
+        assert_eq!(plan.routed, 1, "only the object");
+        let rejects: Vec<(&str, &str, &str)> = plan
+            .rejects
+            .iter()
+            .map(|r| (r.origin.as_str(), r.code, r.reason.as_str()))
+            .collect();
+        let not_an_event = |kind: &str| {
+            format!("the body is not an EventBridge event: must be a JSON object, not {kind}")
+        };
+        assert_eq!(
+            rejects,
+            [
+                (
+                    "positional",
+                    "not-an-event",
+                    not_an_event("an array").as_str()
+                ),
+                ("string", "not-an-event", &not_an_event("a string")),
+                ("number", "not-an-event", &not_an_event("a number")),
+                ("null", "not-an-event", &not_an_event("null")),
+                ("true", "not-an-event", &not_an_event("a boolean")),
+                (
+                    "detail-array",
+                    "schema-violation",
+                    "detail: must be a JSON object, not an array"
+                ),
+                (
+                    "detail-null",
+                    "schema-violation",
+                    "detail: must be a JSON object, not null"
+                ),
+                (
+                    "broken-array",
+                    "not-json",
+                    "the body is not JSON: EOF while parsing a value at line 1 column 6"
+                ),
+            ]
+        );
     }
 
     #[test]

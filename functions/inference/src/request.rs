@@ -28,6 +28,8 @@ pub struct PredictRequest {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
+    /// Each an object, as the body is.
+    #[serde(deserialize_with = "shared::json::objects")]
     pub users: Vec<PredictRequest>,
 }
 
@@ -139,6 +141,57 @@ mod tests {
         .validate(None)
         .unwrap_err();
         assert!(message.to_string().contains("17 keys"), "{message}");
+    }
+
+    /// Parses `body` as the handler does.
+    fn body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ApiError> {
+        let request = lambda_http::http::Request::builder()
+            .method("POST")
+            .header("content-type", "application/json")
+            .body(lambda_http::Body::Text(body.to_owned()))
+            .unwrap();
+        shared::http::parse_json_body(&request, MAX_BODY_BYTES)
+    }
+
+    #[test]
+    fn a_body_and_each_user_of_a_batch_must_be_objects() {
+        let refused = |error: ApiError| {
+            assert_eq!(error.status(), 400, "{error}");
+            error.to_string()
+        };
+        for (text, kind) in [
+            (r#"["u-1"]"#, "an array"),
+            (r#""u-1""#, "a string"),
+            ("1", "a number"),
+            ("null", "null"),
+            ("true", "a boolean"),
+        ] {
+            let wanted = format!("must be a JSON object, not {kind}");
+            let message = refused(body::<PredictRequest>(text).unwrap_err());
+            assert!(message.contains(&wanted), "{text}: {message}");
+            let message = refused(body::<BatchRequest>(text).unwrap_err());
+            assert!(message.contains(&wanted), "{text}: {message}");
+        }
+        // Read by position, ["u-2"] passed for {"userId": "u-2"}.
+        let message = refused(
+            body::<BatchRequest>(r#"{"users": [{"userId": "u-1"}, ["u-2"]]}"#).unwrap_err(),
+        );
+        assert!(
+            message.contains("must be a JSON object, not an array"),
+            "{message}"
+        );
+        let message =
+            refused(body::<BatchRequest>(r#"{"users": [{"userId": "u-1"}, "u-2"]}"#).unwrap_err());
+        assert!(message.contains("expected a JSON object"), "{message}");
+
+        let batch = body::<BatchRequest>(
+            r#"{"users": [{"userId": "u-1"}, {"userId": "u-2", "context": {"page": "home"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(batch.users[1].user_id, "u-2");
+        assert_eq!(batch.validate(), Ok(()));
+        let one = body::<PredictRequest>(r#"{"userId": "u-1"}"#).unwrap();
+        assert_eq!(one.user_id, "u-1");
     }
 
     #[test]

@@ -43,6 +43,8 @@ impl Cursor {
             return Err(invalid());
         }
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
+        // An object, as issued: an array of the fields would otherwise pass for one.
+        shared::json::expect_object(&bytes).map_err(|_| invalid())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
         if !is_task_id(&cursor.after) {
             return Err(invalid());
@@ -105,5 +107,28 @@ mod tests {
             let err = Cursor::decode(text, None).unwrap_err();
             assert_eq!(err.status(), 400, "{text}");
         }
+    }
+
+    #[test]
+    fn a_cursor_that_is_not_a_json_object_is_not_one_this_api_issued() {
+        // Read by position, [id] and [id, status] passed for the cursors of those fields.
+        for (json, status) in [
+            (format!(r#"["{ID}"]"#), None),
+            (format!(r#"["{ID}","Pending"]"#), Some(TaskStatus::Pending)),
+            (format!(r#""{ID}""#), None),
+            ("1".to_owned(), None),
+            ("null".to_owned(), None),
+            ("true".to_owned(), None),
+        ] {
+            let text = URL_SAFE_NO_PAD.encode(&json);
+            let err = Cursor::decode(&text, status).unwrap_err();
+            assert_eq!(err.status(), 400, "{json}");
+            assert!(
+                err.to_string().contains("not a cursor this API issued"),
+                "{json}: {err}"
+            );
+        }
+        let issued = URL_SAFE_NO_PAD.encode(format!(r#"{{"after":"{ID}","status":"Pending"}}"#));
+        assert!(Cursor::decode(&issued, Some(TaskStatus::Pending)).is_ok());
     }
 }

@@ -139,16 +139,53 @@ pub fn validate_task_name(name: &str) -> Result<(), ApiError> {
 mod tests {
     use super::*;
 
+    /// Parses `json` as the handler parses a body.
+    fn body<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, ApiError> {
+        let request = lambda_http::http::Request::builder()
+            .method("POST")
+            .header("content-type", "application/json")
+            .body(lambda_http::Body::Text(json.to_owned()))
+            .unwrap();
+        shared::http::parse_json_body(&request, MAX_BODY_BYTES)
+    }
+
     fn new_task(json: &str) -> Result<NewTask, String> {
-        serde_json::from_str::<NewTask>(json)
+        body::<NewTask>(json)
+            .and_then(NewTask::validate)
             .map_err(|e| e.to_string())
-            .and_then(|t| t.validate().map_err(|e| e.to_string()))
     }
 
     fn changes(json: &str) -> Result<TaskChanges, String> {
-        serde_json::from_str::<TaskChanges>(json)
+        body::<TaskChanges>(json)
+            .and_then(TaskChanges::validate)
             .map_err(|e| e.to_string())
-            .and_then(|t| t.validate().map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn a_body_must_be_an_object() {
+        // Read by position, ["buy milk"] passed for {"task_name": "buy milk"}.
+        for (json, kind) in [
+            (r#"["buy milk"]"#, "an array"),
+            (r#"["buy milk", "Completed"]"#, "an array"),
+            (r#""buy milk""#, "a string"),
+            ("1", "a number"),
+            ("null", "null"),
+            ("true", "a boolean"),
+        ] {
+            let wanted = format!("request body must be a JSON object, not {kind}");
+            for error in [
+                body::<NewTask>(json).unwrap_err(),
+                body::<TaskChanges>(json).unwrap_err(),
+            ] {
+                assert_eq!(error.status(), 400, "{json}: {error}");
+                assert!(error.to_string().contains(&wanted), "{json}: {error}");
+            }
+        }
+        assert_eq!(
+            new_task(r#"{"task_name":"buy milk"}"#).unwrap().task_name,
+            "buy milk"
+        );
+        assert!(changes(r#"{"status":"Completed"}"#).is_ok());
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! bodies into event-router's plan, Kinesis events and records into the stream functions'
 //! decode) and the HTTP APIs' request parsing (routes, query, `If-Match`, cursors, bodies).
 //!
-//! Each target starts from the sample events in `events/` and mutates them (bit flips, byte
-//! edits, cut and repeated ranges, splices, JSON-hostile tokens, deep nesting, huge strings),
-//! for a fixed time. A target fails on a panic, or when its property breaks: every message and
+//! Each target starts from the sample events in `events/`, and from the samples with one of
+//! their objects written as the array of its values (what a derived `Deserialize` would read
+//! by position, and must not), and mutates them (bit flips, byte edits, cut and repeated ranges,
+//! splices, JSON-hostile tokens, deep nesting, huge strings), for a fixed time. A target fails on a panic, or when its property breaks: every message and
 //! record is accounted for exactly once (planned or rejected), and every refusal of an HTTP
 //! request is a 4xx with a reason. The seed is printed, so a run can be repeated.
 
@@ -13,12 +14,15 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::kinesis::KinesisEvent;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use event_router::plan::plan;
 use event_router::routing::{DEFAULT_ROUTING_TABLE, RoutingTable};
 use lambda_http::http::{HeaderMap, HeaderValue, Method};
 use lambda_http::{Body, Request};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use shared::events::{ActivityEvent, TimeLimits};
 use shared::http::{ApiError, parse_json_body};
@@ -77,7 +81,10 @@ type Check = Box<dyn Fn(&[u8]) -> Result<bool, String>>;
 /// One thing read from outside, and what must hold for any input.
 pub struct Target {
     pub name: &'static str,
+    /// Inputs it must accept as given: the samples.
     seeds: Vec<Vec<u8>>,
+    /// Inputs it must refuse as given: the samples with an object written as an array.
+    refused_seeds: Vec<Vec<u8>>,
     check: Check,
 }
 
@@ -208,12 +215,18 @@ pub fn run(targets: &[Target], per_target: Duration, seed: u64) -> FuzzReport {
             ..TargetReport::default()
         };
         let deadline = Instant::now() + per_target;
+        let seeds: Vec<Vec<u8>> = target
+            .seeds
+            .iter()
+            .chain(&target.refused_seeds)
+            .cloned()
+            .collect();
         // The seeds as given first: the accepted path must be reached.
-        let mut inputs: Vec<Vec<u8>> = target.seeds.clone();
+        let mut inputs = seeds.clone();
         while Instant::now() < deadline {
             let input = inputs.pop().unwrap_or_else(|| {
-                let base = &target.seeds[rng.random_range(0..target.seeds.len())];
-                mutate(&mut rng, base, &target.seeds)
+                let base = &seeds[rng.random_range(0..seeds.len())];
+                mutate(&mut rng, base, &seeds)
             });
             found.executions += 1;
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| (target.check)(&input)));
@@ -268,16 +281,33 @@ pub fn targets(events_dir: &Path) -> Result<Vec<Target>, String> {
         "stream-enrichment/kinesis-activity-batch.json",
         "feature-updates/kinesis-enriched-batch.json",
     ];
+    let positional_bodies = sqs_bodies
+        .iter()
+        .flat_map(|body| positional(body))
+        .collect();
     let mut kinesis_events = Vec::new();
+    let mut positional_events = Vec::new();
     let mut stream_records = Vec::new();
     for file in kinesis_files {
         let event = read(file)?;
         kinesis_events.push(event.to_string().into_bytes());
-        let parsed: KinesisEvent = serde_json::from_value(event)
+        let parsed: KinesisEvent = serde_json::from_value(event.clone())
             .map_err(|error| format!("{file} is not a Kinesis event: {error}"))?;
+        for (index, record) in parsed.records.iter().enumerate() {
+            for data in positional_record(&record.kinesis.data.0) {
+                let mut variant = event.clone();
+                variant["Records"][index]["kinesis"]["data"] = STANDARD.encode(data).into();
+                positional_events.push(variant.to_string().into_bytes());
+            }
+        }
         stream_records.extend(parsed.records.into_iter().map(|r| r.kinesis.data.0));
     }
+    let positional_records = stream_records
+        .iter()
+        .flat_map(|record| positional_record(record))
+        .collect();
     let mut http_requests = Vec::new();
+    let mut positional_requests = Vec::new();
     for file in [
         "todo-api/create-task.json",
         "todo-api/update-task.json",
@@ -287,7 +317,17 @@ pub fn targets(events_dir: &Path) -> Result<Vec<Target>, String> {
         "inference/predict.json",
         "inference/predict-batch.json",
     ] {
-        http_requests.push(http_seed(&read(file)?));
+        let event = read(file)?;
+        let body = event["body"].as_str().unwrap_or("");
+        http_requests.push(http_seed(&event, "", body));
+        for body in positional(body.as_bytes()) {
+            positional_requests.push(http_seed(&event, "", &String::from_utf8_lossy(&body)));
+        }
+        if file == "todo-api/list-tasks.json" {
+            // A cursor is base64 of an object; by position, this one passed for one.
+            let cursor = URL_SAFE_NO_PAD.encode(r#"["01JD5QG5V3W8J5XKZ3M4N6P7Q8","Pending"]"#);
+            positional_requests.push(http_seed(&event, &format!("&next={cursor}"), ""));
+        }
     }
     let table = RoutingTable::parse(DEFAULT_ROUTING_TABLE, |name| match name {
         "ACTIVITY_STREAM" => Some("activity".into()),
@@ -305,6 +345,7 @@ pub fn targets(events_dir: &Path) -> Result<Vec<Target>, String> {
         Target {
             name: "event-router SQS message",
             seeds: sqs_bodies,
+            refused_seeds: positional_bodies,
             check: Box::new(move |input| {
                 let body = String::from_utf8_lossy(input);
                 let planned = plan([("m-1", &*body)], &table, NOW, TimeLimits::default());
@@ -321,6 +362,7 @@ pub fn targets(events_dir: &Path) -> Result<Vec<Target>, String> {
         Target {
             name: "Kinesis event",
             seeds: kinesis_events,
+            refused_seeds: positional_events,
             check: Box::new(|input| {
                 let Ok(event) = serde_json::from_slice::<KinesisEvent>(input) else {
                     return Ok(false);
@@ -346,6 +388,7 @@ pub fn targets(events_dir: &Path) -> Result<Vec<Target>, String> {
         Target {
             name: "stream record",
             seeds: stream_records,
+            refused_seeds: positional_records,
             check: Box::new(|input| {
                 match ActivityEvent::from_record(input, NOW, time::Duration::minutes(5)) {
                     Ok(_) => Ok(true),
@@ -359,24 +402,147 @@ pub fn targets(events_dir: &Path) -> Result<Vec<Target>, String> {
         Target {
             name: "HTTP request (both APIs)",
             seeds: http_requests,
+            refused_seeds: positional_requests,
             check: Box::new(check_http),
         },
     ])
 }
 
-/// An API Gateway sample event as fuzz input: method, path, query, `If-Match` and body, one
-/// per line (the body is the rest).
-fn http_seed(event: &Value) -> Vec<u8> {
+/// An API Gateway sample event as fuzz input: method, path, query (with `more_query` added),
+/// `If-Match` and `body`, one per line (the body is the rest).
+fn http_seed(event: &Value, more_query: &str, body: &str) -> Vec<u8> {
     let field = |pointer: &str| event.pointer(pointer).and_then(Value::as_str).unwrap_or("");
     format!(
-        "{}\n{}\n{}\n{}\n{}",
+        "{}\n{}\n{}{more_query}\n{}\n{body}",
         field("/requestContext/http/method"),
         field("/rawPath"),
         field("/rawQueryString"),
         field("/headers/if-match"),
-        field("/body")
     )
     .into_bytes()
+}
+
+/// A JSON document with its objects' members in the order written (`Value` sorts them), the
+/// order a derived `Deserialize` reads an array of a struct's fields in.
+#[derive(Debug, Clone)]
+enum Ordered {
+    Object(Vec<(String, Ordered)>),
+    Array(Vec<Ordered>),
+    Scalar(Value),
+}
+
+impl<'de> Deserialize<'de> for Ordered {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Any;
+        impl<'de> Visitor<'de> for Any {
+            type Value = Ordered;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("JSON")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_unit<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(Value::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Ordered, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Ordered::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Ordered::Object(members))
+            }
+        }
+        deserializer.deserialize_any(Any)
+    }
+}
+
+impl Ordered {
+    fn text(&self) -> String {
+        match self {
+            Ordered::Scalar(value) => value.to_string(),
+            Ordered::Array(items) => {
+                let items: Vec<String> = items.iter().map(Ordered::text).collect();
+                format!("[{}]", items.join(","))
+            }
+            Ordered::Object(members) => {
+                let members: Vec<String> = members
+                    .iter()
+                    .map(|(name, value)| format!("{}:{}", Value::from(name.as_str()), value.text()))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }
+        }
+    }
+
+    /// The document once per object in it, with that object written as the array of its
+    /// values.
+    fn positional(&self) -> Vec<Ordered> {
+        match self {
+            Ordered::Scalar(_) => Vec::new(),
+            Ordered::Array(items) => (0..items.len())
+                .flat_map(|index| {
+                    items[index].positional().into_iter().map(move |variant| {
+                        let mut items = items.clone();
+                        items[index] = variant;
+                        Ordered::Array(items)
+                    })
+                })
+                .collect(),
+            Ordered::Object(members) => {
+                let values = members.iter().map(|(_, value)| value.clone()).collect();
+                let mut variants = vec![Ordered::Array(values)];
+                for index in 0..members.len() {
+                    for variant in members[index].1.positional() {
+                        let mut members = members.clone();
+                        members[index].1 = variant;
+                        variants.push(Ordered::Object(members));
+                    }
+                }
+                variants
+            }
+        }
+    }
+}
+
+/// A stream record written as the array of its values. Only the record itself: the stream
+/// consumers read no object inside it (an enriched record's `profile` and `session` are
+/// ignored like any field they do not know; `attributes` is a map, never read by position).
+fn positional_record(record: &[u8]) -> Vec<Vec<u8>> {
+    positional(record).into_iter().take(1).collect()
+}
+
+/// `json` once per object in it, that object written as the array of its values (the whole
+/// document first); none when `json` is not JSON.
+fn positional(json: &[u8]) -> Vec<Vec<u8>> {
+    serde_json::from_slice::<Ordered>(json)
+        .map(|document| {
+            document
+                .positional()
+                .iter()
+                .map(|variant| variant.text().into_bytes())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Every refusal must be a client error (4xx) with a reason: never a panic, never a 5xx.
@@ -475,6 +641,24 @@ mod tests {
     }
 
     #[test]
+    fn positional_variants_write_each_object_as_its_values_in_order() {
+        let variants: Vec<String> = positional(br#"{"b": 1, "a": {"y": [2, {"z": null}]}}"#)
+            .into_iter()
+            .map(|variant| String::from_utf8(variant).unwrap())
+            .collect();
+        assert_eq!(
+            variants,
+            [
+                r#"[1,{"y":[2,{"z":null}]}]"#,
+                r#"{"b":1,"a":[[2,{"z":null}]]}"#,
+                r#"{"b":1,"a":{"y":[2,[null]]}}"#,
+            ]
+        );
+        assert!(positional(b"[1, \"x\"]").is_empty());
+        assert!(positional(b"not json").is_empty());
+    }
+
+    #[test]
     fn mutations_are_reproducible_from_the_seed_and_change_the_input() {
         let seed = b"{\"userId\": \"u-1\", \"type\": \"view\"}".to_vec();
         let run = |n: u64| {
@@ -502,6 +686,19 @@ mod tests {
                 );
             }
         }
+        // An object written as the array of its values is refused wherever it is.
+        for target in &targets {
+            assert!(!target.refused_seeds.is_empty(), "{}", target.name);
+            for seed in &target.refused_seeds {
+                assert_eq!(
+                    (target.check)(seed),
+                    Ok(false),
+                    "{}: {}",
+                    target.name,
+                    String::from_utf8_lossy(seed)
+                );
+            }
+        }
         let report = run(&targets, Duration::from_millis(200), 1);
         assert!(report.passed(), "{}", report.render());
         assert!(
@@ -518,6 +715,7 @@ mod tests {
             Target {
                 name: "panics",
                 seeds: vec![b"boom".to_vec()],
+                refused_seeds: Vec::new(),
                 check: Box::new(|input| {
                     assert!(input != b"boom", "it went boom");
                     Ok(false)
@@ -526,6 +724,7 @@ mod tests {
             Target {
                 name: "loses",
                 seeds: vec![b"x".to_vec()],
+                refused_seeds: Vec::new(),
                 check: Box::new(|_| Err("a record was lost".into())),
             },
         ];

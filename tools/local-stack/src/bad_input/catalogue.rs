@@ -2,7 +2,7 @@
 //! Every pipeline input carries a marker unique to it, so a reject can be traced back.
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hyper::Method;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -206,6 +206,11 @@ pub fn catalogue(run: &str, now: OffsetDateTime) -> Vec<Case> {
         detail.as_object_mut().unwrap().remove("userId");
         (event(detail), reject("schema-violation"))
     });
+    add(Bus, "detail as an array", &|m| {
+        // The activity's fields by position: read that way, a valid event.
+        let detail = json!([m, user(m), "view", rfc3339(now), "sku-1"]);
+        (event(detail), reject("schema-violation"))
+    });
     add(Bus, "detail over 16 KiB", &|m| {
         (
             event(with(
@@ -345,6 +350,17 @@ pub fn catalogue(run: &str, now: OffsetDateTime) -> Vec<Case> {
             reject("schema-violation"),
         )
     });
+    add(Bus, "order item as an array", &|m| {
+        let order = json!({"orderId": m, "userId": user(m), "amount": 10, "currency": "EUR",
+                           "items": [["sku-1", 1, 10]]});
+        (
+            Input::Event {
+                detail_type: "order_placed",
+                detail: order.to_string(),
+            },
+            reject("schema-violation"),
+        )
+    });
     add(Bus, "amount over the limit", &|m| {
         (
             event(with(activity(&user(m), m, now), "amount", json!(1e10))),
@@ -377,6 +393,21 @@ pub fn catalogue(run: &str, now: OffsetDateTime) -> Vec<Case> {
     });
     add(IngestQueue, "a JSON array", &|m| {
         (message(json!([m]).to_string()), reject("not-an-event"))
+    });
+    add(IngestQueue, "envelope as an array", &|m| {
+        // The envelope's fields by position: read that way, a valid event.
+        let body = json!([
+            "0",
+            ulid::Ulid::new().to_string(),
+            "user_activity",
+            "reliability.bad-input",
+            null,
+            rfc3339(now),
+            "us-east-1",
+            [],
+            activity(&user(m), m, now)
+        ]);
+        (message(body.to_string()), reject("not-an-event"))
     });
     add(IngestQueue, "envelope without detail", &|m| {
         let mut body = good(m);
@@ -491,6 +522,13 @@ pub fn catalogue(run: &str, now: OffsetDateTime) -> Vec<Case> {
                 reject("schema-violation"),
             )
         });
+        add(trigger, "record as an array", &|m| {
+            // The record's fields by position: read that way, a valid record.
+            (
+                record(json!([m, user(m), "view", rfc3339(now), "sku-1"])),
+                reject("schema-violation"),
+            )
+        });
         add(trigger, "unknown activity type", &|m| {
             (
                 record(with(activity(&user(m), m, now), "type", json!("dance"))),
@@ -578,6 +616,23 @@ pub fn catalogue(run: &str, now: OffsetDateTime) -> Vec<Case> {
             Expected::Problem(400),
         )
     });
+    add(TodoApi, "body an array", &|m| {
+        (
+            post_task(json_body(json!([format!("🦀 {m}")]))),
+            Expected::Problem(400),
+        )
+    });
+    add(TodoApi, "update body an array", &|m| {
+        (
+            request(
+                Method::PUT,
+                "/tasks/01JD5QG5V3W8J5XKZ3M4N6P7Q8",
+                Some("application/json"),
+                json_body(json!([m, "Completed"])),
+            ),
+            Expected::Problem(400),
+        )
+    });
     add(TodoApi, "body over 8 KiB", &|_| {
         (
             post_task(json_body(json!({"task_name": "x".repeat(9_000)}))),
@@ -648,6 +703,18 @@ pub fn catalogue(run: &str, now: OffsetDateTime) -> Vec<Case> {
             Expected::Problem(400),
         )
     });
+    add(TodoApi, "a cursor that is an array", &|_| {
+        let next = URL_SAFE_NO_PAD.encode(r#"["01JD5QG5V3W8J5XKZ3M4N6P7Q8"]"#);
+        (
+            request(
+                Method::GET,
+                &format!("/tasks?next={next}"),
+                None,
+                Vec::new(),
+            ),
+            Expected::Problem(400),
+        )
+    });
     add(TodoApi, "limit 1e999", &|_| {
         (
             request(Method::GET, "/tasks?limit=1e999", None, Vec::new()),
@@ -675,6 +742,12 @@ pub fn catalogue(run: &str, now: OffsetDateTime) -> Vec<Case> {
     add(InferenceApi, "not JSON", &|m| {
         (
             post_predict("/predict", format!("{{\"userId\": {m}").into_bytes()),
+            Expected::Problem(400),
+        )
+    });
+    add(InferenceApi, "body an array", &|m| {
+        (
+            post_predict("/predict", json_body(json!([user(m)]))),
             Expected::Problem(400),
         )
     });
@@ -747,6 +820,15 @@ pub fn catalogue(run: &str, now: OffsetDateTime) -> Vec<Case> {
             .collect();
         (
             post_predict("/predict/batch", json_body(json!({"users": users}))),
+            Expected::Problem(400),
+        )
+    });
+    add(InferenceApi, "batch user as an array", &|m| {
+        (
+            post_predict(
+                "/predict/batch",
+                json_body(json!({"users": [{"userId": user(m)}, [user(m)]]})),
+            ),
             Expected::Problem(400),
         )
     });

@@ -660,6 +660,59 @@ mod tests {
         }
     }
 
+    /// Off the stack: event-router's plan (a bus event in the envelope the rule delivers) and
+    /// the stream consumers' decoding give every pipeline input the verdict the catalogue
+    /// expects, a reject with its code or none for a good input.
+    #[test]
+    fn the_decoders_give_every_pipeline_input_its_expected_verdict() {
+        use event_router::routing::{DEFAULT_ROUTING_TABLE, RoutingTable};
+        use shared::events::{ActivityEvent, TimeLimits};
+        use time::format_description::well_known::Rfc3339;
+
+        let now = OffsetDateTime::now_utc();
+        let table = RoutingTable::parse(DEFAULT_ROUTING_TABLE, |name| match name {
+            "ACTIVITY_STREAM" => Some("activity".into()),
+            "ORDERS_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/1/orders.fifo".into()),
+            _ => None,
+        })
+        .unwrap();
+        let routed = |body: &str| {
+            let plan =
+                event_router::plan::plan([("m-1", body)], &table, now, TimeLimits::default());
+            plan.rejects.first().map(|reject| reject.code)
+        };
+        let mut judged = 0;
+        for case in catalogue("run1", now) {
+            let verdict = match &case.input {
+                Input::Event {
+                    detail_type,
+                    detail,
+                } => {
+                    let detail: Value = serde_json::from_str(detail).unwrap();
+                    let body = serde_json::json!({"version": "0", "id": "eb-1",
+                        "detail-type": detail_type, "source": "reliability.bad-input",
+                        "time": now.format(&Rfc3339).unwrap(), "region": "us-east-1",
+                        "resources": [], "detail": detail});
+                    routed(&body.to_string())
+                }
+                Input::Message(body) => routed(body),
+                Input::Record(data) => {
+                    ActivityEvent::from_record(data, now, time::Duration::minutes(5))
+                        .err()
+                        .map(|rejection| rejection.code())
+                }
+                _ => continue,
+            };
+            let expected = match case.expected {
+                Expected::Reject(code) => Some(code),
+                _ => None,
+            };
+            assert_eq!(verdict, expected, "{}: {}", case.trigger.label(), case.name);
+            judged += 1;
+        }
+        assert!(judged > 50, "{judged} pipeline inputs");
+    }
+
     #[test]
     fn a_correct_pipeline_passes_and_each_wrong_outcome_fails_its_case() {
         let cases = cases();
