@@ -42,6 +42,8 @@ TERRAFORM_EXAMPLE_DIR = TERRAFORM_DIR / "examples" / "basic"
 CHECKOV_CONFIG_PATH = ROOT / "infra" / "checkov.yaml"
 FUNCTIONS_DIR = ROOT / "functions"
 SHARED_METRICS_PATH = ROOT / "shared" / "src" / "metrics.rs"
+# The metrics every consumer of the keyed-state stream core records.
+KEYED_STATE_REPORT_PATH = ROOT / "shared" / "src" / "keyed_state" / "report.rs"
 # Whether each resource type of the Terraform module takes tags, from the provider schema.
 TAGGABLE_RECORD_PATH = ROOT / "infra" / "tests" / "terraform_taggable.json"
 DEFAULT_TF_PLUGIN_DIR = "/opt/tf-plugins"
@@ -1797,8 +1799,13 @@ def emf_namespace() -> str:
 
 def emf_sources(function: str) -> str:
     """The text of a function's crate and of shared/src/metrics.rs, where its metric names are,
-    without their tests (from `#[cfg(test)]` on)."""
+    and, for a consumer of the keyed-state core (a crate that names `StreamCore`), the core's
+    report, which records the metrics every such consumer shares; without their tests (from
+    `#[cfg(test)]` on)."""
     paths = sorted((FUNCTIONS_DIR / function / "src").rglob("*.rs")) + [SHARED_METRICS_PATH]
+    own = "\n".join(path.read_text() for path in paths if path.is_file())
+    if "StreamCore" in own:
+        paths.append(KEYED_STATE_REPORT_PATH)
     return "\n".join(path.read_text().partition("#[cfg(test)]")[0] for path in paths if path.is_file())
 
 
@@ -4644,12 +4651,12 @@ class CheckersFindDrift(Fixtures):
         body = json.loads(self.dashboard_text())
         panel = next(w for w in body["widgets"] if w["properties"]["title"].startswith("Feature store write units"))
         panel["properties"]["metrics"] = [
-            row for row in panel["properties"]["metrics"] if "${prefix}-features-event-ids" not in row
+            row for row in panel["properties"]["metrics"] if "${prefix}-features-applied-ids" not in row
         ]
         problems = check_dashboard(self.manifest, json.dumps(body))
         self.assertFinds(
             problems, "widget 'Feature store write units (per minute)'",
-            "WriteCapacityUnits of feature-updates counts its writes to features-event-ids too",
+            "WriteCapacityUnits of feature-updates counts its writes to features-applied-ids too",
             "plots ConsumedWriteCapacityUnits of features only",
         )
 

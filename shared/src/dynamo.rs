@@ -72,6 +72,15 @@ const TRANSIENT_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
+/// The capacity units a call's answer reports, summed over its tables.
+pub fn consumed_units<'a>(
+    consumed: impl Iterator<Item = &'a aws_sdk_dynamodb::types::ConsumedCapacity>,
+) -> f64 {
+    consumed
+        .filter_map(aws_sdk_dynamodb::types::ConsumedCapacity::capacity_units)
+        .sum()
+}
+
 /// An item's size as DynamoDB bills it (a write unit per KB started, a read unit per 4 KB):
 /// attribute names plus values; strings and binaries by their bytes, numbers at one byte per
 /// two significant digits plus one, lists and maps 3 bytes plus 1 per element.

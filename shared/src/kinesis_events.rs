@@ -28,3 +28,32 @@ pub fn batch(shard: &str, first: u64, data: &[Vec<u8>]) -> KinesisEvent {
         .collect();
     serde_json::from_value(json!({ "Records": records })).expect("a Kinesis event")
 }
+
+/// The sample event `events/<path>` of the repository (the trigger payloads every function's
+/// tests and documentation use).
+pub fn sample(path: &str) -> KinesisEvent {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(path);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// [`sample`] `path` decoded at `now` as consumer `rejected_by` does; none of its records may
+/// be rejected.
+pub fn decoded_sample(
+    path: &str,
+    now: time::OffsetDateTime,
+    rejected_by: &str,
+) -> crate::keyed_state::decode::Decoded {
+    let event = sample(path);
+    let decoded = crate::keyed_state::decode::decode(
+        &event.records,
+        time::Duration::minutes(5),
+        now,
+        rejected_by,
+    );
+    assert!(decoded.rejects.is_empty(), "{:?}", decoded.rejects);
+    decoded
+}

@@ -4,8 +4,6 @@
 //! [`telemetry::init`], a typed config read through [`config::Env`], [`clients::load`],
 //! [`metrics::init`], then the runtime loop with the function's library handler.
 
-#[cfg(feature = "sinks")]
-pub mod applied_events;
 pub mod batch_runtime;
 #[cfg(feature = "test-support")]
 pub mod bench_report;
@@ -16,12 +14,14 @@ pub mod delivery;
 pub mod dynamo;
 pub mod enriched;
 pub mod events;
-pub mod exactly_once;
 #[cfg(feature = "test-support")]
 pub mod fake_endpoint;
 pub mod features;
+#[cfg(feature = "test-support")]
+pub mod fixtures;
 pub mod http;
 pub mod json;
+pub mod keyed_state;
 #[cfg(all(feature = "test-support", feature = "sinks"))]
 pub mod kinesis_events;
 pub mod metrics;
@@ -32,8 +32,6 @@ pub mod request_count;
 #[cfg(feature = "sinks")]
 pub mod sinks;
 pub mod stack;
-#[cfg(feature = "sinks")]
-pub mod stream_batch;
 #[cfg(feature = "sinks")]
 pub mod stream_reader;
 pub mod tables;

@@ -1,5 +1,5 @@
 //! Items keyed by `userId`, read many at a time and written back one at a time under optimistic
-//! concurrency: the DynamoDB adapter both stream consumers share.
+//! concurrency: the DynamoDB adapter of the keyed-state stream core, and inference's reads.
 //!
 //! - [`batch_get`]: one BatchGetItem per 100 keys, across tables, unprocessed keys asked again
 //!   with backoff while the deadline allows.
@@ -18,24 +18,22 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::delivery::{Backoff, Delivery, Failure, deliver};
-use crate::dynamo::{Item, describe, failure};
+use crate::dynamo::{Item, consumed_units, describe, failure};
 
 /// BatchGetItem's limit on keys per call, across tables.
 pub const MAX_KEYS_PER_CALL: usize = 100;
 /// The partition key of every user-keyed table.
 pub const USER_ID: &str = "userId";
-/// The sort key of the tables keyed by user and event (the applied event ids).
-pub const EVENT_ID: &str = "eventId";
 /// The attribute writes are conditional on.
 pub const VERSION: &str = "version";
 
-/// A user's item in table `table` (the caller's name for it); in a table keyed by user and
-/// event, the item of one of the user's events.
+/// A user's item in table `table` (the caller's name for it); in a table with a sort key, the
+/// user's item of sort key `sort`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UserKey<T> {
     pub table: T,
     pub user_id: String,
-    pub event_id: Option<String>,
+    pub sort: Option<String>,
 }
 
 impl<T> UserKey<T> {
@@ -43,23 +41,23 @@ impl<T> UserKey<T> {
         Self {
             table,
             user_id: user_id.into(),
-            event_id: None,
+            sort: None,
         }
     }
 
-    pub fn event(table: T, user_id: impl Into<String>, event_id: impl Into<String>) -> Self {
+    pub fn sorted(table: T, user_id: impl Into<String>, sort: impl Into<String>) -> Self {
         Self {
             table,
             user_id: user_id.into(),
-            event_id: Some(event_id.into()),
+            sort: Some(sort.into()),
         }
     }
 
-    fn to_item(&self) -> Item {
+    fn to_item(&self, sort_key: Option<&str>) -> Item {
         let mut key =
             HashMap::from([(USER_ID.to_owned(), AttributeValue::S(self.user_id.clone()))]);
-        if let Some(event_id) = &self.event_id {
-            key.insert(EVENT_ID.to_owned(), AttributeValue::S(event_id.clone()));
+        if let (Some(name), Some(sort)) = (sort_key, &self.sort) {
+            key.insert(name.to_owned(), AttributeValue::S(sort.clone()));
         }
         key
     }
@@ -67,13 +65,13 @@ impl<T> UserKey<T> {
     /// Whether `item` (an item or a key DynamoDB answered with) is the one this key names.
     /// Matched against the keys asked for, never rebuilt from the item: an item may carry an
     /// attribute named like another table's key.
-    fn identifies(&self, item: &Item) -> bool {
+    fn identifies(&self, item: &Item, sort_key: Option<&str>) -> bool {
         let text = |name| item.get(name).and_then(|value| value.as_s().ok());
         text(USER_ID) == Some(&self.user_id)
-            && self
-                .event_id
-                .as_ref()
-                .is_none_or(|event_id| text(EVENT_ID) == Some(event_id))
+            && match (sort_key, &self.sort) {
+                (Some(name), Some(sort)) => text(name) == Some(sort),
+                _ => true,
+            }
     }
 }
 
@@ -84,6 +82,8 @@ pub struct TableRead<'a, T> {
     pub name: &'a str,
     /// Strongly consistent: needed where a conditional write follows the read.
     pub consistent_read: bool,
+    /// The table's sort key, if it has one.
+    pub sort_key: Option<&'a str>,
 }
 
 /// What a [`batch_get`] found.
@@ -197,6 +197,7 @@ pub async fn batch_get_users(
         table: (),
         name: table,
         consistent_read,
+        sort_key: None,
     }];
     let keys = users
         .iter()
@@ -218,7 +219,7 @@ async fn call<T: Copy + Eq>(
         let table_keys: Vec<Item> = keys
             .iter()
             .filter(|key| key.table == table.table)
-            .map(UserKey::to_item)
+            .map(|key| key.to_item(table.sort_key))
             .collect();
         if !table_keys.is_empty() {
             request.insert(
@@ -241,9 +242,9 @@ async fn call<T: Copy + Eq>(
     // Every item and unprocessed key must be one asked for: anything else would leave a key
     // neither found nor unprocessed, which reads as absent.
     let asked = |name: &str, item: &Item| {
-        let table = tables.iter().find(|table| table.name == name)?.table;
+        let table = tables.iter().find(|table| table.name == name)?;
         keys.iter()
-            .find(|key| key.table == table && key.identifies(item))
+            .find(|key| key.table == table.table && key.identifies(item, table.sort_key))
             .cloned()
     };
     let unexpected = |name: &str| {
@@ -264,12 +265,7 @@ async fn call<T: Copy + Eq>(
             unprocessed.push(asked(&name, key).ok_or_else(|| unexpected(&name))?);
         }
     }
-    let units = output
-        .consumed_capacity
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|consumed| consumed.capacity_units())
-        .sum();
+    let units = consumed_units(output.consumed_capacity.iter().flatten());
     Ok((items, unprocessed, units))
 }
 
@@ -293,6 +289,16 @@ pub async fn put_versioned<V: Serialize>(
 ) -> Result<f64, WriteError> {
     let item: Item = serde_dynamo::to_item(value)
         .map_err(|error| WriteError::Failed(format!("the item does not serialize: {error}")))?;
+    put_item_versioned(client, table, item, read_version).await
+}
+
+/// [`put_versioned`] of an item already serialized.
+pub async fn put_item_versioned(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    item: Item,
+    read_version: Option<u64>,
+) -> Result<f64, WriteError> {
     let request = client
         .put_item()
         .table_name(table)
@@ -308,10 +314,7 @@ pub async fn put_versioned<V: Serialize>(
             .expression_attribute_values(":read", AttributeValue::N(version.to_string())),
     };
     match request.send().await {
-        Ok(output) => Ok(output
-            .consumed_capacity()
-            .and_then(|consumed| consumed.capacity_units())
-            .unwrap_or_default()),
+        Ok(output) => Ok(consumed_units(output.consumed_capacity().into_iter())),
         Err(SdkError::ServiceError(error))
             if matches!(
                 error.err(),

@@ -6,11 +6,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
 use shared::events::{ActivityEvent, ActivityType};
-use shared::exactly_once::SequenceNumber;
 use shared::features::spec::{
     AMOUNT_SCALE, LONGEST_WINDOW_MS, MAX_SECONDS_SINCE_LAST_EVENT, SESSION_GAP_MS, WINDOWS,
 };
-use shared::features::{FeatureItem, FeatureValue, FeatureVector, RecordOutcome, evaluate};
+use shared::features::{FeatureItem, FeatureValue, FeatureVector, evaluate};
+use shared::keyed_state::checkpoints::SequenceNumber;
+use shared::keyed_state::memory::{Committed, EventDigest, LEVELS, MAX_RECENT_IDS, Span, width};
+use shared::keyed_state::{Outcome, Verdict, apply_record};
 use time::OffsetDateTime;
 
 /// 2026-11-23T10:00:00Z: event times are this plus a generated offset.
@@ -75,28 +77,46 @@ struct Reference {
 }
 
 impl Reference {
-    fn offer(&mut self, event: &ActivityEvent) -> RecordOutcome {
+    fn offer(&mut self, event: &ActivityEvent) -> Verdict<()> {
         if self.seen.contains(&event.event_id) {
-            return RecordOutcome::Duplicate;
+            return Verdict::Duplicate;
         }
         let at_ms = ms(event);
         if self
             .newest
             .is_some_and(|(newest, _)| at_ms <= newest - LONGEST_WINDOW_MS)
         {
-            return RecordOutcome::Late;
+            return Verdict::Dropped;
         }
         if self.newest.is_none_or(|(newest, _)| at_ms > newest) {
             self.newest = Some((at_ms, event.activity_type));
         }
         self.seen.insert(event.event_id.clone());
         self.accepted.push(event.clone());
-        RecordOutcome::Applied
+        Verdict::Applied(())
     }
 }
 
 fn ms(event: &ActivityEvent) -> i64 {
     (event.timestamp.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Applies record `sequence` of one shard exactly once, as the keyed-state core does.
+fn apply(
+    item: &mut FeatureItem,
+    shard: &str,
+    sequence: &SequenceNumber,
+    event: &ActivityEvent,
+) -> Verdict<()> {
+    apply_record(
+        item,
+        shard,
+        sequence,
+        EventDigest::of(&event.event_id),
+        ms(event),
+        false,
+        |item| item.apply_event(event),
+    )
 }
 
 fn integer(features: &FeatureVector, name: &str) -> u64 {
@@ -225,9 +245,9 @@ proptest! {
                 }
                 _ => continue,
             };
-            let outcome = item.apply_record("shard-1", &sequence, &event, false);
+            let outcome = apply(&mut item, "shard-1", &sequence, &event);
             if redelivery {
-                prop_assert_eq!(outcome, RecordOutcome::AlreadyApplied);
+                prop_assert_eq!(outcome, Verdict::AlreadyApplied);
                 continue;
             }
             prop_assert_eq!(outcome, reference.offer(&event), "{:?}", event);
@@ -252,11 +272,11 @@ fn counts_decay_without_new_events() {
     let mut item = FeatureItem::new("u-1");
     let t0 = BASE_MS;
     for (n, offset) in [0, 1_000, 2_000].iter().enumerate() {
-        item.apply_record(
+        apply(
+            &mut item,
             "s",
             &SequenceNumber::new((n + 1).to_string()),
             &activity(format!("e{n}"), t0 + offset, 0, 0),
-            false,
         );
     }
     let read = |after_ms: i64| evaluate(Some(&item), at(t0 + 2_000 + after_ms)).unwrap();
@@ -299,9 +319,7 @@ fn a_million_events_a_day_stay_far_below_the_item_limit() {
     let mut item = FeatureItem::new(&"u".repeat(128));
     let events = 1_000_000i64;
     let step_ms = 86_400_000 / events;
-    let mut sequence = 49_590_338_271_490_256_608_559_692_538_361_571_095u128;
     for n in 0..events {
-        sequence += 1;
         let mut event = activity(
             format!("{n:08x}-7a52-4b8e-9f3c-2f7a1d9c0b11"),
             BASE_MS + n * step_ms,
@@ -309,24 +327,38 @@ fn a_million_events_a_day_stay_far_below_the_item_limit() {
             0,
         );
         event.amount = Some(1_000_000_000.0);
-        let digits = format!("{sequence}{sequence}");
-        assert_eq!(
-            item.apply_record(
-                "shardId-000000000000",
-                &SequenceNumber::new(&digits[..56]),
-                &event,
-                false,
-            ),
-            RecordOutcome::Applied
-        );
+        assert_eq!(item.apply_event(&event), Outcome::Applied(()));
     }
     // Four shards' checkpoints (after resharding) and the largest version.
-    for shard in 1..4 {
-        item.checkpoints.advance(
+    for shard in 0..4 {
+        item.memory.checkpoints.advance(
             &format!("shardId-00000000000{shard}"),
             &SequenceNumber::new("9".repeat(56)),
         );
     }
+    // The most ids the keyed-state core leaves in an item (it spills committed ones beyond
+    // MAX_RECENT_IDS, and a batch adds at most 100), and a summary at every level.
+    let mut memory = shared::keyed_state::Memory {
+        checkpoints: item.memory.checkpoints.clone(),
+        ..Default::default()
+    };
+    for n in 0..MAX_RECENT_IDS + 100 {
+        memory.remember(EventDigest::of(&format!("id-{n}")), BASE_MS + n as i64);
+    }
+    for level in 0..LEVELS {
+        let committed = memory.committed();
+        let spill = memory.plan_spill(Committed {
+            count: 1,
+            // The last level's spills have no bounded span.
+            span: width(level).map(|width| Span {
+                first: BASE_MS,
+                last: BASE_MS + width - 1,
+            }),
+        });
+        memory.apply_spill(&spill, committed.span, i64::MAX);
+    }
+    assert_eq!(memory.spilled_ids.levels.len(), usize::from(LEVELS));
+    item.memory = memory;
     item.version = u64::MAX;
     let attributes: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
         serde_dynamo::to_item(&item).unwrap();

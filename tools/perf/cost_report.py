@@ -9,8 +9,10 @@ writes, into --out:
   report.json           the measurements, the prices used and the derived cost model: every
                         input, every line's quantity, unit price, formula and result;
   summary.md            goals against measurements, requests and capacity units per event,
-                        cost per million events (as built against the naive design), how it is
-                        computed, and the price table with its date;
+                        DynamoDB units per event of each stream consumer (warm and cold, with
+                        the floor) and of the hot users, cost per million events (the pipeline
+                        warm and cold, the naive design without and with a 24-hour memory of
+                        event ids), how it is computed, and the price table with its date;
   cost-per-million.svg  cost per million events by design, stacked by service;
   init-time.svg         init time per function (median wall and CPU ms) against the 10 ms goal;
 
@@ -44,6 +46,13 @@ WARM_CPU_PER_EVENT_US_GOAL = 2.0
 # Decimal megabytes, the stricter reading of "3 MB": a zip is never reported as meeting the goal
 # on the strength of the binary unit.
 ZIP_BYTES_GOAL = 3_000_000
+# DynamoDB units per event of each stream consumer, steady state (the warm run decides; the cold
+# run is shown beside it as the bound when Lambda keeps no affinity), and the pipeline's cost.
+WRITE_UNITS_PER_EVENT_GOAL = 0.62
+READ_UNITS_PER_EVENT_GOAL = 0.65
+PIPELINE_USD_PER_MILLION_GOAL = 2.40
+# Every item under 64 KB, in decimal kilobytes as for the zips: the stricter reading.
+ITEM_BYTES_GOAL = 64_000
 
 EVENTS_PER_REPORT = 1_000_000
 HOURS_PER_MONTH = 730
@@ -56,9 +65,22 @@ KINESIS_SHARDS = {"activity": 1, "enriched": 1}
 EVENTBRIDGE_EVENTS_PER_EVENT = 1
 INGEST_SENDS_PER_EVENT = 1
 
+# The stream consumers keep keyed state in DynamoDB; the cold run and the hot users run them alone.
+CONSUMERS = ("stream-enrichment", "feature-updates")
+# The hot-user workloads perf-report runs: a share of the reference's events to one user, and one
+# user at a rate.
+HOT_USERS = ("share", "rate")
+
 SERVICES = ("EventBridge", "SQS", "Lambda", "Kinesis", "DynamoDB")
-DESIGNS = ("pipeline", "naive")
-DESIGN_TITLES = {"pipeline": "pipeline (as built)", "naive": "naive design"}
+DESIGNS = ("pipeline", "pipeline_cold", "naive", "naive_with_memory")
+DESIGN_TITLES = {
+    "pipeline": "pipeline, warm (as built)",
+    "pipeline_cold": "pipeline, cold",
+    "naive": "naive design",
+    "naive_with_memory": "naive with 24 h memory",
+}
+# The part of `workload` each design other than the pipeline takes its functions from.
+DESIGN_SOURCES = {"pipeline_cold": "cold", "naive": "naive", "naive_with_memory": "naive_with_memory"}
 
 REQUIRED_PRICES = (
     "lambda_requests",
@@ -72,16 +94,29 @@ REQUIRED_PRICES = (
     "eventbridge_custom_events",
 )
 
-# What a workload function entry holds; a key that is absent or null is an input the cost
-# model lacks, not an error.
+# What a workload function entry holds besides its requests, and the least each may be (a whole
+# number where the minimum is an int); a key that is absent or null is an input the report
+# lacks, not an error. The keyed-state figures (distinct users onwards) are the stream
+# consumers'; bookkeeping_write_units (spills and shards' marks) are part of
+# write_request_units.
 WORKLOAD_FUNCTION_KEYS = (
-    "memory_mb",
-    "invocations",
-    "billed_ms_per_invocation",
-    "requests",
-    "read_request_units",
-    "write_request_units",
-    "kinesis_put_payload_units",
+    ("memory_mb", 1.0),
+    ("invocations", 0.0),
+    ("records", 0),
+    ("billed_ms_per_invocation", 0.0),
+    ("read_request_units", 0.0),
+    ("write_request_units", 0.0),
+    ("kinesis_put_payload_units", 0.0),
+    ("distinct_users", 0),
+    ("states_cached", 0),
+    ("states_read", 0),
+    ("lookups", 0),
+    ("spills", 0),
+    ("spilled_ids", 0),
+    ("conflicts", 0),
+    ("bookkeeping_write_units", 0.0),
+    ("largest_item_bytes", 0),
+    ("retried_records", 0),
 )
 
 # Request keys are "<service>:<Operation>". SQS requests are billed per request at the rate of
@@ -268,18 +303,11 @@ def parse_workload_functions(value, check, where):
         entry_where = "%s.%s" % (where, function)
         check.object(entry, entry_where)
         parsed = {
-            "memory_mb": check.optional(entry, "memory_mb", entry_where, check.number, minimum=1),
-            "invocations": check.optional(entry, "invocations", entry_where, check.number),
-            "billed_ms_per_invocation": check.optional(
-                entry, "billed_ms_per_invocation", entry_where, check.number
-            ),
-            "read_request_units": check.optional(entry, "read_request_units", entry_where, check.number),
-            "write_request_units": check.optional(entry, "write_request_units", entry_where, check.number),
-            "kinesis_put_payload_units": check.optional(
-                entry, "kinesis_put_payload_units", entry_where, check.number
-            ),
-            "requests": None,
+            key: check.optional(entry, key, entry_where,
+                                check.integer if isinstance(minimum, int) else check.number, minimum=minimum)
+            for key, minimum in WORKLOAD_FUNCTION_KEYS
         }
+        parsed["requests"] = None
         if entry.get("requests") is not None:
             parsed["requests"] = parse_requests(entry["requests"], check, entry_where + ".requests")
         functions[function] = parsed
@@ -300,6 +328,10 @@ def parse_workload(value, check):
         "functions": {},
         "event_source_requests": None,
         "naive": None,
+        "naive_with_memory": None,
+        "cold": None,
+        "affinity_lost": None,
+        "hot_users": None,
     }
     if value.get("functions") is not None:
         workload["functions"] = parse_workload_functions(value["functions"], check, "workload.functions")
@@ -307,23 +339,53 @@ def parse_workload(value, check):
         workload["event_source_requests"] = parse_requests(
             value["event_source_requests"], check, "workload.event_source_requests"
         )
-    naive = value.get("naive")
-    if naive is not None:
-        check.object(naive, "workload.naive")
-        workload["naive"] = {
-            "description": check.optional(naive, "description", "workload.naive", check.string),
-            "functions": {},
-            "event_source_requests": None,
+    for key in ("naive", "naive_with_memory"):
+        if value.get(key) is not None:
+            workload[key] = parse_alternative_design(value[key], check, "workload." + key)
+    if value.get("cold") is not None:
+        workload["cold"] = parse_consumer_workload(value["cold"], check, "workload.cold")
+    if value.get("affinity_lost") is not None:
+        workload["affinity_lost"] = {
+            name: parse_consumer_workload(entry, check, "workload.affinity_lost.%s" % name)
+            for name, entry in check.object(value["affinity_lost"], "workload.affinity_lost").items()
         }
-        if naive.get("functions") is not None:
-            workload["naive"]["functions"] = parse_workload_functions(
-                naive["functions"], check, "workload.naive.functions"
-            )
-        if naive.get("event_source_requests") is not None:
-            workload["naive"]["event_source_requests"] = parse_requests(
-                naive["event_source_requests"], check, "workload.naive.event_source_requests"
-            )
+    if value.get("hot_users") is not None:
+        workload["hot_users"] = {
+            name: parse_consumer_workload(entry, check, "workload.hot_users.%s" % name)
+            for name, entry in check.object(value["hot_users"], "workload.hot_users").items()
+        }
     return workload
+
+
+def parse_alternative_design(value, check, where):
+    """A design measured against the pipeline (`naive`, `naive_with_memory`): a description,
+    the functions it changes, and the event source's requests where it changes them."""
+    check.object(value, where)
+    design = {
+        "description": check.optional(value, "description", where, check.string),
+        "functions": {},
+        "event_source_requests": None,
+    }
+    if value.get("functions") is not None:
+        design["functions"] = parse_workload_functions(value["functions"], check, where + ".functions")
+    if value.get("event_source_requests") is not None:
+        design["event_source_requests"] = parse_requests(
+            value["event_source_requests"], check, where + ".event_source_requests"
+        )
+    return design
+
+
+def parse_consumer_workload(value, check, where):
+    """A run of the two stream consumers besides the reference (`cold`, each hot user)."""
+    check.object(value, where)
+    run = {
+        "description": check.optional(value, "description", where, check.string),
+        "events": check.optional(value, "events", where, check.integer),
+        "functions": {},
+    }
+    if value.get("functions") is not None:
+        run["functions"] = parse_workload_functions(value["functions"], check, where + ".functions")
+    return run
 
 
 def parse_prices(raw, file):
@@ -448,14 +510,36 @@ def describe_machine(machine):
 # Goals
 
 
+def verdict(value, limit):
+    """Met when the value is at most the limit."""
+    if value is None:
+        return NOT_MEASURED
+    return "met" if value <= limit else "not met"
+
+
+def verdict_under(value, limit):
+    """Met when the value is below the limit."""
+    if value is None:
+        return NOT_MEASURED
+    return "met" if value < limit else "not met"
+
+
+def all_met(verdicts):
+    """One verdict for several: not met if any is; else not measured if any is, or if there are
+    none; else met."""
+    if "not met" in verdicts:
+        return "not met"
+    if not verdicts or NOT_MEASURED in verdicts:
+        return NOT_MEASURED
+    return "met"
+
+
+def format_bytes(value):
+    return NOT_MEASURED if value is None else "{:,} bytes".format(value)
+
+
 def goal_rows(measurements):
     """One row per goal and function: what was measured, the goal, and whether it is met."""
-
-    def verdict(value, limit):
-        if value is None:
-            return NOT_MEASURED
-        return "met" if value <= limit else "not met"
-
     functions = list(ALL_FUNCTIONS) + sorted(
         (set(measurements["init"]) | set(measurements["zip_bytes"])) - set(ALL_FUNCTIONS)
     )
@@ -526,33 +610,59 @@ def goal_rows(measurements):
 
 
 def design_functions(workload, design):
-    """The workload entries of a design, and the assumptions made to complete them: the naive
-    design changes the two stream consumers only, so a function it does not list is taken as
-    built, and so are the event source's requests when it gives none."""
+    """The workload entries of a design, where each was taken from ({function: key path}), the
+    event source's requests, and the assumptions made to complete them. The pipeline is the
+    reference run. Its cold variant takes the two stream consumers from `workload.cold` and
+    event-router and the event source as built: the cold run changes only the consumers'
+    execution environments. The naive designs change the two stream consumers only, so a
+    function they do not list is taken as built, and so are the event source's requests when
+    they give none."""
     assumptions = []
+    built = workload["functions"]
+    wheres = {function: "workload.functions.%s" % function for function in set(PIPELINE_FUNCTIONS) | set(built)}
     if design == "pipeline":
-        return workload["functions"], workload["event_source_requests"], "workload", assumptions
-    naive = workload["naive"]
+        return built, wheres, workload["event_source_requests"], assumptions
+    source = DESIGN_SOURCES[design]
+    alternative = workload[source]
+    title = DESIGN_TITLES[design]
     functions = {}
+    if design == "pipeline_cold":
+        for function in PIPELINE_FUNCTIONS:
+            if function in CONSUMERS:
+                wheres[function] = "workload.cold.functions.%s" % function
+                if function in alternative["functions"]:
+                    functions[function] = alternative["functions"][function]
+            elif function in built:
+                functions[function] = built[function]
+        assumptions.append(
+            "%s: event-router and the ingest queue's event source as built (the cold run "
+            "changes only the stream consumers' execution environments)" % title
+        )
+        return functions, wheres, workload["event_source_requests"], assumptions
     for function in PIPELINE_FUNCTIONS:
-        if function in naive["functions"]:
-            functions[function] = naive["functions"][function]
-        elif function in workload["functions"]:
-            functions[function] = workload["functions"][function]
+        if function in alternative["functions"]:
+            functions[function] = alternative["functions"][function]
+            wheres[function] = "workload.%s.functions.%s" % (source, function)
+        elif function in built:
+            functions[function] = built[function]
             assumptions.append(
-                "naive design: %s as built (workload.naive.functions does not list it)" % function
+                "%s: %s as built (workload.%s.functions does not list it)" % (title, function, source)
             )
-    for function, entry in naive["functions"].items():
-        functions.setdefault(function, entry)
-    event_source = naive["event_source_requests"]
+        else:
+            wheres[function] = "workload.%s.functions.%s" % (source, function)
+    for function, entry in alternative["functions"].items():
+        if function not in functions:
+            functions[function] = entry
+            wheres[function] = "workload.%s.functions.%s" % (source, function)
+    event_source = alternative["event_source_requests"]
     if event_source is None:
         event_source = workload["event_source_requests"]
         if event_source is not None:
             assumptions.append(
-                "naive design: the ingest queue's event source requests as built "
-                "(workload.naive.event_source_requests is absent)"
+                "%s: the ingest queue's event source requests as built "
+                "(workload.%s.event_source_requests is absent)" % (title, source)
             )
-    return functions, event_source, "workload.naive", assumptions
+    return functions, wheres, event_source, assumptions
 
 
 class Line:
@@ -604,7 +714,7 @@ class Line:
 
 def design_cost(workload, design, prices):
     """Every priced line of one design, scaled from the workload's events to a million."""
-    functions, event_source, where, assumptions = design_functions(workload, design)
+    functions, wheres, event_source, assumptions = design_functions(workload, design)
     events = workload["events"]
     scale = EVENTS_PER_REPORT / events
     scale_text = "× %s" % format_count(scale)
@@ -639,7 +749,7 @@ def design_cost(workload, design, prices):
 
     for function in PIPELINE_FUNCTIONS:
         entry = functions.get(function)
-        entry_where = "%s.functions.%s" % (where, function)
+        entry_where = wheres[function]
 
         def lacking(*keys):
             if entry is None:
@@ -728,7 +838,7 @@ def design_cost(workload, design, prices):
     for function, entry in functions.items():
         if function in PIPELINE_FUNCTIONS:
             continue
-        assumptions.append("%s.functions.%s is not part of the pipeline's cost model: left out" % (where, function))
+        assumptions.append("%s is not part of the pipeline's cost model: left out" % wheres[function])
     for function in PIPELINE_FUNCTIONS:
         entry = functions.get(function) or {}
         for op in sorted((entry.get("requests") or {})):
@@ -779,22 +889,27 @@ def cost_model(measurements, prices):
         "lacks": [],
         "designs": {},
         "fixed_monthly": fixed_monthly(prices["prices"]),
+        "ratios_to_pipeline": {design: None for design in DESIGNS[1:]},
         "ratio_naive_to_pipeline": None,
     }
     if workload is None:
         model["lacks"] = ["workload"]
         return model
     model["designs"]["pipeline"] = design_cost(workload, "pipeline", prices["prices"])
-    if workload["naive"] is None:
-        model["lacks"].append("workload.naive")
-    else:
-        model["designs"]["naive"] = design_cost(workload, "naive", prices["prices"])
+    for design in DESIGNS[1:]:
+        source = DESIGN_SOURCES[design]
+        if workload[source] is None:
+            model["lacks"].append("workload." + source)
+        else:
+            model["designs"][design] = design_cost(workload, design, prices["prices"])
     for design in model["designs"].values():
-        model["lacks"].extend(design["lacks"])
+        model["lacks"].extend(key for key in design["lacks"] if key not in model["lacks"])
     pipeline = model["designs"]["pipeline"]["total"]
-    naive = model["designs"].get("naive", {}).get("total")
-    if pipeline and naive is not None:
-        model["ratio_naive_to_pipeline"] = naive / pipeline
+    for design in DESIGNS[1:]:
+        total = model["designs"].get(design, {}).get("total")
+        if pipeline and total is not None:
+            model["ratios_to_pipeline"][design] = total / pipeline
+    model["ratio_naive_to_pipeline"] = model["ratios_to_pipeline"]["naive"]
     return model
 
 
@@ -815,8 +930,18 @@ def formulas():
         "the hour whatever the traffic: shards × 730 h a month × the shard-hour price, shown apart "
         "as a fixed monthly cost and left out of the cost per event.",
         "DynamoDB on demand: read request units × the read price + write request units × the "
-        "write price, as the functions counted them (on-demand billing, no provisioned capacity).",
-        "Total: the sum of the lines; the ratio is the naive design's total over the pipeline's.",
+        "write price, the units DynamoDB bills as the functions computed them from the items' "
+        "sizes (on-demand billing, no provisioned capacity).",
+        "Designs: the pipeline, warm, is the reference run (one execution environment per "
+        "function for the whole workload: the steady state). The pipeline, cold, takes "
+        "stream-enrichment's and feature-updates' figures from the same activity run with a new "
+        "execution environment for every batch (workload.cold: nothing cached, the bound when "
+        "Lambda keeps no affinity), event-router and the event source as built. The naive design "
+        "reads and writes each event's item on its own (workload.naive); the naive design with a "
+        "24-hour memory also reads and writes an item per applied event id, one more read and one "
+        "more write unit per event in each consumer (workload.naive_with_memory), which is what "
+        "absorbing resends as the pipeline does would cost it.",
+        "Total: the sum of the lines; each ratio is a design's total over the pipeline's, warm.",
         "Left out: free tiers, CloudWatch logs and metrics, KMS requests for the streams' and "
         "tables' keys, storage, data transfer, and what the rejects and failure queues see.",
     ]
@@ -834,9 +959,9 @@ def per_event_rows(measurements):
             rows.append({"design": "pipeline", "function": function, "entry": None})
         return rows
     for design in DESIGNS:
-        if design == "naive" and workload["naive"] is None:
+        if design != "pipeline" and workload[DESIGN_SOURCES[design]] is None:
             continue
-        functions, event_source, _, _ = design_functions(workload, design)
+        functions, _, event_source, _ = design_functions(workload, design)
         for function in PIPELINE_FUNCTIONS:
             rows.append({"design": design, "function": function, "entry": functions.get(function)})
         rows.append({"design": design, "function": "event source on the ingest queue",
@@ -848,6 +973,178 @@ def per_event(value, events):
     if value is None:
         return NOT_MEASURED
     return format_significant(value / events, 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# DynamoDB per stream consumer: warm, cold and the hot users
+
+# What a consumer's figures are computed from (the keys of its workload entry).
+CONSUMER_INPUTS = (
+    "records", "read_request_units", "write_request_units", "distinct_users",
+    "bookkeeping_write_units", "states_cached", "states_read", "lookups", "spills", "spilled_ids",
+    "conflicts", "largest_item_bytes",
+)
+
+# The runs with affinity lost (two execution environments taking the batches in turn), by their
+# name in `workload.affinity_lost`, and how the per-consumer table calls them.
+AFFINITY_RUNS = (
+    ("alternating", "alternating (as built)"),
+    ("alternating_trusting_cache", "alternating, cache trusted"),
+)
+
+
+def consumer_formulas():
+    """How each consumer figure is computed; summary.md and report.json both carry it."""
+    return [
+        "Per event: over the records the consumer handled in the run (`records`).",
+        "Read (write) units per event: read_request_units (write_request_units) / records, the "
+        "units DynamoDB bills as the consumer computed them from the items' sizes.",
+        "Floor: distinct_users / records write units per event: a design writing each user's "
+        "item once per batch writes at least one unit per distinct user of every batch.",
+        "Bookkeeping: bookkeeping_write_units / records, the write units of spilled event ids and "
+        "of shards' marks (part of the write units).",
+        "States cached: states_cached / (states_cached + states_read), the share of the states a "
+        "batch needed that the execution environment still held.",
+        "Lookups per 1,000 events: lookups (Query pages reading spilled ids) / records × 1,000.",
+        "Largest item: the largest item written in the run, in bytes by DynamoDB's size rules.",
+        "Conflicts per 1,000 events: conditional writes that lost to a newer state (each billed, "
+        "then read and written again, or its records retried) / records × 1,000.",
+        "Alternating: two execution environments take the batches in turn (workload.affinity_lost): "
+        "as built, the shard's mark tells each that its cache is a batch behind; cache trusted, "
+        "each uses its stale cache (what the core would cost without the mark).",
+    ]
+
+
+def consumer_figures(entry, where):
+    """One stream consumer's DynamoDB figures per event it handled, its inputs, and the inputs it
+    lacks (key paths under `where`). A figure whose inputs are absent is None."""
+    entry = entry or {}
+    inputs = {key: entry.get(key) for key in CONSUMER_INPUTS}
+    lacks = [where] if not entry else ["%s.%s" % (where, key) for key in CONSUMER_INPUTS if inputs[key] is None]
+    # Shown where measured; a run without it lacks nothing the goals need.
+    inputs["retried_records"] = entry.get("retried_records")
+    records = inputs["records"]
+
+    def per_record(key, times=1):
+        if inputs[key] is None or not records:
+            return None
+        return inputs[key] / records * times
+
+    cached, read = inputs["states_cached"], inputs["states_read"]
+    share = None
+    if cached is not None and read is not None and cached + read > 0:
+        share = cached / (cached + read)
+    return {
+        "inputs": inputs,
+        "read_units_per_event": per_record("read_request_units"),
+        "write_units_per_event": per_record("write_request_units"),
+        "floor_write_units_per_event": per_record("distinct_users"),
+        "bookkeeping_write_units_per_event": per_record("bookkeeping_write_units"),
+        "states_cached_share": share,
+        "lookups_per_1000_events": per_record("lookups", 1000),
+        "conflicts_per_1000_events": per_record("conflicts", 1000),
+        "spills": inputs["spills"],
+        "largest_item_bytes": inputs["largest_item_bytes"],
+        "lacks": lacks,
+    }
+
+
+def consumer_units(workload):
+    """Each stream consumer's figures in the warm reference run and the cold run."""
+    units = {"runs": {"warm": {}, "cold": {}}, "lacks": []}
+    if workload is None:
+        units["lacks"].append("workload")
+        return units
+    runs = [("warm", workload["functions"], "workload.functions")]
+    if workload["cold"] is None:
+        units["lacks"].append("workload.cold")
+    else:
+        runs.append(("cold", workload["cold"]["functions"], "workload.cold.functions"))
+    # Shown when measured; an older measurements file without them lacks nothing the goals need.
+    for name, _ in AFFINITY_RUNS:
+        run = (workload.get("affinity_lost") or {}).get(name)
+        if run is not None:
+            units["runs"][name] = {}
+            runs.append((name, run["functions"], "workload.affinity_lost.%s.functions" % name))
+    for run, functions, where in runs:
+        for consumer in CONSUMERS:
+            figures = consumer_figures(functions.get(consumer), "%s.%s" % (where, consumer))
+            units["runs"][run][consumer] = figures
+            units["lacks"].extend(figures["lacks"])
+    return units
+
+
+def hot_user_units(workload):
+    """Each hot-user workload's figures per consumer, with the verdict on its largest item."""
+    hot = {"goal": "every item under 64 KB (< %s bytes)" % format_count(ITEM_BYTES_GOAL),
+           "workloads": {}, "lacks": []}
+    if workload is None:
+        hot["lacks"].append("workload")
+        return hot
+    if workload["hot_users"] is None:
+        hot["lacks"].append("workload.hot_users")
+        return hot
+    present = workload["hot_users"]
+    hot["lacks"].extend("workload.hot_users.%s" % name for name in HOT_USERS if name not in present)
+    for name in [n for n in HOT_USERS if n in present] + sorted(set(present) - set(HOT_USERS)):
+        run = present[name]
+        functions = {}
+        for consumer in CONSUMERS:
+            figures = consumer_figures(run["functions"].get(consumer),
+                                       "workload.hot_users.%s.functions.%s" % (name, consumer))
+            figures["item_goal"] = verdict_under(figures["largest_item_bytes"], ITEM_BYTES_GOAL)
+            hot["lacks"].extend(figures["lacks"])
+            functions[consumer] = figures
+        hot["workloads"][name] = {"description": run["description"], "events": run["events"],
+                                  "functions": functions}
+    return hot
+
+
+def figure(units, run, consumer, key):
+    return units["runs"][run].get(consumer, {}).get(key)
+
+
+def format_units(value):
+    return NOT_MEASURED if value is None else format_significant(value, 3)
+
+
+def warm_and_cold_row(goal, function, limit, warm, cold, shown, met):
+    """A goal row whose warm figure decides, with the cold one beside it (`cold`), and both as
+    text for the tables (`warm_shown`, `cold_shown`)."""
+    return {"goal": goal, "function": function, "limit": limit, "value": warm, "cold": cold,
+            "measured": NOT_MEASURED if warm is None else "%s (cold: %s)" % (shown(warm), shown(cold)),
+            "met": met, "warm_shown": shown(warm), "cold_shown": shown(cold)}
+
+
+def keyed_state_goal_rows(units, hot, model):
+    """The goals of the keyed-state design: DynamoDB units per event per consumer and the
+    pipeline's cost (the warm figures decide; cold is shown beside them), and every hot user's
+    items under 64 KB."""
+    rows = []
+    for key, goal, limit in (
+        ("write_units_per_event", "DynamoDB write units per event (steady state, warm)", WRITE_UNITS_PER_EVENT_GOAL),
+        ("read_units_per_event", "DynamoDB read units per event (steady state, warm)", READ_UNITS_PER_EVENT_GOAL),
+    ):
+        for consumer in CONSUMERS:
+            warm, cold = figure(units, "warm", consumer, key), figure(units, "cold", consumer, key)
+            rows.append(warm_and_cold_row(goal, consumer, "≤ %s" % format_significant(limit), warm, cold,
+                                          format_units, verdict(warm, limit)))
+    warm = model["designs"].get("pipeline", {}).get("total")
+    cold = model["designs"].get("pipeline_cold", {}).get("total")
+    rows.append(warm_and_cold_row("cost per million events (warm)", "pipeline",
+                                  "≤ %s" % format_usd(PIPELINE_USD_PER_MILLION_GOAL), warm, cold, format_usd,
+                                  verdict(warm, PIPELINE_USD_PER_MILLION_GOAL)))
+    for consumer in CONSUMERS:
+        runs = [run["functions"][consumer] for run in hot["workloads"].values()]
+        known = [figures["largest_item_bytes"] for figures in runs if figures["largest_item_bytes"] is not None]
+        value = max(known) if known else None
+        measured = NOT_MEASURED if value is None else "%s (%s)" % (format_bytes(value), ", ".join(
+            "%s: %s" % (name, format_bytes(run["functions"][consumer]["largest_item_bytes"]))
+            for name, run in hot["workloads"].items()))
+        rows.append({"goal": "largest item, hot users", "function": consumer,
+                     "limit": "< 64 KB (%s bytes)" % format_count(ITEM_BYTES_GOAL), "value": value,
+                     "measured": measured, "met": all_met([figures["item_goal"] for figures in runs])})
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -864,38 +1161,130 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
+def lacks_text(keys):
+    """Key paths as markdown, those under one parent gathered: `a.b.{c, d}`."""
+    groups = {}
+    for key in keys:
+        parent, _, leaf = key.rpartition(".")
+        groups.setdefault(parent, []).append(leaf)
+    return ", ".join(
+        "`%s`" % ".".join(filter(None, (parent, leaves[0]))) if len(leaves) == 1
+        else "`%s.{%s}`" % (parent, ", ".join(leaves))
+        for parent, leaves in groups.items())
+
+
 def cost_table(model):
-    """The main table: cost per million events by service, as built against naive."""
-    designs = [d for d in DESIGNS if d in model["designs"]]
-    if not designs:
-        return markdown_table(["service", "pipeline (as built)", "naive design"],
-                              [[service, NOT_MEASURED, NOT_MEASURED] for service in SERVICES + ("total",)])
-    header = ["service (USD per million events)"] + [model["designs"][d]["title"] for d in designs]
-    if "naive" not in designs:
-        header.append("naive design")
-    rows = []
-    for service in SERVICES:
-        row = [service] + [format_usd(model["designs"][d]["by_service"][service]) for d in designs]
-        if "naive" not in designs:
-            row.append(NOT_MEASURED)
-        rows.append(row)
-    total = ["**total**"] + ["**%s**" % format_usd(model["designs"][d]["total"]) for d in designs]
-    if "naive" not in designs:
-        total.append(NOT_MEASURED)
-    rows.append(total)
-    ratio = model["ratio_naive_to_pipeline"]
-    rows.append(["naive / pipeline", "", "%s×" % format_significant(ratio, 3) if ratio else NOT_MEASURED])
+    """The main table: cost per million events by service, one column per design, and each
+    design's ratio to the pipeline, warm."""
+
+    def cells(shown):
+        return [shown(model["designs"][d]) if d in model["designs"] else NOT_MEASURED for d in DESIGNS]
+
+    header = ["service (USD per million events)"] + [DESIGN_TITLES[d] for d in DESIGNS]
+    rows = [[service] + cells(lambda design: format_usd(design["by_service"][service])) for service in SERVICES]
+    rows.append(["**total**"] + cells(lambda design: "**%s**" % format_usd(design["total"])))
+    ratios = model["ratios_to_pipeline"]
+    rows.append(["ratio to the pipeline, warm", ""] + [
+        "%s×" % format_significant(ratios[d], 3) if ratios[d] else NOT_MEASURED for d in DESIGNS[1:]])
     return markdown_table(header, rows)
 
 
 def fixed_cost_sentence(model):
     fixed = model["fixed_monthly"]
     parts = " + ".join("%s (%s)" % (line["item"], line["formula"]) for line in fixed["lines"])
-    return ("Fixed, whatever the traffic and the same for both designs: Kinesis shard-hours, "
+    return ("Fixed, whatever the traffic and the same for every design: Kinesis shard-hours, "
             "%s a month: %s." % (format_usd(fixed["total_usd_per_month"]), parts))
 
 
-def render_summary(measurements, prices, model, goals, svg_names):
+def consumer_units_section(units, goals):
+    """The DynamoDB units per event of each consumer, warm and cold, and the goals beside them."""
+    out = ["## DynamoDB units per event, per consumer", ""]
+    out.append("Per event each stream consumer handled. Warm: the reference run, one execution "
+               "environment per function for the whole workload (the steady state). Cold: the same "
+               "activity with a new execution environment for every batch, nothing cached: the bound "
+               "when Lambda keeps no affinity between a shard and an environment.")
+    out.append("")
+    rows = []
+    run_names = [("warm", "warm"), ("cold", "cold")] + [
+        (name, title) for name, title in AFFINITY_RUNS if name in units["runs"]]
+    for consumer in CONSUMERS:
+        for run, title in run_names:
+            figures = units["runs"][run].get(consumer)
+            if figures is None:
+                rows.append([consumer, title] + [NOT_MEASURED] * 10)
+                continue
+            share = figures["states_cached_share"]
+            retried = figures["inputs"].get("retried_records")
+            rows.append([
+                consumer,
+                title,
+                format_count(figures["inputs"]["records"]),
+                format_units(figures["read_units_per_event"]),
+                format_units(figures["write_units_per_event"]),
+                format_units(figures["floor_write_units_per_event"]),
+                format_units(figures["bookkeeping_write_units_per_event"]),
+                NOT_MEASURED if share is None else "%s%%" % format_significant(share * 100, 3),
+                format_units(figures["lookups_per_1000_events"]),
+                format_units(figures["conflicts_per_1000_events"]),
+                NOT_MEASURED if retried is None else format_count(retried),
+                format_bytes(figures["largest_item_bytes"]),
+            ])
+    out.append(markdown_table(
+        ["consumer", "run", "events", "read units per event", "write units per event",
+         "floor (write units per event)", "bookkeeping write units per event (spills, marks)",
+         "states cached", "lookups per 1,000 events", "conflicts per 1,000 events",
+         "records retried", "largest item"], rows))
+    out.append("")
+    out.append("Goals: the warm figures decide; cold is shown beside them as the bound with affinity lost.")
+    out.append("")
+    out.append(markdown_table(
+        ["goal", "consumer", "goal value", "warm", "met", "cold (affinity lost)"],
+        [[g["goal"], g["function"], g["limit"], g["warm_shown"], g["met"], g["cold_shown"]]
+         for g in goals if "cold" in g]))
+    out.append("")
+    out.extend("- %s" % text for text in consumer_formulas())
+    out.append("")
+    if units["lacks"]:
+        out.append("Not measured: %s." % lacks_text(units["lacks"]))
+        out.append("")
+    return out
+
+
+def hot_users_section(hot):
+    """Each hot-user workload's units per event, spills and largest item, against 64 KB."""
+    out = ["## Hot users", ""]
+    rows = []
+    for name, run in hot["workloads"].items():
+        for consumer in CONSUMERS:
+            figures = run["functions"][consumer]
+            rows.append([
+                name,
+                consumer,
+                format_count(figures["inputs"]["records"]),
+                format_units(figures["read_units_per_event"]),
+                format_units(figures["write_units_per_event"]),
+                format_count(figures["spills"]),
+                format_bytes(figures["largest_item_bytes"]),
+                figures["item_goal"],
+            ])
+    if rows:
+        out.append(markdown_table(
+            ["hot user", "consumer", "events", "read units per event", "write units per event", "spills",
+             "largest item", "under 64 KB (%s bytes)" % format_count(ITEM_BYTES_GOAL)], rows))
+        out.append("")
+        for name, run in hot["workloads"].items():
+            out.append("- `%s`: %s." % (name, (run["description"] or NOT_MEASURED).rstrip(".")))
+        out.append("")
+    out.append("Goal: every item stays under 64 KB (%s bytes, the stricter reading): **%s**."
+               % (format_count(ITEM_BYTES_GOAL), all_met([row[-1] for row in rows])))
+    out.append("")
+    if hot["lacks"]:
+        out.append("Not measured: %s." % lacks_text(hot["lacks"]))
+        out.append("")
+    return out
+
+
+def render_summary(measurements, prices, model, goals, svg_names, units, hot):
     out = []
     out.append("# Performance and cost report")
     out.append("")
@@ -965,10 +1354,17 @@ def render_summary(measurements, prices, model, goals, svg_names):
             per_event(entry.get("kinesis_put_payload_units"), events),
         ])
     out.append(markdown_table(header, rows))
-    if workload is not None and workload["naive"] is not None and workload["naive"]["description"]:
-        out.append("")
-        out.append("The naive design: %s." % workload["naive"]["description"].rstrip("."))
+    if workload is not None:
+        for design in DESIGNS[1:]:
+            source = workload[DESIGN_SOURCES[design]]
+            if source is not None and source["description"]:
+                out.append("")
+                out.append("%s: %s." % (DESIGN_TITLES[design][:1].upper() + DESIGN_TITLES[design][1:],
+                                         source["description"].rstrip(".")))
     out.append("")
+
+    out.extend(consumer_units_section(units, goals))
+    out.extend(hot_users_section(hot))
 
     out.append("## Cost per million events")
     out.append("")
@@ -1121,8 +1517,17 @@ def legend(x, y, entries):
     return parts
 
 
+# The cost chart's labels under its bars, two lines each.
+CHART_LABELS = {
+    "pipeline": ("pipeline, warm", "(as built)"),
+    "pipeline_cold": ("pipeline, cold", "(no affinity)"),
+    "naive": ("naive design", ""),
+    "naive_with_memory": ("naive with", "24 h memory"),
+}
+
+
 def render_cost_svg(measurements, model):
-    width, height = 820, 520
+    width, height = 940, 540
     designs = list(DESIGNS)
     totals = []
     for name in designs:
@@ -1130,11 +1535,11 @@ def render_cost_svg(measurements, model):
         if design is not None:
             totals.append(sum(v for v in design["by_service"].values() if v is not None))
     y_max, y_step = nice_axis(max(totals) * 1.12 if totals and max(totals) > 0 else 1.0)
-    plot = Plot(width, height, left=80, right=190, top=70, bottom=90, y_max=y_max, y_step=y_step,
+    plot = Plot(width, height, left=80, right=190, top=70, bottom=110, y_max=y_max, y_step=y_step,
                 y_label="USD per million events",
                 tick_format=lambda v: "$" + format_significant(v, 3, keep_decimals=2 if v else 0))
     body = plot.axes()
-    bar_width = 120
+    bar_width = 110
     slot = plot.plot_width / len(designs)
     for index, name in enumerate(designs):
         design = model["designs"].get(name)
@@ -1161,13 +1566,17 @@ def render_cost_svg(measurements, model):
             label = format_usd(design["total"]) if design["total"] is not None else (
                 "≥ %s, incomplete" % format_usd(design["known_lines_total"]))
             body.append(svg_text(centre, plot.y(base) - 8, label, size=13, anchor="middle", weight="bold"))
-        body.append(svg_text(centre, plot.y(0) + 20, DESIGN_TITLES[name], size=13, anchor="middle"))
+        for line, label in enumerate(CHART_LABELS[name]):
+            if label:
+                body.append(svg_text(centre, plot.y(0) + 20 + line * 16, label, size=13, anchor="middle"))
         body.append("</g>")
-    body.append(svg_text(plot.left + plot.plot_width / 2, plot.y(0) + 42, "design", size=13, anchor="middle"))
-    ratio = model["ratio_naive_to_pipeline"]
-    notes = ["naive / pipeline: %s" % ("%s×" % format_significant(ratio, 3) if ratio else NOT_MEASURED)]
+    body.append(svg_text(plot.left + plot.plot_width / 2, plot.y(0) + 58, "design", size=13, anchor="middle"))
+    ratios = model["ratios_to_pipeline"]
+    notes = ["To the pipeline, warm: " + "; ".join(
+        "%s %s" % (DESIGN_TITLES[d], "%s×" % format_significant(ratios[d], 3) if ratios[d] else NOT_MEASURED)
+        for d in DESIGNS[1:])]
     fixed = model["fixed_monthly"]
-    notes.append("Not per event: Kinesis shard-hours, %s a month (%d streams × 730 h), the same for both designs."
+    notes.append("Not per event: Kinesis shard-hours, %s a month (%d streams × 730 h), the same for every design."
                  % (format_usd(fixed["total_usd_per_month"]), len(fixed["lines"])))
     for i, note in enumerate(notes):
         body.append(svg_text(plot.left, height - 28 + i * 16, note, size=11, fill="#444"))
@@ -1250,7 +1659,7 @@ def render_init_svg(measurements):
 # report.json and the command line
 
 
-def report_json(raw_measurements, measurements, prices, model, goals):
+def report_json(raw_measurements, measurements, prices, model, goals, units, hot):
     designs = {}
     for name, design in model["designs"].items():
         designs[name] = {
@@ -1266,7 +1675,8 @@ def report_json(raw_measurements, measurements, prices, model, goals):
         "schema": 1,
         "measurements": raw_measurements,
         "prices": prices,
-        "goals": [{k: g[k] for k in ("goal", "function", "limit", "value", "measured", "met")} for g in goals],
+        "goals": [{k: g[k] for k in ("goal", "function", "limit", "value", "cold", "measured", "met") if k in g}
+                  for g in goals],
         "cost_model": {
             "events_per_report": model["events_per_report"],
             "computed": model["computed"],
@@ -1281,7 +1691,27 @@ def report_json(raw_measurements, measurements, prices, model, goals):
             },
             "designs": designs,
             "fixed_usd_per_month": model["fixed_monthly"],
+            "ratios_to_pipeline": model["ratios_to_pipeline"],
             "ratio_naive_to_pipeline": model["ratio_naive_to_pipeline"],
+        },
+        "dynamodb_per_consumer": {
+            "goals": {
+                "write_units_per_event": WRITE_UNITS_PER_EVENT_GOAL,
+                "read_units_per_event": READ_UNITS_PER_EVENT_GOAL,
+                "pipeline_usd_per_million_events": PIPELINE_USD_PER_MILLION_GOAL,
+                "decided_by": "warm",
+            },
+            "formulas": consumer_formulas(),
+            "warm": units["runs"]["warm"],
+            "cold": units["runs"]["cold"],
+            **{name: units["runs"][name] for name, _ in AFFINITY_RUNS if name in units["runs"]},
+            "lacks": units["lacks"],
+        },
+        "hot_users": {
+            "goal": hot["goal"],
+            "item_bytes_limit": ITEM_BYTES_GOAL,
+            "workloads": hot["workloads"],
+            "lacks": hot["lacks"],
         },
     }
 
@@ -1296,11 +1726,13 @@ def build_report(measurements_path, prices_path):
     measurements = parse_measurements(raw, measurements_path)
     prices = parse_prices(load_json(prices_path, "prices", " (name one with --prices)"), prices_path)
     model = cost_model(measurements, prices)
-    goals = goal_rows(measurements)
+    units = consumer_units(measurements["workload"])
+    hot = hot_user_units(measurements["workload"])
+    goals = goal_rows(measurements) + keyed_state_goal_rows(units, hot, model)
     files = {
-        "report.json": json.dumps(report_json(raw, measurements, prices, model, goals), indent=2,
+        "report.json": json.dumps(report_json(raw, measurements, prices, model, goals, units, hot), indent=2,
                                   ensure_ascii=False) + "\n",
-        "summary.md": render_summary(measurements, prices, model, goals, SVG_NAMES),
+        "summary.md": render_summary(measurements, prices, model, goals, SVG_NAMES, units, hot),
         SVG_NAMES["cost"]: render_cost_svg(measurements, model),
         SVG_NAMES["init"]: render_init_svg(measurements),
     }

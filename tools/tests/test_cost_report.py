@@ -1,7 +1,10 @@
-"""Tests of tools/perf/cost_report.py: the cost arithmetic on a small input computed by hand,
-what the report says when the measurements leave parts out, the errors for missing or malformed
-input, the charts (well-formed SVG, one bar per design and per function), the markdown tables,
-and the files shipped beside it (the price table, the sample measurements).
+"""Tests of tools/perf/cost_report.py: the cost arithmetic of the four designs (the pipeline warm
+and cold, the naive design without and with a 24-hour memory) on a small input computed by hand,
+the stream consumers' DynamoDB units per event (floor, shares, goals met and not met, warm
+deciding), the hot users against 64 KB, what the report says when the measurements leave parts
+out (an older measurements file included), the errors for missing or malformed input, the charts
+(well-formed SVG, one bar per design and per function), the markdown tables, and the files
+shipped beside it (the price table, the sample measurements).
 
 Standard library only: `python3 -m unittest discover -s tools/tests -p test_cost_report.py`
 from the repository root, or with every other tool test through tools/test.sh.
@@ -56,7 +59,18 @@ TEST_PRICES = {
     },
 }
 
-# 1,000 events, so every count is multiplied by 1,000 to reach a million.
+def keyed(records, users, cached, read, lookups, spills, spilled_ids, bookkeeping, largest,
+          conflicts=0, retried=0):
+    """A stream consumer's keyed-state figures, as perf-report writes them."""
+    return {"records": records, "distinct_users": users, "states_cached": cached, "states_read": read,
+            "lookups": lookups, "spills": spills, "spilled_ids": spilled_ids, "conflicts": conflicts,
+            "bookkeeping_write_units": bookkeeping, "largest_item_bytes": largest,
+            "retried_records": retried}
+
+
+# 1,000 events, so every count is multiplied by 1,000 to reach a million. Warm, both consumers
+# are within 0.62 write and 0.65 read units per event; cold, they are not, and the pipeline
+# costs more than $2.40 (the warm figures decide). One hot user's item is exactly 64,000 bytes.
 SMALL = {
     "schema": 1,
     "date": "2026-11-23T18:30:00Z",
@@ -83,11 +97,13 @@ SMALL = {
                 "memory_mb": 512, "invocations": 10, "billed_ms_per_invocation": 20,
                 "requests": {"dynamodb:BatchGetItem": 10, "dynamodb:PutItem": 400, "kinesis:PutRecords": 10},
                 "read_request_units": 400, "write_request_units": 400, "kinesis_put_payload_units": 1000,
+                **keyed(1000, 380, 300, 100, 5, 4, 250, 20, 2048),
             },
             "feature-updates": {
                 "memory_mb": 256, "invocations": 10, "billed_ms_per_invocation": 40.5,
                 "requests": {"dynamodb:BatchGetItem": 10, "dynamodb:PutItem": 500},
                 "read_request_units": 300, "write_request_units": 500, "kinesis_put_payload_units": 0,
+                **keyed(1000, 450, 360, 90, 2, 5, 300, 50, 3000),
             },
         },
         "event_source_requests": {"sqs:ReceiveMessage": 120, "sqs:DeleteMessageBatch": 100},
@@ -95,19 +111,121 @@ SMALL = {
             "description": "one GetItem and one PutItem per event",
             "functions": {
                 "stream-enrichment": {
-                    "memory_mb": 512, "invocations": 10, "billed_ms_per_invocation": 100,
+                    "memory_mb": 512, "invocations": 10, "billed_ms_per_invocation": 100, "records": 1000,
                     "requests": {"dynamodb:GetItem": 1000, "dynamodb:PutItem": 1000, "kinesis:PutRecords": 10},
                     "read_request_units": 1000, "write_request_units": 1000, "kinesis_put_payload_units": 1000,
                 },
                 "feature-updates": {
-                    "memory_mb": 256, "invocations": 10, "billed_ms_per_invocation": 120,
+                    "memory_mb": 256, "invocations": 10, "billed_ms_per_invocation": 120, "records": 1000,
                     "requests": {"dynamodb:GetItem": 1000, "dynamodb:PutItem": 1000},
                     "read_request_units": 1000, "write_request_units": 1000, "kinesis_put_payload_units": 0,
                 },
             },
         },
+        # The naive design plus 1 read and 1 write unit per event per consumer.
+        "naive_with_memory": {
+            "description": "the naive design with an item per applied event id",
+            "functions": {
+                "stream-enrichment": {
+                    "memory_mb": 512, "invocations": 10, "billed_ms_per_invocation": 100, "records": 1000,
+                    "requests": {"dynamodb:GetItem": 2000, "dynamodb:PutItem": 2000, "kinesis:PutRecords": 10},
+                    "read_request_units": 2000, "write_request_units": 2000, "kinesis_put_payload_units": 1000,
+                    "bookkeeping_write_units": 1000,
+                },
+                "feature-updates": {
+                    "memory_mb": 256, "invocations": 10, "billed_ms_per_invocation": 120, "records": 1000,
+                    "requests": {"dynamodb:GetItem": 2000, "dynamodb:PutItem": 2000},
+                    "read_request_units": 2000, "write_request_units": 2000, "kinesis_put_payload_units": 0,
+                    "bookkeeping_write_units": 1000,
+                },
+            },
+        },
+        "cold": {
+            "description": "a new execution environment for every batch",
+            "events": 1000,
+            "functions": {
+                "stream-enrichment": {
+                    "memory_mb": 512, "invocations": 10, "billed_ms_per_invocation": 30,
+                    "requests": {"dynamodb:BatchGetItem": 20, "dynamodb:PutItem": 400, "kinesis:PutRecords": 10},
+                    "read_request_units": 1400, "write_request_units": 500, "kinesis_put_payload_units": 1000,
+                    **keyed(1000, 380, 0, 380, 40, 10, 250, 70, 2048),
+                },
+                "feature-updates": {
+                    "memory_mb": 256, "invocations": 10, "billed_ms_per_invocation": 60,
+                    "requests": {"dynamodb:BatchGetItem": 20, "dynamodb:PutItem": 500},
+                    "read_request_units": 1000, "write_request_units": 600, "kinesis_put_payload_units": 0,
+                    **keyed(1000, 450, 0, 450, 30, 12, 300, 110, 3000),
+                },
+            },
+        },
+        # Two environments in turn: as built (the mark: each reads every state, marks each batch),
+        # and trusting their caches (conflicts, and stream-enrichment's records retried).
+        "affinity_lost": {
+            "alternating": {
+                "description": "two environments in turn",
+                "events": 1000,
+                "functions": {
+                    "stream-enrichment": {"read_request_units": 1400, "write_request_units": 510,
+                                          **keyed(1000, 380, 0, 380, 40, 10, 250, 80, 2048)},
+                    "feature-updates": {"read_request_units": 1000, "write_request_units": 610,
+                                        **keyed(1000, 450, 0, 450, 30, 12, 300, 120, 3000)},
+                },
+            },
+            "alternating_trusting_cache": {
+                "description": "two environments in turn, each trusting its cache",
+                "events": 1000,
+                "functions": {
+                    "stream-enrichment": {"read_request_units": 900, "write_request_units": 700,
+                                          **keyed(1000, 380, 250, 330, 40, 10, 250, 20, 2048,
+                                                  conflicts=120, retried=640)},
+                    "feature-updates": {"read_request_units": 800, "write_request_units": 750,
+                                        **keyed(1000, 450, 300, 350, 30, 12, 300, 20, 3000,
+                                                conflicts=150)},
+                },
+            },
+        },
+        "hot_users": {
+            "share": {
+                "description": "30 % of the events to one user",
+                "events": 1000,
+                "functions": {
+                    "stream-enrichment": {"read_request_units": 350, "write_request_units": 420,
+                                          **keyed(1000, 330, 290, 40, 3, 6, 400, 30, 9000)},
+                    "feature-updates": {"read_request_units": 280, "write_request_units": 470,
+                                        **keyed(1000, 400, 350, 50, 1, 8, 500, 40, 12000)},
+                },
+            },
+            "rate": {
+                "description": "one user at 1000 events/s",
+                "events": 2000,
+                "functions": {
+                    "stream-enrichment": {"read_request_units": 40, "write_request_units": 260,
+                                          **keyed(2000, 20, 19, 1, 0, 40, 2000, 80, 40000)},
+                    "feature-updates": {"read_request_units": 60, "write_request_units": 900,
+                                        **keyed(2000, 20, 19, 1, 0, 44, 2000, 88, 64000)},
+                },
+            },
+        },
     },
 }
+
+# What perf-report wrote before the keyed-state core: no cold run, no naive design with a
+# memory, no hot users, and none of the consumers' keyed-state figures (records it had).
+NEW_FUNCTION_KEYS = ("distinct_users", "states_cached", "states_read", "lookups", "spills",
+                     "spilled_ids", "conflicts", "bookkeeping_write_units", "largest_item_bytes",
+                     "retried_records")
+
+
+def older(measurements):
+    older = copy.deepcopy(measurements)
+    workload = older["workload"]
+    for key in ("cold", "naive_with_memory", "affinity_lost", "hot_users"):
+        del workload[key]
+    for functions in (workload["functions"], workload["naive"]["functions"]):
+        for entry in functions.values():
+            for key in NEW_FUNCTION_KEYS:
+                entry.pop(key, None)
+    return older
 
 
 class Inputs:
@@ -207,6 +325,56 @@ class CostArithmetic(unittest.TestCase):
         self.assertAlmostEqual(self.model["ratio_naive_to_pipeline"], 3.0338 / 2.177825)
         self.assertTrue(any("event-router as built" in text for text in self.naive["assumptions"]))
 
+    def test_the_pipeline_cold_takes_the_consumers_from_the_cold_run(self):
+        cold = self.model["designs"]["pipeline_cold"]
+        by_service = cold["by_service"]
+        self.assertAlmostEqual(by_service["EventBridge"], 1.00)
+        self.assertAlmostEqual(by_service["SQS"], 0.4908)  # event-router and the mapping as built
+        # 30,000 requests; GB-seconds: router 100 as built, 10,000 × 30 ms × 0.5 GB = 150,
+        # 10,000 × 60 ms × 0.25 GB = 150.
+        self.assertAlmostEqual(by_service["Lambda"], 0.006 + 400 * 0.00001)
+        self.assertAlmostEqual(by_service["Kinesis"], 0.028)
+        # (1,400 + 1,000) × 1,000 read units at $0.125 and (500 + 600) × 1,000 write units at $0.625.
+        self.assertAlmostEqual(by_service["DynamoDB"], 0.3 + 0.6875)
+        self.assertAlmostEqual(cold["total"], 2.5163)
+        self.assertEqual(cold["lacks"], [])
+        self.assertAlmostEqual(self.model["ratios_to_pipeline"]["pipeline_cold"], 2.5163 / 2.177825)
+        router = self.line(cold, "event-router duration")
+        self.assertEqual(router.inputs, self.line(self.pipeline, "event-router duration").inputs)
+        reads = self.line(cold, "reads by stream-enrichment")
+        self.assertEqual(reads.inputs, {"read_request_units": 1400})
+        self.assertTrue(any("event-router and the ingest queue's event source as built" in text
+                            for text in cold["assumptions"]))
+
+    def test_naive_with_memory_is_naive_plus_a_read_and_a_write_unit_per_event_per_consumer(self):
+        memory = self.model["designs"]["naive_with_memory"]
+        workload = SMALL["workload"]
+        for consumer in cost_report.CONSUMERS:
+            naive, with_memory = workload["naive"]["functions"][consumer], workload["naive_with_memory"]["functions"][consumer]
+            for key in ("read_request_units", "write_request_units"):
+                self.assertEqual(with_memory[key] - naive[key], naive["records"], (consumer, key))
+        for service in ("EventBridge", "SQS", "Lambda", "Kinesis"):
+            self.assertAlmostEqual(memory["by_service"][service], self.naive["by_service"][service], msg=service)
+        # 2 consumers × 1,000,000 events × (1 read unit at $0.125 + 1 write unit at $0.625) a million.
+        self.assertAlmostEqual(memory["by_service"]["DynamoDB"] - self.naive["by_service"]["DynamoDB"], 1.5)
+        self.assertAlmostEqual(memory["by_service"]["DynamoDB"], 3.0)
+        self.assertAlmostEqual(memory["total"], 3.0338 + 1.5)
+        self.assertAlmostEqual(self.model["ratios_to_pipeline"]["naive_with_memory"], 4.5338 / 2.177825)
+        self.assertEqual(self.line(memory, "writes by feature-updates").quantity, 2_000_000)
+        self.assertTrue(any(text.startswith("naive with 24 h memory: event-router as built")
+                            for text in memory["assumptions"]))
+
+    def test_a_consumer_the_cold_run_lacks_is_not_taken_warm(self):
+        measurements = copy.deepcopy(SMALL)
+        del measurements["workload"]["cold"]["functions"]["feature-updates"]
+        _, _, model = Inputs(self, measurements).model()
+        cold = model["designs"]["pipeline_cold"]
+        self.assertEqual(cold["lacks"], ["workload.cold.functions.feature-updates"])
+        self.assertIsNone(cold["total"])
+        self.assertIsNone(model["ratios_to_pipeline"]["pipeline_cold"])
+        self.assertIn("workload.cold.functions.feature-updates", model["lacks"])
+        self.assertAlmostEqual(model["designs"]["pipeline"]["total"], 2.177825)
+
     def test_shard_hours_are_a_fixed_monthly_cost_outside_the_cost_per_event(self):
         fixed = self.model["fixed_monthly"]
         self.assertAlmostEqual(fixed["total_usd_per_month"], 2 * 730 * 0.015)
@@ -229,6 +397,13 @@ class CostArithmetic(unittest.TestCase):
         self.assertAlmostEqual(model["designs"]["pipeline"]["total_usd_per_million_events"], 2.177825)
         self.assertAlmostEqual(model["ratio_naive_to_pipeline"], 3.0338 / 2.177825)
         self.assertAlmostEqual(model["fixed_usd_per_month"]["total_usd_per_month"], 21.9)
+        self.assertEqual(list(model["designs"]), list(cost_report.DESIGNS))
+        totals = {name: design["total_usd_per_million_events"] for name, design in model["designs"].items()}
+        for name, total in (("pipeline", 2.177825), ("pipeline_cold", 2.5163), ("naive", 3.0338),
+                            ("naive_with_memory", 4.5338)):
+            self.assertAlmostEqual(totals[name], total, msg=name)
+            self.assertTrue(model["designs"][name]["lines"], name)
+        self.assertAlmostEqual(model["ratios_to_pipeline"]["naive_with_memory"], 4.5338 / 2.177825)
 
     def test_stdout_has_the_cost_table(self):
         inputs = Inputs(self, SMALL)
@@ -238,8 +413,10 @@ class CostArithmetic(unittest.TestCase):
                                        "--out", str(inputs.out)])
         self.assertEqual(status, 0)
         text = output.getvalue()
-        self.assertIn("| **total** | **$2.18** | **$3.03** |", text)
-        self.assertIn("| naive / pipeline |  | 1.39× |", text)
+        self.assertIn("| service (USD per million events) | pipeline, warm (as built) | pipeline, cold "
+                      "| naive design | naive with 24 h memory |", text)
+        self.assertIn("| **total** | **$2.18** | **$2.52** | **$3.03** | **$4.53** |", text)
+        self.assertIn("| ratio to the pipeline, warm |  | 1.16× | 1.39× | 2.08× |", text)
         self.assertIn("$21.90 a month", text)
         for name in ("report.json", "summary.md", "cost-per-million.svg", "init-time.svg"):
             self.assertTrue((inputs.out / name).is_file(), name)
@@ -257,7 +434,7 @@ class NotMeasured(unittest.TestCase):
         self.assertIn("Not measured: the measurements have no `workload`.", summary)
         self.assertIn("The cost model lacks: `workload`.", summary)
         for row in table_rows(section(summary, "Cost per million events"))[:-1]:
-            self.assertEqual(row[1:], ["not measured", "not measured"], row)
+            self.assertEqual(row[1:], ["not measured"] * 4, row)
         self.assertIn("lacks: workload", table)
         report = json.loads(files["report.json"])
         self.assertFalse(report["cost_model"]["computed"])
@@ -285,13 +462,70 @@ class NotMeasured(unittest.TestCase):
 
         files, _ = inputs.report()
         cost = {row[0]: row[1:] for row in table_rows(section(files["summary.md"], "Cost per million events"))}
-        self.assertEqual(cost["Lambda"], ["not measured", "not measured"])
-        self.assertEqual(cost["DynamoDB"], ["$0.65", "not measured"])
-        self.assertEqual(cost["**total**"], ["**not measured**", "not measured"])
+        self.assertEqual(cost["Lambda"], ["not measured", "$0.01", "not measured", "$0.015"])
+        self.assertEqual(cost["DynamoDB"], ["$0.65", "$0.988", "not measured", "$3.00"])
+        self.assertEqual(cost["**total**"], ["**not measured**", "**$2.52**", "not measured", "**$4.53**"])
+        self.assertEqual(cost["ratio to the pipeline, warm"], ["", "not measured", "not measured", "not measured"])
         goals = table_rows(section(files["summary.md"], "Goals"))
         warm = [row for row in goals if row[0] == "warm CPU per event"]
         self.assertEqual([row[4] for row in warm], ["not measured"] * 3)
         self.assertIn("≥ $", files["cost-per-million.svg"])  # the known lines, marked incomplete
+
+    def test_an_older_measurements_file_still_reports_and_names_what_it_lacks(self):
+        inputs = Inputs(self, older(SMALL))
+        files, table = inputs.report()
+        _, _, model = inputs.model()
+        self.assertEqual(model["lacks"], ["workload.cold", "workload.naive_with_memory"])
+        self.assertEqual(list(model["designs"]), ["pipeline", "naive"])
+        self.assertAlmostEqual(model["designs"]["pipeline"]["total"], 2.177825)
+        self.assertAlmostEqual(model["ratio_naive_to_pipeline"], 3.0338 / 2.177825)
+        self.assertIn("lacks: workload.cold, workload.naive_with_memory", table)
+        summary = files["summary.md"]
+        cost = {row[0]: row[1:] for row in table_rows(section(summary, "Cost per million events"))}
+        self.assertEqual(cost["**total**"], ["**$2.18**", "not measured", "**$3.03**", "not measured"])
+        self.assertEqual(cost["ratio to the pipeline, warm"], ["", "not measured", "1.39×", "not measured"])
+
+        units = section(summary, "DynamoDB units per event, per consumer")
+        rows = table_rows(units)
+        self.assertEqual(rows[0], ["stream-enrichment", "warm", "1,000", "0.4", "0.4"] + ["not measured"] * 7)
+        self.assertEqual(rows[1], ["stream-enrichment", "cold"] + ["not measured"] * 10)
+        self.assertEqual(len(rows), 4, "no alternating runs in an older file, and none lacking")
+        self.assertIn("Not measured: `workload.cold`, `workload.functions.stream-enrichment.{distinct_users, "
+                      "bookkeeping_write_units, states_cached, states_read, lookups, spills, spilled_ids, conflicts, "
+                      "largest_item_bytes}`, `workload.functions.feature-updates.{distinct_users, ", units)
+        hot = section(summary, "Hot users")
+        self.assertIn("Not measured: `workload.hot_users`.", hot)
+        self.assertIn("every item stays under 64 KB (64,000 bytes, the stricter reading): **not measured**", hot)
+        goals = {(row[0], row[1]): row[4] for row in table_rows(section(summary, "Goals"))}
+        self.assertEqual(goals[("DynamoDB write units per event (steady state, warm)", "feature-updates")], "met")
+        self.assertEqual(goals[("largest item, hot users", "stream-enrichment")], "not measured")
+        self.assertEqual(goals[("cost per million events (warm)", "pipeline")], "met")
+
+        report = json.loads(files["report.json"])
+        self.assertEqual(report["cost_model"]["lacks"], ["workload.cold", "workload.naive_with_memory"])
+        self.assertEqual(report["cost_model"]["ratios_to_pipeline"]["pipeline_cold"], None)
+        self.assertEqual(report["hot_users"]["lacks"], ["workload.hot_users"])
+        self.assertEqual(report["hot_users"]["workloads"], {})
+        lacks = report["dynamodb_per_consumer"]["lacks"]
+        self.assertEqual(lacks[0], "workload.cold")
+        self.assertIn("workload.functions.feature-updates.distinct_users", lacks)
+        self.assertEqual(report["dynamodb_per_consumer"]["cold"], {})
+        root = ElementTree.fromstring(files["cost-per-million.svg"].encode("utf-8"))
+        bars = [g for g in root.iter(SVG + "g") if g.get("class") == "bar"]
+        self.assertEqual([bar.get("data-design") for bar in bars], list(cost_report.DESIGNS))
+        self.assertEqual(["not measured" in "".join(bar.itertext()) for bar in bars], [False, True, False, True])
+
+    def test_a_hot_user_workload_left_out_is_named(self):
+        measurements = copy.deepcopy(SMALL)
+        del measurements["workload"]["hot_users"]["rate"]
+        files, _ = Inputs(self, measurements).report()
+        report = json.loads(files["report.json"])
+        self.assertEqual(report["hot_users"]["lacks"], ["workload.hot_users.rate"])
+        self.assertEqual(list(report["hot_users"]["workloads"]), ["share"])
+        hot = section(files["summary.md"], "Hot users")
+        self.assertIn("Not measured: `workload.hot_users.rate`.", hot)
+        # The share's items are all under 64 KB: what was measured meets the goal.
+        self.assertIn("**met**", hot)
 
     def test_a_missing_function_is_named(self):
         measurements = copy.deepcopy(SMALL)
@@ -325,6 +559,205 @@ class NotMeasured(unittest.TestCase):
         self.assertEqual(verdicts[("cold path CPU (init and first event)", "todo-api")], "met")
         self.assertEqual(verdicts[("cold path CPU (init and first event)", "inference")], "not met")
         self.assertEqual(verdicts[("cold path CPU (init and first event)", "event-router")], "not measured")
+
+
+class ConsumerUnits(unittest.TestCase):
+    """DynamoDB units per event of each stream consumer, warm and cold, against the goals."""
+
+    def report(self, measurements=SMALL, prices=None):
+        files, _ = Inputs(self, measurements, prices).report()
+        return files["summary.md"], json.loads(files["report.json"])
+
+    def goal_verdicts(self, summary):
+        return {(row[0], row[1]): row[4] for row in table_rows(section(summary, "Goals"))}
+
+    def test_units_per_event_floor_and_shares(self):
+        measurements = cost_report.parse_measurements(SMALL, "small")
+        units = cost_report.consumer_units(measurements["workload"])
+        self.assertEqual(units["lacks"], [])
+        warm = units["runs"]["warm"]["stream-enrichment"]
+        self.assertAlmostEqual(warm["read_units_per_event"], 400 / 1000)
+        self.assertAlmostEqual(warm["write_units_per_event"], 400 / 1000)
+        self.assertAlmostEqual(warm["floor_write_units_per_event"], 380 / 1000)  # distinct users / records
+        self.assertAlmostEqual(warm["bookkeeping_write_units_per_event"], 20 / 1000)
+        self.assertAlmostEqual(warm["states_cached_share"], 300 / (300 + 100))
+        self.assertAlmostEqual(warm["lookups_per_1000_events"], 5)
+        self.assertEqual(warm["largest_item_bytes"], 2048)
+        features = units["runs"]["warm"]["feature-updates"]
+        self.assertAlmostEqual(features["states_cached_share"], 0.8)
+        self.assertAlmostEqual(features["floor_write_units_per_event"], 0.45)
+        cold = units["runs"]["cold"]["feature-updates"]
+        self.assertAlmostEqual(cold["read_units_per_event"], 1.0)
+        self.assertAlmostEqual(cold["bookkeeping_write_units_per_event"], 0.11)
+        self.assertEqual(cold["states_cached_share"], 0)
+        self.assertAlmostEqual(cold["lookups_per_1000_events"], 30)
+
+    def test_per_event_means_per_record_the_consumer_handled(self):
+        measurements = copy.deepcopy(SMALL)
+        measurements["workload"]["functions"]["feature-updates"]["records"] = 500
+        units = cost_report.consumer_units(cost_report.parse_measurements(measurements, "m")["workload"])
+        features = units["runs"]["warm"]["feature-updates"]
+        self.assertAlmostEqual(features["write_units_per_event"], 1.0)
+        self.assertAlmostEqual(features["floor_write_units_per_event"], 0.9)
+        self.assertAlmostEqual(features["lookups_per_1000_events"], 4)
+
+    def test_no_states_at_all_has_no_share(self):
+        measurements = copy.deepcopy(SMALL)
+        entry = measurements["workload"]["functions"]["stream-enrichment"]
+        entry["states_cached"] = entry["states_read"] = 0
+        summary, report = self.report(measurements)
+        self.assertIsNone(report["dynamodb_per_consumer"]["warm"]["stream-enrichment"]["states_cached_share"])
+        rows = table_rows(section(summary, "DynamoDB units per event, per consumer"))
+        self.assertEqual(rows[0][7], "not measured")
+
+    def test_the_table_has_warm_and_cold_rows_per_consumer(self):
+        summary, _ = self.report()
+        rows = table_rows(section(summary, "DynamoDB units per event, per consumer"))
+        runs = ["warm", "cold", "alternating (as built)", "alternating, cache trusted"]
+        self.assertEqual([row[:2] for row in rows],
+                         [[consumer, run] for consumer in ("stream-enrichment", "feature-updates") for run in runs])
+        self.assertEqual(rows[0][2:], ["1,000", "0.4", "0.4", "0.38", "0.02", "75%", "5", "0", "0", "2,048 bytes"])
+        self.assertEqual(rows[1][2:], ["1,000", "1.4", "0.5", "0.38", "0.07", "0%", "40", "0", "0", "2,048 bytes"])
+        self.assertEqual(rows[5][2:], ["1,000", "1", "0.6", "0.45", "0.11", "0%", "30", "0", "0", "3,000 bytes"])
+
+    def test_alternating_runs_show_what_trusting_a_stale_cache_costs(self):
+        summary, report = self.report()
+        rows = {(row[0], row[1]): row[2:] for row in
+                table_rows(section(summary, "DynamoDB units per event, per consumer"))}
+        built = rows[("stream-enrichment", "alternating (as built)")]
+        trusted = rows[("stream-enrichment", "alternating, cache trusted")]
+        self.assertEqual(built[1:3], ["1.4", "0.51"])
+        self.assertEqual((built[5], built[7], built[8]), ("0%", "0", "0"))
+        self.assertEqual(trusted[1:3], ["0.9", "0.7"])
+        self.assertEqual((trusted[5], trusted[7], trusted[8]), ("43.1%", "120", "640"))
+        self.assertEqual(rows[("feature-updates", "alternating, cache trusted")][7:9], ["150", "0"])
+        per_consumer = report["dynamodb_per_consumer"]
+        self.assertAlmostEqual(
+            per_consumer["alternating_trusting_cache"]["stream-enrichment"]["conflicts_per_1000_events"], 120)
+        # The goals are the warm run's alone.
+        goals = [g for g in report["goals"] if "cold" in g]
+        self.assertTrue(all(g["met"] == "met" for g in goals), goals)
+
+    def test_warm_figures_decide_and_cold_is_shown_beside_them(self):
+        summary, report = self.report()
+        text = section(summary, "DynamoDB units per event, per consumer")
+        goals = table_rows(text.split("Goals: the warm figures decide")[1])
+        self.assertEqual(goals, [
+            ["DynamoDB write units per event (steady state, warm)", "stream-enrichment", "≤ 0.62", "0.4", "met", "0.5"],
+            ["DynamoDB write units per event (steady state, warm)", "feature-updates", "≤ 0.62", "0.5", "met", "0.6"],
+            ["DynamoDB read units per event (steady state, warm)", "stream-enrichment", "≤ 0.65", "0.4", "met", "1.4"],
+            ["DynamoDB read units per event (steady state, warm)", "feature-updates", "≤ 0.65", "0.3", "met", "1"],
+            ["cost per million events (warm)", "pipeline", "≤ $2.40", "$2.18", "met", "$2.52"],
+        ])
+        verdicts = self.goal_verdicts(summary)
+        self.assertEqual(verdicts[("cost per million events (warm)", "pipeline")], "met")
+        cost = next(g for g in report["goals"] if g["goal"] == "cost per million events (warm)")
+        self.assertAlmostEqual(cost["value"], 2.177825)
+        self.assertAlmostEqual(cost["cold"], 2.5163)
+
+    def test_goals_not_met_when_warm_is_over(self):
+        measurements = copy.deepcopy(SMALL)
+        measurements["workload"]["functions"]["feature-updates"]["write_request_units"] = 621
+        measurements["workload"]["functions"]["stream-enrichment"]["write_request_units"] = 620  # exactly 0.62
+        measurements["workload"]["functions"]["stream-enrichment"]["read_request_units"] = 651
+        measurements["workload"]["functions"]["feature-updates"]["read_request_units"] = 650  # exactly 0.65
+        prices = copy.deepcopy(TEST_PRICES)
+        prices["prices"]["eventbridge_custom_events"]["usd"] = 1.30
+        summary, _ = self.report(measurements, prices)
+        verdicts = self.goal_verdicts(summary)
+        self.assertEqual(verdicts[("DynamoDB write units per event (steady state, warm)", "feature-updates")], "not met")
+        self.assertEqual(verdicts[("DynamoDB write units per event (steady state, warm)", "stream-enrichment")], "met")
+        self.assertEqual(verdicts[("DynamoDB read units per event (steady state, warm)", "stream-enrichment")], "not met")
+        self.assertEqual(verdicts[("DynamoDB read units per event (steady state, warm)", "feature-updates")], "met")
+        # $1.30 for the events: 2.177825 + 0.30 + 0.1390... over $2.40.
+        self.assertEqual(verdicts[("cost per million events (warm)", "pipeline")], "not met")
+
+    def test_cold_within_the_goals_does_not_rescue_warm_over_them(self):
+        measurements = copy.deepcopy(SMALL)
+        measurements["workload"]["functions"]["stream-enrichment"]["read_request_units"] = 700
+        for entry in measurements["workload"]["cold"]["functions"].values():
+            entry["read_request_units"] = entry["write_request_units"] = 10
+        verdicts = self.goal_verdicts(self.report(measurements)[0])
+        self.assertEqual(verdicts[("DynamoDB read units per event (steady state, warm)", "stream-enrichment")], "not met")
+        self.assertEqual(verdicts[("DynamoDB write units per event (steady state, warm)", "stream-enrichment")], "met")
+
+    def test_report_json_carries_the_figures(self):
+        _, report = self.report()
+        part = report["dynamodb_per_consumer"]
+        self.assertEqual(part["goals"], {"write_units_per_event": 0.62, "read_units_per_event": 0.65,
+                                         "pipeline_usd_per_million_events": 2.40, "decided_by": "warm"})
+        self.assertTrue(part["formulas"])
+        self.assertEqual(part["lacks"], [])
+        warm = part["warm"]["feature-updates"]
+        self.assertAlmostEqual(warm["floor_write_units_per_event"], 0.45)
+        self.assertAlmostEqual(warm["write_units_per_event"], 0.5)
+        self.assertEqual(warm["inputs"]["distinct_users"], 450)
+        self.assertAlmostEqual(part["cold"]["stream-enrichment"]["read_units_per_event"], 1.4)
+        write = next(g for g in report["goals"] if g["goal"].startswith("DynamoDB write")
+                     and g["function"] == "feature-updates")
+        self.assertEqual((write["value"], write["cold"], write["met"]), (0.5, 0.6, "met"))
+
+
+class HotUsers(unittest.TestCase):
+    def setUp(self):
+        files, _ = Inputs(self, SMALL).report()
+        self.summary = files["summary.md"]
+        self.report = json.loads(files["report.json"])
+
+    def test_table_has_a_row_per_hot_user_and_consumer(self):
+        text = section(self.summary, "Hot users")
+        self.assertEqual(table_rows(text), [
+            ["share", "stream-enrichment", "1,000", "0.35", "0.42", "6", "9,000 bytes", "met"],
+            ["share", "feature-updates", "1,000", "0.28", "0.47", "8", "12,000 bytes", "met"],
+            ["rate", "stream-enrichment", "2,000", "0.02", "0.13", "40", "40,000 bytes", "met"],
+            ["rate", "feature-updates", "2,000", "0.03", "0.45", "44", "64,000 bytes", "not met"],
+        ])
+        self.assertIn("- `share`: 30 % of the events to one user.", text)
+        self.assertIn("- `rate`: one user at 1000 events/s.", text)
+        self.assertIn("every item stays under 64 KB (64,000 bytes, the stricter reading): **not met**", text)
+
+    def test_the_goal_is_met_below_64000_bytes(self):
+        measurements = copy.deepcopy(SMALL)
+        measurements["workload"]["hot_users"]["rate"]["functions"]["feature-updates"]["largest_item_bytes"] = 63999
+        files, _ = Inputs(self, measurements).report()
+        text = section(files["summary.md"], "Hot users")
+        self.assertEqual([row[-1] for row in table_rows(text)], ["met"] * 4)
+        self.assertIn("**met**", text)
+        verdicts = {(row[0], row[1]): row[4] for row in table_rows(section(files["summary.md"], "Goals"))}
+        self.assertEqual(verdicts[("largest item, hot users", "feature-updates")], "met")
+
+    def test_an_item_size_not_measured_leaves_the_goal_not_measured(self):
+        measurements = copy.deepcopy(SMALL)
+        measurements["workload"]["hot_users"]["rate"]["functions"]["feature-updates"]["largest_item_bytes"] = None
+        files, _ = Inputs(self, measurements).report()
+        text = section(files["summary.md"], "Hot users")
+        self.assertEqual([row[-1] for row in table_rows(text)], ["met", "met", "met", "not measured"])
+        self.assertIn("**not measured**", text)
+        self.assertIn("`workload.hot_users.rate.functions.feature-updates.largest_item_bytes`", text)
+        verdicts = {(row[0], row[1]): row[4] for row in table_rows(section(files["summary.md"], "Goals"))}
+        self.assertEqual(verdicts[("largest item, hot users", "feature-updates")], "not measured")
+        self.assertEqual(verdicts[("largest item, hot users", "stream-enrichment")], "met")
+
+    def test_goal_rows_take_the_largest_item_of_every_hot_user(self):
+        rows = {(row[0], row[1]): row for row in table_rows(section(self.summary, "Goals"))}
+        features = rows[("largest item, hot users", "feature-updates")]
+        self.assertEqual(features[2:], ["64,000 bytes (share: 12,000 bytes, rate: 64,000 bytes)",
+                                        "< 64 KB (64,000 bytes)", "not met"])
+        self.assertEqual(rows[("largest item, hot users", "stream-enrichment")][4], "met")
+
+    def test_report_json_carries_the_hot_users(self):
+        hot = self.report["hot_users"]
+        self.assertEqual(hot["item_bytes_limit"], 64000)
+        self.assertEqual(hot["lacks"], [])
+        self.assertEqual(list(hot["workloads"]), ["share", "rate"])
+        rate = hot["workloads"]["rate"]
+        self.assertEqual((rate["description"], rate["events"]), ("one user at 1000 events/s", 2000))
+        features = rate["functions"]["feature-updates"]
+        self.assertAlmostEqual(features["write_units_per_event"], 0.45)
+        self.assertAlmostEqual(features["floor_write_units_per_event"], 0.01)
+        self.assertEqual((features["spills"], features["largest_item_bytes"], features["item_goal"]),
+                         (44, 64000, "not met"))
+        self.assertEqual(hot["workloads"]["share"]["functions"]["stream-enrichment"]["item_goal"], "met")
 
 
 class BadInput(unittest.TestCase):
@@ -364,6 +797,15 @@ class BadInput(unittest.TestCase):
             (("machine",), "a laptop", "machine: expected an object, found the string 'a laptop'"),
             (("schema",), 2, "schema: expected 1 (the only version this report reads), found the number 2"),
             (("zip_architecture",), "riscv", "zip_architecture: expected \"arm64\", \"x86_64\" or null"),
+            (("workload", "cold", "functions", "stream-enrichment", "spills"), 1.5,
+             "workload.cold.functions.stream-enrichment.spills: expected a whole number, found the number 1.5"),
+            (("workload", "functions", "feature-updates", "bookkeeping_write_units"), -2,
+             "workload.functions.feature-updates.bookkeeping_write_units: expected a number of at least 0.0"),
+            (("workload", "hot_users"), [], "workload.hot_users: expected an object, found a list"),
+            (("workload", "hot_users", "rate", "functions", "feature-updates", "largest_item_bytes"), "big",
+             "workload.hot_users.rate.functions.feature-updates.largest_item_bytes: expected a whole number"),
+            (("workload", "naive_with_memory", "functions"), 3,
+             "workload.naive_with_memory.functions: expected an object, found the number 3"),
         ]
         for path, value, message in cases:
             with self.subTest(key=".".join(path)):
@@ -428,12 +870,17 @@ class Charts(unittest.TestCase):
     def test_cost_chart_has_one_stacked_bar_per_design(self):
         root = self.parse("cost-per-million.svg")
         bars = self.bars(root)
-        self.assertEqual([bar.get("data-design") for bar in bars], ["pipeline", "naive"])
+        self.assertEqual([bar.get("data-design") for bar in bars],
+                         ["pipeline", "pipeline_cold", "naive", "naive_with_memory"])
         segments = [rect.get("data-service") for rect in bars[0].iter(SVG + "rect")]
         self.assertEqual(segments, ["EventBridge", "SQS", "Lambda", "Kinesis", "DynamoDB"])
         texts = self.texts(root)
-        self.assertIn("$2.18", texts)
-        self.assertIn("$3.03", texts)
+        for total in ("$2.18", "$2.52", "$3.03", "$4.53"):
+            self.assertIn(total, texts)
+        labels = ["".join(t.itertext()) for t in bars[3].iter(SVG + "text")]
+        self.assertEqual(labels[-2:], ["naive with", "24 h memory"])
+        self.assertIn("To the pipeline, warm: pipeline, cold 1.16×; naive design 1.39×; naive with 24 h memory 2.08×",
+                      texts)
         self.assertIn("USD per million events", texts)  # the y axis
         self.assertIn("design", texts)  # the x axis
         legend = next(g for g in root.iter(SVG + "g") if g.get("class") == "legend")
@@ -444,12 +891,13 @@ class Charts(unittest.TestCase):
 
     def test_stacked_segments_add_up_to_the_total(self):
         root = self.parse("cost-per-million.svg")
-        heights = [float(rect.get("height")) for rect in self.bars(root)[1].iter(SVG + "rect")]
         axis_ticks = [t for t in self.texts(root) if t.startswith("$") and t.count(".") <= 1]
         self.assertTrue(axis_ticks)
-        plot_height = 520 - 70 - 90
-        axis_max, _ = cost_report.nice_axis(3.0338 * 1.12)
-        self.assertAlmostEqual(sum(heights), 3.0338 / axis_max * plot_height, delta=0.5)
+        plot_height = 540 - 70 - 110
+        axis_max, _ = cost_report.nice_axis(4.5338 * 1.12)  # the tallest bar: naive with memory
+        for index, total in ((1, 2.5163), (2, 3.0338), (3, 4.5338)):
+            heights = [float(rect.get("height")) for rect in self.bars(root)[index].iter(SVG + "rect")]
+            self.assertAlmostEqual(sum(heights), total / axis_max * plot_height, delta=0.5)
 
     def test_init_chart_has_one_bar_per_function_and_the_goal_line(self):
         root = self.parse("init-time.svg")
@@ -507,23 +955,28 @@ class Summary(unittest.TestCase):
 
     def test_requests_table_has_a_row_per_function_and_design(self):
         rows = table_rows(section(self.summary, "Requests and capacity units per event"))
-        for design in ("pipeline (as built)", "naive design"):
+        for design in ("pipeline, warm (as built)", "pipeline, cold", "naive design", "naive with 24 h memory"):
             functions = [row[1] for row in rows if row[0] == design]
             self.assertEqual(functions, list(cost_report.PIPELINE_FUNCTIONS) + ["event source on the ingest queue"])
-        router = next(row for row in rows if row[:2] == ["pipeline (as built)", "event-router"])
+        router = next(row for row in rows if row[:2] == ["pipeline, warm (as built)", "event-router"])
         # 10 invocations, 6 SQS and 10 Kinesis requests, 1,000 payload units over 1,000 events.
         self.assertEqual(router[2:5], ["1,024 MB", "0.01", "9.2"])
         self.assertIn("sqs-fifo:SendMessageBatch 0.004", router[5])
         self.assertEqual(router[8], "1")
         features = next(row for row in rows if row[:2] == ["naive design", "feature-updates"])
         self.assertEqual(features[6:8], ["1", "1"])
+        features = next(row for row in rows if row[:2] == ["naive with 24 h memory", "feature-updates"])
+        self.assertEqual(features[6:8], ["2", "2"])
+        cold = next(row for row in rows if row[:2] == ["pipeline, cold", "stream-enrichment"])
+        self.assertEqual(cold[6:8], ["1.4", "0.5"])
 
     def test_cost_section_has_a_row_per_service_with_lines_and_formulas(self):
         text = section(self.summary, "Cost per million events")
         rows = table_rows(text)
         self.assertEqual([row[0] for row in rows],
-                         list(cost_report.SERVICES) + ["**total**", "naive / pipeline"])
-        self.assertIn("### Lines: pipeline (as built)", text)
+                         list(cost_report.SERVICES) + ["**total**", "ratio to the pipeline, warm"])
+        for title in ("pipeline, warm (as built)", "pipeline, cold", "naive design", "naive with 24 h memory"):
+            self.assertIn("### Lines: %s" % title, text)
         self.assertIn("10,000 invocations × 41 ms (40.5 rounded up) × 256 MB / 1024 = 102.5 GB-seconds", text)
 
     def test_how_it_is_computed_and_prices(self):
@@ -556,7 +1009,13 @@ class ShippedFiles(unittest.TestCase):
         files, table = cost_report.build_report(SAMPLE, PRICES)
         report = json.loads(files["report.json"])
         self.assertEqual(report["cost_model"]["lacks"], [])
+        self.assertEqual(list(report["cost_model"]["designs"]), list(cost_report.DESIGNS))
         self.assertGreater(report["cost_model"]["ratio_naive_to_pipeline"], 1)
+        self.assertGreater(report["cost_model"]["ratios_to_pipeline"]["naive_with_memory"],
+                           report["cost_model"]["ratios_to_pipeline"]["naive"])
+        self.assertEqual(report["dynamodb_per_consumer"]["lacks"], [])
+        self.assertEqual(report["hot_users"]["lacks"], [])
+        self.assertEqual(list(report["hot_users"]["workloads"]), ["share", "rate"])
         self.assertIn("**total**", table)
 
     def test_kinesis_shards_match_the_manifest(self):
@@ -567,8 +1026,12 @@ class ShippedFiles(unittest.TestCase):
     def test_memory_of_the_sample_matches_the_manifest(self):
         stack = json.loads(STACK.read_text(encoding="utf-8"))
         sample = json.loads(SAMPLE.read_text(encoding="utf-8"))
-        for name, entry in sample["workload"]["functions"].items():
-            self.assertEqual(entry["memory_mb"], stack["functions"][name]["memory_mb"], name)
+        workload = sample["workload"]
+        runs = [workload, workload["naive"], workload["naive_with_memory"], workload["cold"]]
+        runs.extend(workload["hot_users"].values())
+        for run in runs:
+            for name, entry in run["functions"].items():
+                self.assertEqual(entry["memory_mb"], stack["functions"][name]["memory_mb"], name)
 
 
 class Formatting(unittest.TestCase):

@@ -2,22 +2,19 @@
 
 use event_router::{Config, Router};
 use lambda_runtime::Error;
-use shared::clients::{self, ClientSettings};
-use shared::config::Env;
+use shared::batch_runtime::{Init, init, serve};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let env = Env::process();
-    let config = Config::from_env(&env)?;
-    let function_name: String =
-        env.or_default("AWS_LAMBDA_FUNCTION_NAME", "event-router".to_owned())?;
-    let metrics = shared::metrics::init(&function_name)?;
-    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let Init {
+        config,
+        metrics,
+        sdk,
+    } = init("event-router", Config::from_env).await?;
     let router = Router::new(
         aws_sdk_kinesis::Client::new(&sdk),
         aws_sdk_sqs::Client::new(&sdk),
         &config,
     );
-    shared::batch_runtime::serve(metrics, |event, deadline| router.handle(event, deadline)).await
+    serve(metrics, |event, deadline| router.handle(event, deadline)).await
 }

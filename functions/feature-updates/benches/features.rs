@@ -1,6 +1,7 @@
 //! CPU per record of feature-updates' pure work on 100-record batches of enriched records:
 //! decode and validate each record, apply it to its user's feature item (checkpoint, duplicate
-//! check, windows, session, pruning) and serialize each changed item for its write. No I/O.
+//! check, windows, session, pruning) as the keyed-state core does, and serialize each changed
+//! item for its write. No I/O.
 //!
 //! `cargo bench -p feature-updates --bench features` prints the median of repeated runs for a
 //! skewed batch (Zipf-like users) and for one where every record is a different user, each
@@ -12,18 +13,19 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::kinesis::KinesisEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
-use feature_updates::batch::{REJECTED_BY, apply_user};
+use feature_updates::handler::REJECTED_BY;
 use serde_json::json;
 use shared::events::ActivityType;
 use shared::features::FeatureItem;
-use shared::stream_batch::decode;
+use shared::keyed_state::decode::decode;
+use shared::keyed_state::{apply_records, digests};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 const BATCH: usize = 100;
 const ROUNDS: usize = 300;
 
-fn batch(user_of: impl Fn(usize) -> usize) -> KinesisEvent {
+fn batch(user_of: &dyn Fn(usize) -> usize) -> KinesisEvent {
     let now = OffsetDateTime::now_utc();
     let data: Vec<Vec<u8>> = (0..BATCH)
         .map(|n| {
@@ -84,7 +86,14 @@ fn measure(event: &KinesisEvent) -> Duration {
         let mut bytes = 0;
         for (user_id, incoming) in &decoded.by_user {
             let item = items.get_mut(user_id).expect("stored");
-            if apply_user(item, incoming, &HashSet::new()).changed_item() {
+            let applied = apply_records(
+                item,
+                incoming,
+                &digests(incoming),
+                &HashSet::new(),
+                |item, record| item.apply_event(&record.event),
+            );
+            if applied.counts.applied > 0 {
                 let attributes: HashMap<String, AttributeValue> =
                     serde_dynamo::to_item(&*item).expect("serializes");
                 bytes += attributes.len();
@@ -98,23 +107,11 @@ fn measure(event: &KinesisEvent) -> Duration {
 }
 
 fn main() {
-    // Zipf-like: user k gets about 1/k of the records; 100 records touch ~20 users.
-    let harmonic: f64 = (1..=50).map(|k| 1.0 / k as f64).sum();
-    let skewed = batch(|n| {
-        let position = (n as f64 + 0.5) / BATCH as f64 * harmonic;
-        let mut edge = 0.0;
-        (1..50)
-            .find(|k| {
-                edge += 1.0 / *k as f64;
-                position < edge
-            })
-            .unwrap_or(50)
-    });
-    let distinct = batch(|n| n);
-    println!("feature-updates pure work per record (median of {ROUNDS} batches of {BATCH}):");
-    for (name, event) in [("skewed users", &skewed), ("distinct users", &distinct)] {
-        let per_record = measure(event);
-        println!("  {name:<15} {:>8.2} µs", per_record.as_secs_f64() * 1e6);
-        shared::bench_report::record("feature-updates", name, per_record);
-    }
+    shared::bench_report::report_skewed_and_distinct(
+        "feature-updates",
+        &format!("pure work per record (median of {ROUNDS} batches of {BATCH})"),
+        BATCH,
+        |user_of| batch(user_of),
+        measure,
+    );
 }

@@ -2,13 +2,12 @@
 //! shared spec, [`shared::features`]) in DynamoDB: sliding windows on event time, recency and
 //! sessions, applied exactly once, one conditional write per user per batch.
 //!
-//! [`batch`] is the pure core (a user's records applied to its item); [`store`] talks to
-//! DynamoDB; [`handler`] ties them together with the shared decoding and rejects.
+//! The rule that applies an event to a user's item is the feature spec's
+//! ([`shared::features::FeatureItem::apply`]); [`handler`] is what feature-updates gives the
+//! keyed-state core ([`shared::keyed_state`]), which does the rest exactly once.
 
-pub mod batch;
 pub mod config;
 pub mod handler;
-pub mod store;
 
 pub use config::Config;
-pub use handler::{BatchReport, FeatureUpdater};
+pub use handler::{BatchReport, FeatureUpdater, feature_updater};

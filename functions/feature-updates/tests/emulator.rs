@@ -1,19 +1,21 @@
 //! feature-updates against the emulator `tools/test.sh` runs: features of an interleaved batch
-//! with one write per user, redelivery from every point of a batch, concurrent writers to one
-//! user, duplicate event ids and late events, poison records, an unreadable item, and the
-//! requests a skewed workload costs (counted by the SDK).
+//! with one write per user, redelivery from every point of a batch (the features read the
+//! same), concurrent writers to one user (each re-reads and applies again), late events, an
+//! item of another spec version, and the requests a skewed workload costs (counted by the
+//! SDK). What the keyed-state core does for every consumer (resends, spills, poison records,
+//! the warm cache) is tested once, in `shared/tests`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_lambda_events::kinesis::KinesisEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
-use feature_updates::{BatchReport, Config, FeatureUpdater};
+use feature_updates::{BatchReport, Config, FeatureUpdater, feature_updater};
 use serde_json::json;
 use shared::clients::{self, ClientSettings};
 use shared::features::{FeatureItem, FeatureValue, FeatureVector, evaluate};
+use shared::fixtures;
 use shared::request_count::RequestCounter;
-use shared::stack::Stack;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
@@ -27,62 +29,20 @@ struct Fixture {
     requests: RequestCounter,
 }
 
-fn unique(name: &str) -> String {
-    format!("{name}-{}", std::process::id()) + &format!("-{}", rand_suffix())
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos() as u64;
-    nanos % 1_000_000_007 + NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
 async fn fixture() -> Fixture {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
-        "integration tests need the emulator: run tools/test.sh"
-    );
+    fixtures::require_emulator();
     let sdk = clients::load(ClientSettings::batch_consumer()).await;
     let requests = RequestCounter::default();
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(requests.clone())
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(&sdk)
-            .interceptor(requests.clone())
-            .build(),
-    );
-    let features_table = unique("features");
-    let applied_events_table = unique("features-event-ids");
-    let manifest = Stack::workspace();
-    for (key, name) in [
-        ("features", &features_table),
-        ("features-event-ids", &applied_events_table),
-    ] {
-        shared::tables::create_table(&dynamodb, name, &manifest.tables[key])
-            .await
-            .expect("create table");
-    }
-    let rejects_queue_url = sqs
-        .create_queue()
-        .queue_name(unique("rejects"))
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url
-        .unwrap();
+    let dynamodb = requests.dynamodb(&sdk);
+    let sqs = requests.sqs(&sdk);
+    let core =
+        fixtures::stream_core_settings(&dynamodb, &sqs, "features", "features-applied-ids").await;
     requests.reset();
     Fixture {
         dynamodb,
         sqs,
         config: Config {
-            features_table,
-            applied_events_table,
-            rejects_queue_url,
-            max_future_skew: time::Duration::minutes(5),
+            core,
             max_write_attempts: 20,
         },
         requests,
@@ -90,8 +50,9 @@ async fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    /// A new execution environment of the function.
     fn updater(&self) -> FeatureUpdater {
-        FeatureUpdater::new(self.dynamodb.clone(), self.sqs.clone(), &self.config)
+        feature_updater(self.dynamodb.clone(), self.sqs.clone(), &self.config)
     }
 
     async fn handle(&self, event: KinesisEvent) -> (Option<String>, BatchReport) {
@@ -104,45 +65,11 @@ impl Fixture {
     }
 
     async fn item(&self, user_id: &str) -> Option<FeatureItem> {
-        let item = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.config.features_table)
-            .key("userId", AttributeValue::S(user_id.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap()
-            .item?;
-        Some(serde_dynamo::from_item(item).unwrap())
+        self.updater().stored_state(user_id).await.unwrap()
     }
 
     async fn features(&self, user_id: &str, now: OffsetDateTime) -> FeatureVector {
         evaluate(self.item(user_id).await.as_ref(), now).unwrap()
-    }
-
-    async fn rejects(&self) -> Vec<aws_sdk_sqs::types::Message> {
-        shared::queue_reader::receive_all(&self.sqs, &self.config.rejects_queue_url).await
-    }
-
-    /// The event ids recorded as applied for `user_id`, with their expiry (epoch seconds).
-    async fn applied(&self, user_id: &str) -> BTreeMap<String, i64> {
-        shared::applied_events::recorded(&self.dynamodb, &self.config.applied_events_table, user_id)
-            .await
-            .unwrap()
-    }
-
-    async fn forget_applied(&self, user_id: &str) {
-        for event_id in self.applied(user_id).await.into_keys() {
-            self.dynamodb
-                .delete_item()
-                .table_name(&self.config.applied_events_table)
-                .key("userId", AttributeValue::S(user_id.into()))
-                .key("eventId", AttributeValue::S(event_id))
-                .send()
-                .await
-                .unwrap();
-        }
     }
 }
 
@@ -187,11 +114,12 @@ fn integer(features: &FeatureVector, name: &str) -> u64 {
     }
 }
 
-/// An item as its features read, without what says how it was written (version, checkpoints).
+/// An item as its features read, without what says how it was written (version, checkpoints,
+/// event ids).
 fn content(item: Option<FeatureItem>) -> Option<FeatureItem> {
     item.map(|mut item| {
         item.version = 0;
-        item.checkpoints = Default::default();
+        item.memory = Default::default();
         item
     })
 }
@@ -215,11 +143,15 @@ async fn an_interleaved_batch_makes_one_write_per_user_and_reads_back_as_feature
     let (failed, report) = fixture.handle(batch(1, &interleaved())).await;
     assert_eq!(failed, None, "{report:?}");
     assert_eq!(
-        (report.applied, report.users, report.dynamodb_writes),
+        (report.applied, report.users, report.states_written),
         (8, 3, 3)
     );
     assert_eq!(fixture.requests.count("BatchGetItem"), 1);
-    assert_eq!(fixture.requests.count("PutItem"), 3, "one write per user");
+    assert_eq!(
+        fixture.requests.count("PutItem"),
+        4,
+        "one write per user, and the shard's mark"
+    );
     assert_eq!(fixture.requests.count("SendMessageBatch"), 0);
 
     let now = base() + time::Duration::minutes(180);
@@ -395,63 +327,16 @@ async fn duplicate_event_ids_count_once_and_late_events_are_dropped() {
         ))
         .await;
     assert_eq!(failed, None);
-    assert_eq!((second.applied, second.duplicates, second.late), (1, 1, 1));
+    assert_eq!(
+        (second.applied, second.duplicates, second.dropped),
+        (1, 1, 1)
+    );
     let features = fixture
         .features("dave", base() + time::Duration::minutes(172))
         .await;
     assert_eq!(integer(&features, "event_count_24h"), 3);
     assert_eq!(integer(&features, "event_count_1h"), 2);
     assert_eq!(integer(&features, "sessions_started_24h"), 2);
-}
-
-#[tokio::test]
-async fn poison_records_are_set_aside_with_their_reason_and_the_batch_goes_on() {
-    let fixture = fixture().await;
-    let future = (OffsetDateTime::now_utc() + time::Duration::hours(2))
-        .format(&Rfc3339)
-        .unwrap();
-    let records = [
-        b"{not json".to_vec(),
-        enriched("ok", "erin", "view", 170),
-        json!({"eventId": "x", "type": "view", "timestamp": future})
-            .to_string()
-            .into_bytes(),
-        json!({"eventId": "y", "userId": "erin", "type": "view", "timestamp": future})
-            .to_string()
-            .into_bytes(),
-        vec![0xff, 0xfe],
-    ];
-    let (failed, report) = fixture.handle(batch(1, &records)).await;
-    assert_eq!(failed, None);
-    assert_eq!((report.applied, report.rejected), (1, 4));
-    let rejects = fixture.rejects().await;
-    assert_eq!(rejects.len(), 4);
-    let mut codes: Vec<String> = rejects
-        .iter()
-        .map(|message| {
-            let attributes = message.message_attributes().unwrap();
-            assert_eq!(
-                attributes["rejected-by"].string_value(),
-                Some("feature-updates")
-            );
-            assert!(
-                attributes["source-sequence-number"]
-                    .string_value()
-                    .is_some()
-            );
-            attributes["reject-code"].string_value().unwrap().to_owned()
-        })
-        .collect();
-    codes.sort();
-    assert_eq!(
-        codes,
-        [
-            "not-json",
-            "not-json",
-            "schema-violation",
-            "timestamp-in-future"
-        ]
-    );
 }
 
 #[tokio::test]
@@ -462,7 +347,7 @@ async fn an_unreadable_item_fails_its_users_records_from_the_first_and_the_retry
     fixture
         .dynamodb
         .put_item()
-        .table_name(&fixture.config.features_table)
+        .table_name(&fixture.config.core.state_table)
         .set_item(Some(serde_dynamo::to_item(&other_version).unwrap()))
         .send()
         .await
@@ -480,7 +365,7 @@ async fn an_unreadable_item_fails_its_users_records_from_the_first_and_the_retry
     fixture
         .dynamodb
         .delete_item()
-        .table_name(&fixture.config.features_table)
+        .table_name(&fixture.config.core.state_table)
         .key("userId", AttributeValue::S("frank".into()))
         .send()
         .await
@@ -496,74 +381,6 @@ async fn an_unreadable_item_fails_its_users_records_from_the_first_and_the_retry
     assert_eq!(
         integer(&fixture.features("frank", now).await, "event_count_5m"),
         2
-    );
-}
-
-#[tokio::test]
-async fn a_resend_past_the_remembered_ids_is_recognized_by_the_ids_applied_that_day() {
-    let fixture = fixture().await;
-    let events: Vec<Vec<u8>> = (0..120)
-        .map(|n| enriched(&format!("e{n}"), "erin", "click", 100 + n / 10))
-        .collect();
-    let (failed, first) = fixture.handle(batch(1, &events[..100])).await;
-    assert_eq!(
-        (failed, first.applied, first.event_ids_recorded),
-        (None, 100, 100)
-    );
-    let (_, second) = fixture.handle(batch(101, &events[100..])).await;
-    assert_eq!(second.applied, 20);
-    let before = fixture.item("erin").await.unwrap();
-    // e0 is no longer among the 100 ids the item remembers.
-    let (failed, resent) = fixture.handle(batch(121, &events[..1])).await;
-    assert_eq!(failed, None);
-    assert_eq!((resent.applied, resent.duplicates), (0, 1));
-    assert_eq!(content(fixture.item("erin").await), content(Some(before)));
-    let applied = fixture.applied("erin").await;
-    assert_eq!(applied.len(), 120);
-    let day = OffsetDateTime::now_utc() + time::Duration::hours(24);
-    for expires in applied.values() {
-        assert!((expires - day.unix_timestamp()).abs() < 120, "{expires}");
-    }
-}
-
-#[tokio::test]
-async fn ids_not_recorded_before_a_crash_are_recorded_when_the_batch_comes_again() {
-    let fixture = fixture().await;
-    let events: Vec<Vec<u8>> = (0..120)
-        .map(|n| enriched(&format!("e{n}"), "finn", "view", 100 + n / 10))
-        .collect();
-    fixture.handle(batch(1, &events)).await;
-    // As if the item was written and the function died before recording the ids.
-    fixture.forget_applied("finn").await;
-    let (failed, again) = fixture.handle(batch(1, &events)).await;
-    assert_eq!(failed, None);
-    assert_eq!((again.applied, again.already_applied), (0, 120));
-    assert_eq!(again.event_ids_recorded, 120);
-    let (_, resent) = fixture.handle(batch(121, &events[..1])).await;
-    assert_eq!((resent.applied, resent.duplicates), (0, 1));
-    let features = fixture
-        .features("finn", base() + time::Duration::minutes(112))
-        .await;
-    assert_eq!(integer(&features, "event_count_24h"), 120);
-}
-
-#[tokio::test]
-async fn an_unreadable_record_of_applied_ids_fails_the_batch_from_its_first_record() {
-    let fixture = fixture().await;
-    let mut config = fixture.config.clone();
-    config.applied_events_table = "no-such-table".into();
-    let updater = FeatureUpdater::new(fixture.dynamodb.clone(), fixture.sqs.clone(), &config);
-    let (response, report) = updater
-        .handle(batch(7, &[enriched("g1", "gail", "view", 1)]), deadline())
-        .await;
-    assert_eq!(
-        response.batch_item_failures[0].item_identifier.as_deref(),
-        Some("7")
-    );
-    assert_eq!((report.applied, report.failed), (0, 1));
-    assert!(
-        fixture.item("gail").await.is_none(),
-        "nothing applied blind"
     );
 }
 
@@ -601,58 +418,52 @@ async fn requests_per_thousand_events_on_a_skewed_workload() {
         "purchase",
         "login",
     ];
-    let mut read_units = 0.0;
-    let mut write_units = 0.0;
+    let batches: Vec<Vec<Vec<u8>>> = (0..10u64)
+        .map(|batch_number| {
+            (0..100u64)
+                .map(|n| {
+                    let event = batch_number * 100 + n;
+                    let user = next_user();
+                    enriched(
+                        &format!("z{event}"),
+                        &format!("user-{user:03}"),
+                        types[(event % 6) as usize],
+                        (event / 10) as i64,
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    // A new environment for every batch (cold), then one for all of them (warm), each on its
+    // own tables.
+    let warm = self::fixture().await;
+    let updater = warm.updater();
     let mut distinct_per_batch = Vec::new();
-    for batch_number in 0..10u64 {
-        let data: Vec<Vec<u8>> = (0..100u64)
-            .map(|n| {
-                let event = batch_number * 100 + n;
-                let user = next_user();
-                enriched(
-                    &format!("z{event}"),
-                    &format!("user-{user:03}"),
-                    types[(event % 6) as usize],
-                    (event / 10) as i64,
-                )
-            })
-            .collect();
-        let (failed, report) = fixture.handle(batch(1 + batch_number * 100, &data)).await;
+    let (mut cold_units, mut warm_units) = ((0.0, 0.0), (0.0, 0.0));
+    let (mut spills, mut spill_calls) = (0usize, 0usize);
+    for (batch_number, data) in batches.iter().enumerate() {
+        let first = 1 + batch_number as u64 * 100;
+        let (failed, cold) = fixture.handle(batch(first, data)).await;
         assert_eq!(failed, None);
-        distinct_per_batch.push(report.users);
-        read_units += report.read_capacity_units;
-        write_units += report.write_capacity_units;
+        distinct_per_batch.push(cold.users);
+        cold_units.0 += cold.billed_read_units;
+        cold_units.1 += cold.billed_write_units;
+        let (response, report) = updater.handle(batch(first, data), deadline()).await;
+        assert!(response.batch_item_failures.is_empty());
+        warm_units.0 += report.billed_read_units;
+        warm_units.1 += report.billed_write_units;
+        spills += report.spills;
+        spill_calls += report.spills.div_ceil(25);
     }
-    let writes = fixture.requests.count("PutItem");
-    let reads = fixture.requests.count("BatchGetItem") + fixture.requests.count("GetItem");
-    println!(
-        "1,000 events, batches of 100: {writes} PutItem + {reads} reads ({} BatchGetItem); \
-         distinct users per batch {distinct_per_batch:?}; emulator units: {read_units} read, {write_units} write",
-        fixture.requests.count("BatchGetItem"),
-    );
-    assert_eq!(
-        writes,
-        distinct_per_batch.iter().sum::<usize>(),
-        "one write per user per batch"
-    );
-    assert_eq!(
-        fixture.requests.count("BatchGetItem"),
-        distinct_per_batch
-            .iter()
-            .map(|users| (users + 100).div_ceil(100))
-            .sum::<usize>(),
-        "one read per 100 keys: the users' items and the batch's event ids"
-    );
-    assert_eq!(
-        fixture.requests.count("BatchWriteItem"),
-        40,
-        "each batch's 100 event ids recorded, 25 per call"
-    );
-    assert!(writes < 600, "{writes}");
+    let users_written: usize = distinct_per_batch.iter().sum();
+    let (cold_requests, warm_requests) = (fixture.requests.counts(), warm.requests.counts());
+    let count = |requests: &std::collections::BTreeMap<String, usize>, operation: &str| {
+        requests.get(operation).copied().unwrap_or_default()
+    };
     let sizes: Vec<usize> = {
         let mut sizes = Vec::new();
         for user in 0..users {
-            if let Some(item) = fixture.item(&format!("user-{user:03}")).await {
+            if let Some(item) = warm.item(&format!("user-{user:03}")).await {
                 let attributes: HashMap<String, AttributeValue> =
                     serde_dynamo::to_item(&item).unwrap();
                 sizes.push(shared::dynamo::item_size(&attributes));
@@ -661,9 +472,46 @@ async fn requests_per_thousand_events_on_a_skewed_workload() {
         sizes
     };
     println!(
-        "item sizes: largest {} bytes, {} of {} items under 1 KB",
+        "1,000 events, batches of 100, {users_written} user writes (distinct users per batch \
+         {distinct_per_batch:?}):\n  cold: {:?}, {:.0} read and {:.0} write units\n  \
+         warm: {:?}, {:.0} read and {:.0} write units, {spills} spills\n  items: largest {} \
+         bytes, {} of {} under 1 KB",
+        cold_requests,
+        cold_units.0,
+        cold_units.1,
+        warm_requests,
+        warm_units.0,
+        warm_units.1,
         sizes.iter().max().unwrap(),
         sizes.iter().filter(|&&size| size <= 1024).count(),
         sizes.len()
     );
+    // Cold: every batch reads its users' items with the shard's mark, and marks it.
+    assert_eq!(count(&cold_requests, "PutItem"), users_written + 10);
+    assert_eq!(
+        count(&cold_requests, "BatchGetItem"),
+        distinct_per_batch
+            .iter()
+            .map(|users| (users + 1).div_ceil(100))
+            .sum::<usize>(),
+        "one read per 100 keys: the users' items and the shard's mark"
+    );
+    // Warm: items read once per user, the mark written once.
+    assert_eq!(count(&warm_requests, "PutItem"), users_written + 1);
+    assert_eq!(count(&warm_requests, "BatchGetItem"), 10);
+    assert!(
+        warm_units.0 < cold_units.0 / 2.0,
+        "a read per user seen, not per user per batch: {warm_units:?} {cold_units:?}"
+    );
+    assert_eq!(
+        warm.requests.count("Query"),
+        0,
+        "in-order events need no lookup"
+    );
+    assert_eq!(
+        warm.requests.count("BatchWriteItem"),
+        spill_calls,
+        "25 spills a call"
+    );
+    assert!(users_written < 600, "{users_written}");
 }

@@ -59,11 +59,7 @@ async fn fixture(endpoint_url: &str, settings: &[(&str, &str)]) -> Fixture {
     );
     let sdk = clients::load(ClientSettings::http_api()).await;
     let requests = RequestCounter::default();
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(requests.clone())
-            .build(),
-    );
+    let dynamodb = requests.dynamodb(&sdk);
     let table = format!("features-{}", ulid::Ulid::new());
     let stack = shared::stack::Stack::workspace();
     shared::tables::create_table(&dynamodb, &table, &stack.tables["features"])

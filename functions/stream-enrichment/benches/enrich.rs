@@ -1,6 +1,6 @@
 //! CPU per record of stream-enrichment's pure work on 100-record batches: decode and validate
 //! each record, apply it to its user's state (checkpoint, duplicate check, aggregates,
-//! session) and serialize the enriched record. No I/O.
+//! session) as the keyed-state core does, and serialize the enriched record. No I/O.
 //!
 //! `cargo bench -p stream-enrichment --bench enrich` prints the median of repeated runs for a
 //! skewed batch (Zipf-like users) and for one where every record is a different user.
@@ -13,8 +13,9 @@ use aws_lambda_events::kinesis::KinesisEvent;
 use base64::Engine;
 use serde_json::json;
 use shared::enriched::ProfileAttributes;
-use shared::stream_batch::decode;
-use stream_enrichment::batch::{REJECTED_BY, apply_user};
+use shared::keyed_state::decode::decode;
+use shared::keyed_state::{Outcome, apply_records, digests};
+use stream_enrichment::handler::{REJECTED_BY, enrich};
 use stream_enrichment::state::UserState;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -22,7 +23,7 @@ use time::format_description::well_known::Rfc3339;
 const BATCH: usize = 100;
 const ROUNDS: usize = 300;
 
-fn batch(user_of: impl Fn(usize) -> usize) -> KinesisEvent {
+fn batch(user_of: &dyn Fn(usize) -> usize) -> KinesisEvent {
     let now = OffsetDateTime::now_utc();
     let records: Vec<_> = (0..BATCH)
         .map(|n| {
@@ -58,9 +59,15 @@ fn measure(event: &KinesisEvent) -> Duration {
         let none = HashSet::new();
         for (user_id, incoming) in &decoded.by_user {
             let mut state = UserState::new(user_id);
-            emitted += apply_user(&mut state, &profile, incoming, &none)
-                .enriched
-                .len();
+            emitted += apply_records(
+                &mut state,
+                incoming,
+                &digests(incoming),
+                &none,
+                |state, record| Outcome::Applied(enrich(state, record, &profile)),
+            )
+            .outputs
+            .len();
         }
         black_box(emitted);
         samples.push(started.elapsed() / BATCH as u32);
@@ -70,26 +77,11 @@ fn measure(event: &KinesisEvent) -> Duration {
 }
 
 fn main() {
-    // Zipf-like: user k gets about 1/k of the records; 100 records touch ~20 users.
-    let skewed = batch(|n| {
-        let mut k = 1;
-        let mut edge = 0.0;
-        let harmonic: f64 = (1..=50).map(|k| 1.0 / k as f64).sum();
-        let position = (n as f64 + 0.5) / BATCH as f64 * harmonic;
-        while k < 50 {
-            edge += 1.0 / k as f64;
-            if position < edge {
-                break;
-            }
-            k += 1;
-        }
-        k
-    });
-    let distinct = batch(|n| n);
-    println!("stream-enrichment pure work per record (median of {ROUNDS} batches of {BATCH}):");
-    for (name, event) in [("skewed users", &skewed), ("distinct users", &distinct)] {
-        let per_record = measure(event);
-        println!("  {name:<15} {:>8.2} µs", per_record.as_secs_f64() * 1e6);
-        shared::bench_report::record("stream-enrichment", name, per_record);
-    }
+    shared::bench_report::report_skewed_and_distinct(
+        "stream-enrichment",
+        &format!("pure work per record (median of {ROUNDS} batches of {BATCH})"),
+        BATCH,
+        |user_of| batch(user_of),
+        measure,
+    );
 }

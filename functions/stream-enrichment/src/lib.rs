@@ -3,11 +3,10 @@
 //! enriched events to the enriched stream, with exactly-once effect under Kinesis retries and
 //! duplicate event ids.
 //!
-//! [`state`] is the pure core (aggregates, sessions, checkpoints); [`store`] talks to DynamoDB;
-//! [`profile_cache`] keeps profiles warm between batches; [`handler`] ties them together with
-//! the shared Kinesis and SQS sinks.
+//! [`state`] is the pure core (aggregates and sessions); [`store`] reads profiles;
+//! [`profile_cache`] keeps them warm between batches; [`handler`] is what stream-enrichment
+//! gives the keyed-state core ([`shared::keyed_state`]), which does the rest exactly once.
 
-pub mod batch;
 pub mod config;
 pub mod handler;
 pub mod profile_cache;
@@ -15,4 +14,4 @@ pub mod state;
 pub mod store;
 
 pub use config::Config;
-pub use handler::{BatchReport, Enricher};
+pub use handler::{BatchReport, Enricher, enricher};

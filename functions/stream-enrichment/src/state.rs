@@ -1,17 +1,14 @@
-//! A user's item in the aggregates table and the pure rules that apply one activity record to
-//! it: exactly once, sessionized on event time.
+//! A user's item in the aggregates table and the pure rule that applies one activity event to
+//! it, sessionized on event time.
 //!
 //! The item holds the lifetime aggregates (counts per type, first and last seen), the user's
-//! recent sessions, and what makes applying a record idempotent ([`shared::exactly_once`]):
-//! per-shard checkpoints, which skip Kinesis retries, and digests of the last
-//! [`RECENT_EVENT_IDS`] event ids applied, which skip a producer's resend while it is among
-//! the user's last 32 events at no extra cost. A resend further back is recognized by the
-//! event ids applied in the last 24 hours ([`shared::applied_events`]), which the caller reads.
+//! recent sessions, and the keyed-state core's [`Memory`] of what was applied
+//! ([`shared::keyed_state`]): per-shard checkpoints, and the event ids applied (recent ones in
+//! the item, older ones spilled to the applied-ids table).
 //!
-//! Both live in the one item the batch writes anyway. They do cost item size, which every
-//! write pays for (1 write unit per KB started): sessions
-//! are kept as epoch milliseconds and the digests are bounded so that a full item (every
-//! session, digest and type counted, one shard) stays under 1 KB, as a test checks.
+//! Every write pays for the whole item (1 write unit per KB started): sessions are kept as epoch
+//! milliseconds, and without its applied ids a full item (every session and type counted, one
+//! shard) stays far enough under 1 KB to leave the core room for them, as a test checks.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shared::enriched::SessionRef;
 use shared::events::ActivityEvent;
-use shared::exactly_once::{Admission, Checkpoints, RecentEventIds, Record, SequenceNumber, admit};
+use shared::keyed_state::Memory;
 use time::{Duration, OffsetDateTime};
 
 /// A session ends after this long without events (event time).
@@ -48,10 +45,9 @@ pub struct UserState {
     pub sessions_started: u64,
     /// The most recent sessions, by start time.
     pub sessions: Vec<Session>,
-    /// Digests of the last event ids applied, oldest first.
-    pub recent_event_ids: RecentEventIds,
-    /// Highest sequence number applied per shard, most recently written first.
-    pub checkpoints: Checkpoints,
+    /// Checkpoints and the event ids applied.
+    #[serde(flatten)]
+    pub memory: Memory,
 }
 
 /// A session, its bounds kept to the millisecond (as epoch milliseconds: half the bytes of
@@ -67,17 +63,6 @@ pub struct Session {
     pub events: u32,
 }
 
-/// What became of one record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
-    /// Counted, placed in a session: enrich and emit it.
-    New(SessionRef),
-    /// At or below its shard's checkpoint: a Kinesis retry of a record already applied.
-    AlreadyApplied,
-    /// Its event id was applied before under another record.
-    Duplicate,
-}
-
 impl UserState {
     pub fn new(user_id: &str) -> Self {
         Self {
@@ -86,32 +71,8 @@ impl UserState {
         }
     }
 
-    pub fn checkpoint(&self, shard: &str) -> Option<&SequenceNumber> {
-        self.checkpoints.of(shard)
-    }
-
-    /// Applies the record `sequence` of `shard`, carrying `event` (this user's), once; `marked`
-    /// when its event id is among those applied in the last 24 hours.
-    pub fn apply(
-        &mut self,
-        shard: &str,
-        sequence: &SequenceNumber,
-        event: &ActivityEvent,
-        marked: bool,
-    ) -> Applied {
-        let record = Record {
-            shard,
-            sequence,
-            event_id: &event.event_id,
-            marked,
-        };
-        let digest = match admit(&mut self.checkpoints, &self.recent_event_ids, record) {
-            Admission::AlreadyApplied => return Applied::AlreadyApplied,
-            Admission::Duplicate => return Applied::Duplicate,
-            Admission::New(digest) => digest,
-        };
-        self.recent_event_ids.remember(digest, RECENT_EVENT_IDS);
-
+    /// Counts `event` (this user's) and places it in its session.
+    pub fn apply(&mut self, event: &ActivityEvent) -> SessionRef {
         *self
             .counts
             .entry(event.activity_type.as_str().to_owned())
@@ -120,7 +81,7 @@ impl UserState {
         let at = event.timestamp;
         self.first_seen = Some(self.first_seen.map_or(at, |seen| seen.min(at)));
         self.last_seen = Some(self.last_seen.map_or(at, |seen| seen.max(at)));
-        Applied::New(self.place(at, &event.event_id))
+        self.place(at, &event.event_id)
     }
 
     /// Puts an event at `at` in its session: the retained session whose reach (its span widened
@@ -179,6 +140,8 @@ impl UserState {
     }
 }
 
+shared::impl_keyed_state!(UserState);
+
 /// `s-` and 32 hex digits of SHA-256 over the user and the opening event: the same on every
 /// retry, different across users.
 fn session_id(user_id: &str, event_id: &str) -> String {
@@ -218,42 +181,27 @@ mod tests {
         }
     }
 
-    fn seq(n: u64) -> SequenceNumber {
-        SequenceNumber::new(n.to_string())
-    }
-
-    /// Applies events (id, minute) from shard "s" with sequence numbers 1, 2, ...
-    fn run(state: &mut UserState, events: &[(&str, i64)]) -> Vec<Applied> {
+    /// Applies events (id, minute) in order.
+    fn run(state: &mut UserState, events: &[(&str, i64)]) -> Vec<SessionRef> {
         events
             .iter()
-            .enumerate()
-            .map(|(i, (id, minute))| {
-                state.apply(
-                    "s",
-                    &seq(i as u64 + 1),
-                    &event(id, *minute, ActivityType::View),
-                    false,
-                )
-            })
+            .map(|(id, minute)| state.apply(&event(id, *minute, ActivityType::View)))
             .collect()
     }
 
-    fn positions(applied: &[Applied]) -> Vec<(String, u32)> {
-        applied
+    fn positions(placed: &[SessionRef]) -> Vec<(String, u32)> {
+        placed
             .iter()
-            .map(|a| match a {
-                Applied::New(session) => (session.id.clone(), session.position),
-                other => panic!("not applied: {other:?}"),
-            })
+            .map(|session| (session.id.clone(), session.position))
             .collect()
     }
 
     #[test]
     fn counts_first_and_last_seen_are_lifetime_aggregates() {
         let mut state = UserState::new("u-1");
-        state.apply("s", &seq(1), &event("a", 5, ActivityType::Click), false);
-        state.apply("s", &seq(2), &event("b", 0, ActivityType::Click), false);
-        state.apply("s", &seq(3), &event("c", 9, ActivityType::Purchase), false);
+        state.apply(&event("a", 5, ActivityType::Click));
+        state.apply(&event("b", 0, ActivityType::Click));
+        state.apply(&event("c", 9, ActivityType::Purchase));
         assert_eq!(state.counts["click"], 2);
         assert_eq!(state.counts["purchase"], 1);
         assert_eq!(state.total_events, 3);
@@ -343,119 +291,28 @@ mod tests {
     }
 
     #[test]
-    fn a_redelivered_record_is_skipped_by_its_shard_checkpoint() {
-        let mut state = UserState::new("u-1");
-        run(&mut state, &[("a", 0), ("b", 1), ("c", 2)]);
-        let before = state.clone();
-        // Kinesis retries the batch from record 2: records 2 and 3 come again.
-        assert_eq!(
-            state.apply("s", &seq(2), &event("b", 1, ActivityType::View), false),
-            Applied::AlreadyApplied
-        );
-        assert_eq!(
-            state.apply("s", &seq(3), &event("c", 2, ActivityType::View), false),
-            Applied::AlreadyApplied
-        );
-        assert_eq!(state, before);
-        // Numbers, not strings: 10 is after 3.
-        assert!(matches!(
-            state.apply("s", &seq(10), &event("d", 3, ActivityType::View), false),
-            Applied::New(_)
-        ));
-    }
-
-    #[test]
-    fn the_same_event_id_under_a_new_record_counts_once() {
-        let mut state = UserState::new("u-1");
-        run(&mut state, &[("a", 0)]);
-        let resent = state.apply("s", &seq(7), &event("a", 0, ActivityType::View), false);
-        assert_eq!(resent, Applied::Duplicate);
-        assert_eq!(state.total_events, 1);
-        assert_eq!(
-            state.checkpoint("s"),
-            Some(&seq(7)),
-            "the duplicate's record is done with"
-        );
-        // From another shard (after resharding) too.
-        assert_eq!(
-            state.apply("s2", &seq(1), &event("a", 0, ActivityType::View), false),
-            Applied::Duplicate
-        );
-    }
-
-    #[test]
-    fn event_ids_are_remembered_up_to_the_limit() {
-        let mut state = UserState::new("u-1");
-        for n in 0..=RECENT_EVENT_IDS as u64 {
-            state.apply(
-                "s",
-                &seq(n + 1),
-                &event(&format!("e{n}"), 0, ActivityType::View),
-                false,
-            );
-        }
-        assert_eq!(state.recent_event_ids.len(), RECENT_EVENT_IDS);
-        let next = RECENT_EVENT_IDS as u64 + 2;
-        let newest = format!("e{}", RECENT_EVENT_IDS);
-        assert_eq!(
-            state.apply(
-                "s",
-                &seq(next),
-                &event(&newest, 0, ActivityType::View),
-                false
-            ),
-            Applied::Duplicate
-        );
-        let before = state.clone();
-        assert_eq!(
-            state.apply(
-                "s",
-                &seq(next + 1),
-                &event("e0", 0, ActivityType::View),
-                true
-            ),
-            Applied::Duplicate,
-            "the oldest id was forgotten here, but is among those applied in the last day"
-        );
-        assert_eq!(state.total_events, before.total_events);
-        assert!(
-            matches!(
-                state.apply(
-                    "s",
-                    &seq(next + 2),
-                    &event("e0", 0, ActivityType::View),
-                    false
-                ),
-                Applied::New(_)
-            ),
-            "the oldest id was forgotten"
-        );
-    }
-
-    #[test]
-    fn a_full_item_stays_under_one_kilobyte() {
+    fn a_full_item_leaves_room_under_one_kilobyte_for_its_applied_ids() {
         let mut state = UserState::new(&"u".repeat(36));
-        let mut sequence = 49_590_338_271_490_256_608_559_692_538_361_571_095u128;
         for n in 0..2_000u32 {
-            sequence += 1_000_000;
             let activity_type = ActivityType::ALL[n as usize % ActivityType::ALL.len()];
             let mut record = event(&uuid_like(n), i64::from(n) * 40, activity_type);
             record.timestamp += Duration::nanoseconds(123_456_789);
-            let digits = format!("{sequence}{sequence}");
-            state.apply(
-                "shardId-000000000000",
-                &SequenceNumber::new(&digits[..56]),
-                &record,
-                false,
-            );
+            state.apply(&record);
         }
-        state.version = 2_000;
+        state.memory.checkpoints.advance(
+            "shardId-000000000000",
+            &shared::keyed_state::checkpoints::SequenceNumber::new(
+                "49590338271490256608559692538361571095921575989136588898",
+            ),
+        );
+        state.version = u64::MAX >> 11;
         assert_eq!(state.sessions.len(), RECENT_SESSIONS);
         let item: std::collections::HashMap<String, AttributeValue> =
             serde_dynamo::to_item(&state).unwrap();
         let size = shared::dynamo::item_size(&item);
-        println!("a full aggregates item: {size} bytes");
-        assert!(size < 1024, "{size} bytes: a write would cost 2 units");
+        println!("a full aggregates item without applied ids: {size} bytes");
+        // Room for 40 recent ids (8 bytes each) before a write costs 2 units.
+        assert!(size + 40 * 8 < 1024, "{size} bytes");
         let back: UserState = serde_dynamo::from_item(item).unwrap();
         assert_eq!(back, state, "sessions round-trip at millisecond precision");
     }

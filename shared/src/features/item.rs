@@ -1,5 +1,6 @@
-//! A user's item in the features table, the rule that applies a record to it exactly once, and
-//! [`evaluate`], which turns it into the feature vector at a read time.
+//! A user's item in the features table, the rule that applies an event to it, and [`evaluate`],
+//! which turns it into the feature vector at a read time. Applying a record exactly once is the
+//! keyed-state core's ([`crate::keyed_state`]): the item carries its [`Memory`].
 //!
 //! The item (partition key `userId`):
 //!
@@ -11,7 +12,8 @@
 //! | `lastEventAt`, `lastEventType` | N, S | the newest event's time (epoch ms) and type |
 //! | `windows` | B | the buckets of the three windows (postcard: varints) |
 //! | `sessions` | B | the session spans within reach of a late event (postcard) |
-//! | `recentEventIds` | B | digests of the last 100 event ids applied (older ones: [`crate::applied_events`]) |
+//! | `recentEventIds` | B | digests of the event ids applied and not spilled ([`crate::keyed_state::memory`]) |
+//! | `spilledIds` | B | the span of their event times, and where spilled ids are (absent when neither) |
 //! | `checkpoints` | L | the highest sequence number applied per shard |
 //!
 //! The windows and sessions are binary because every write pays for the whole item (a write
@@ -24,12 +26,12 @@ use time::OffsetDateTime;
 use super::session::Sessions;
 use super::spec::{
     AMOUNT_SCALE, FeatureKind, FeatureValue, FeatureVector, LONGEST_WINDOW_MS,
-    MAX_SECONDS_SINCE_LAST_EVENT, NO_EVENT_TYPE, RECENT_EVENT_IDS, SESSION_GAP_MS, SPEC_VERSION,
-    WINDOWS, definitions,
+    MAX_SECONDS_SINCE_LAST_EVENT, NO_EVENT_TYPE, SESSION_GAP_MS, SPEC_VERSION, WINDOWS,
+    definitions,
 };
 use super::window::{Buckets, Totals};
 use crate::events::{ActivityEvent, ActivityType};
-use crate::exactly_once::{Admission, Checkpoints, RecentEventIds, Record, SequenceNumber, admit};
+use crate::keyed_state::{Memory, Outcome};
 
 /// One item of the features table.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -47,29 +49,8 @@ pub struct FeatureItem {
     pub windows: [Buckets; WINDOWS.len()],
     #[serde(with = "compact")]
     pub sessions: Sessions,
-    pub recent_event_ids: RecentEventIds,
-    pub checkpoints: Checkpoints,
-}
-
-/// What became of one record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordOutcome {
-    /// Counted in its windows and session.
-    Applied,
-    /// A day or more older than the user's newest event: not applied.
-    Late,
-    /// At or below its shard's checkpoint: a Kinesis retry of a record already applied.
-    AlreadyApplied,
-    /// Its event id was applied before under another record.
-    Duplicate,
-}
-
-impl RecordOutcome {
-    /// Whether the record changed what the item reads as (else only its checkpoint moved, which
-    /// need not be written: the same record would meet the same verdict again).
-    pub fn changed_features(self) -> bool {
-        self == RecordOutcome::Applied
-    }
+    #[serde(flatten)]
+    pub memory: Memory,
 }
 
 /// An item written under another version of the spec.
@@ -114,32 +95,9 @@ impl FeatureItem {
         }
     }
 
-    /// Applies record `sequence` of `shard`, carrying this user's `event`, exactly once;
-    /// `marked` when its event id is among those applied in the last 24 hours.
-    pub fn apply_record(
-        &mut self,
-        shard: &str,
-        sequence: &SequenceNumber,
-        event: &ActivityEvent,
-        marked: bool,
-    ) -> RecordOutcome {
-        let record = Record {
-            shard,
-            sequence,
-            event_id: &event.event_id,
-            marked,
-        };
-        match admit(&mut self.checkpoints, &self.recent_event_ids, record) {
-            Admission::AlreadyApplied => RecordOutcome::AlreadyApplied,
-            Admission::Duplicate => RecordOutcome::Duplicate,
-            Admission::New(digest) => {
-                let outcome = self.apply(event.timestamp, event.activity_type, event.amount);
-                if outcome == RecordOutcome::Applied {
-                    self.recent_event_ids.remember(digest, RECENT_EVENT_IDS);
-                }
-                outcome
-            }
-        }
+    /// Applies `event` (this user's); see [`FeatureItem::apply`].
+    pub fn apply_event(&mut self, event: &ActivityEvent) -> Outcome<()> {
+        self.apply(event.timestamp, event.activity_type, event.amount)
     }
 
     /// Applies one event at `at`: to the bucket of every window that still reaches it, and to its
@@ -149,13 +107,13 @@ impl FeatureItem {
         at: OffsetDateTime,
         activity_type: ActivityType,
         amount: Option<f64>,
-    ) -> RecordOutcome {
+    ) -> Outcome<()> {
         let at_ms = epoch_ms(at);
         if self
             .last_event_at
             .is_some_and(|newest| at_ms <= newest - LONGEST_WINDOW_MS)
         {
-            return RecordOutcome::Late;
+            return Outcome::Dropped;
         }
         // The newest event wins; at the same millisecond, the one applied first.
         if self.last_event_at.is_none_or(|newest| at_ms > newest) {
@@ -181,9 +139,11 @@ impl FeatureItem {
         self.sessions
             .prune(newest - LONGEST_WINDOW_MS - SESSION_GAP_MS);
         self.expires_at = newest.div_euclid(1_000) + MAX_SECONDS_SINCE_LAST_EVENT as i64;
-        RecordOutcome::Applied
+        Outcome::Applied(())
     }
 }
+
+crate::impl_keyed_state!(FeatureItem, from_item = FeatureItem::from_stored);
 
 /// The features of `stored` (`None`: a user without data) read at `now`. Windows end at `now`,
 /// or at the newest event if that is later (an event stamped by a clock ahead of the reader's):

@@ -8,8 +8,8 @@
 //! - [`window`]: bucketed partial aggregates of one sliding window.
 //! - [`session`]: session spans on event time.
 //! - [`item`]: a user's stored item, the rule that applies an event to it
-//!   ([`item::FeatureItem::apply_record`]), and [`item::evaluate`], which computes the feature
-//!   vector at a read time: windows decay without new events.
+//!   ([`item::FeatureItem::apply`]), and [`item::evaluate`], which computes the feature vector
+//!   at a read time: windows decay without new events.
 
 pub mod endpoint_attributes;
 pub mod item;
@@ -17,5 +17,5 @@ pub mod session;
 pub mod spec;
 pub mod window;
 
-pub use item::{FeatureItem, RecordOutcome, SpecMismatch, evaluate};
+pub use item::{FeatureItem, SpecMismatch, evaluate};
 pub use spec::{EVENT_TYPE_CODES, FeatureValue, FeatureVector, SPEC_VERSION, WINDOWS, definitions};

@@ -30,9 +30,6 @@ pub const MAX_SECONDS_SINCE_LAST_EVENT: u64 = 30 * 86_400;
 /// Amounts are summed in ten-thousandths of the currency's major unit: exact and
 /// order-independent, unlike sums of floats.
 pub const AMOUNT_SCALE: f64 = 10_000.0;
-/// Event ids remembered per user to recognize duplicates: at least stream-enrichment's batch
-/// size, so a batch it emits again after a failure is recognized record by record.
-pub const RECENT_EVENT_IDS: usize = 100;
 /// What `last_event_type` reads as for a user without events.
 pub const NO_EVENT_TYPE: &str = "none";
 /// The categories of `last_event_type` in the order of their codes in a model's input row:

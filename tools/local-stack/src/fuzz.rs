@@ -367,7 +367,7 @@ pub fn targets(events_dir: &Path) -> Result<Vec<Target>, String> {
                 let Ok(event) = serde_json::from_slice::<KinesisEvent>(input) else {
                     return Ok(false);
                 };
-                let decoded = shared::stream_batch::decode(
+                let decoded = shared::keyed_state::decode::decode(
                     &event.records,
                     time::Duration::minutes(5),
                     NOW,

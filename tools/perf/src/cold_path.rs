@@ -182,6 +182,7 @@ mod tests {
             zipf_exponent: 1.1,
             seed: 1,
             order_share: 0.5,
+            hot_user_share: 0.0,
         };
         let empty: KinesisEvent = serde_json::from_str(r#"{"Records":[]}"#).unwrap();
         let streams = StreamBatches {

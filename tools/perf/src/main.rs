@@ -12,7 +12,7 @@ use perf::environment::{UNREACHABLE_ENDPOINT, function_settings, named_resources
 use perf::init::{InitSample, InitSummary, measure_cold, measure_once};
 use perf::machine::Machine;
 use perf::warm::WarmCpu;
-use perf::workload::{self, WorkloadOptions, WorkloadReport};
+use perf::workload::{self, HotUserOptions, WorkloadOptions, WorkloadReport, WorkloadResources};
 use perf::zips::{zip_architecture, zip_sizes};
 use serde::Serialize;
 use shared::stack::Stack;
@@ -55,6 +55,16 @@ struct Cli {
     /// Share of the events that are orders.
     #[arg(long, default_value_t = 0.1)]
     order_share: f64,
+    /// A hot-user workload: the reference workload with this share of its events given to one
+    /// user (0: skip it).
+    #[arg(long, default_value_t = 0.3)]
+    hot_user_share: f64,
+    /// A hot-user workload: one user's events at this rate (per second of event time) ...
+    #[arg(long, default_value_t = 1_000)]
+    hot_user_rate: u64,
+    /// ... for this long (0: skip it).
+    #[arg(long, default_value_t = 600)]
+    hot_user_seconds: u64,
     /// Certificate (PEM) of the TLS terminator put in front of the emulator for the cold path;
     /// with --tls-key and --ca-bundle (`tools/perf.sh` makes all three with openssl).
     #[arg(long, requires_all = ["tls_key", "ca_bundle"])]
@@ -173,6 +183,7 @@ fn run(cli: &Cli) -> Result<(), String> {
             zipf_exponent: cli.zipf_exponent,
             seed: cli.seed,
             order_share: cli.order_share,
+            hot_user_share: 0.0,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -240,6 +251,47 @@ fn run(cli: &Cli) -> Result<(), String> {
                 work.write_request_units
             );
         }
+        println!(
+            "{:<40} {:<18} {:>10} {:>10} {:>10} {:>12}",
+            "units per event", "function", "read", "write", "floor", "largest item"
+        );
+        let mut runs = vec![("reference, warm", &workload.functions)];
+        runs.push(("reference, cold", &workload.cold.functions));
+        for (name, lost) in &workload.affinity_lost {
+            runs.push((
+                if name == "alternating" {
+                    "reference, alternating"
+                } else {
+                    "reference, alternating, cache trusted"
+                },
+                &lost.functions,
+            ));
+        }
+        for (name, hot) in &workload.hot_users {
+            runs.push((
+                if name == "share" {
+                    "hot user, share"
+                } else {
+                    "hot user, rate"
+                },
+                &hot.functions,
+            ));
+        }
+        for (run, functions) in runs {
+            for function in ["stream-enrichment", "feature-updates"] {
+                let Some(work) = functions.get(function) else {
+                    continue;
+                };
+                let events = work.records.max(1) as f64;
+                println!(
+                    "{run:<40} {function:<18} {:>10.3} {:>10.3} {:>10.3} {:>10} B",
+                    work.read_request_units / events,
+                    work.write_request_units / events,
+                    work.distinct_users as f64 / events,
+                    work.largest_item_bytes
+                );
+            }
+        }
     }
     let json = serde_json::to_string_pretty(&measurements).map_err(|e| e.to_string())?;
     std::fs::write(&cli.out, json + "\n").map_err(|e| format!("{}: {e}", cli.out.display()))?;
@@ -267,6 +319,8 @@ async fn run_emulated(
         local_stack::stack::emulator_clients(&emulator.endpoint, perf::environment::REGION);
     let prefix = format!("perf-{}", ulid::Ulid::new().to_string().to_lowercase());
     let mut resources = local_stack::resources::Resources::name(stack, &prefix);
+    let mut more = ["cold", "alternating", "trusting", "share", "rate"]
+        .map(|run| local_stack::resources::Resources::name(stack, &format!("{prefix}-{run}")));
     let outcome = async {
         resources
             .create(stack, &clients, &logs)
@@ -275,8 +329,34 @@ async fn run_emulated(
         let workload = if options.events == 0 {
             None
         } else {
+            for resources in &mut more {
+                resources
+                    .create(stack, &clients, &logs)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            let [
+                cold,
+                alternating,
+                alternating_trusting_cache,
+                hot_share,
+                hot_rate,
+            ] = &more;
+            let sets = WorkloadResources {
+                reference: &resources,
+                cold,
+                alternating,
+                alternating_trusting_cache,
+                hot_share,
+                hot_rate,
+            };
+            let hot = HotUserOptions {
+                share: cli.hot_user_share,
+                events_per_second: cli.hot_user_rate,
+                seconds: cli.hot_user_seconds,
+            };
             Some(
-                workload::run(stack, &emulator.endpoint, &resources, options)
+                workload::run(stack, &emulator.endpoint, &sets, options, &hot)
                     .await
                     .map_err(|e| e.to_string())?,
             )

@@ -1,16 +1,29 @@
 //! The reference workload: events of Zipf-distributed users (fixed seed) through the three
 //! batch functions' handlers, in batches as deployed, against the emulator. What each batch
-//! asked of DynamoDB, Kinesis and SQS, and the capacity DynamoDB reported, come from the
-//! handlers' own batch reports; handler time per batch is the billed duration's stand-in.
+//! asked of DynamoDB, Kinesis and SQS comes from the handlers' own batch reports and the SDK's
+//! request counts; DynamoDB's units are the stream consumers' own count of what DynamoDB bills
+//! (computed from the items' sizes by its documented rules: the emulator reports 1 unit per call
+//! whatever it holds); handler time per batch is the billed duration's stand-in.
+//!
+//! Beside the reference run, where each consumer keeps one execution environment for the whole
+//! workload (warm: states and profiles cached between batches), the same activity goes through
+//! the two consumers again with a new environment for every batch (cold: the bound when Lambda
+//! keeps no affinity), and two hot-user workloads measure units per event and the largest item:
+//! one user with a share of the events, and one user at a fixed rate. Those runs put their
+//! records on a stand-in Kinesis endpoint that keeps them (the emulator takes about 1.5 s per
+//! 100 records), and read no stream.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::kinesis::KinesisEvent;
 use aws_lambda_events::sqs::SqsEvent;
+use base64::Engine;
 use serde::Serialize;
 use serde_json::json;
 use shared::config::Env;
+use shared::keyed_state::{self, Consumer, StreamCore};
 use shared::stack::Stack;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -26,6 +39,18 @@ pub struct WorkloadOptions {
     pub zipf_exponent: f64,
     pub seed: u64,
     pub order_share: f64,
+    /// Share of the events given to one user (`user-0`) before the Zipf draw (0: none).
+    #[serde(default)]
+    pub hot_user_share: f64,
+}
+
+/// The hot-user workloads besides the reference: a share of the reference workload's events
+/// to one user, and one user's events at a rate for a time (0 in either turns it off).
+#[derive(Debug, Clone, Serialize)]
+pub struct HotUserOptions {
+    pub share: f64,
+    pub events_per_second: u64,
+    pub seconds: u64,
 }
 
 /// What one function did over the whole workload.
@@ -48,6 +73,31 @@ pub struct FunctionWork {
     /// The write units of those items alone.
     pub item_write_units: f64,
     pub kinesis_put_payload_units: usize,
+    /// Distinct users summed over the batches: a write unit each is the floor of a design that
+    /// writes once per user per batch (the stream consumers).
+    pub distinct_users: usize,
+    /// What the keyed-state core did (the stream consumers): states from the warm cache and
+    /// read, lookups of spilled ids (Query pages), spills and the ids in them, conditional
+    /// writes that lost a race, the write units of spills and shards' marks, the largest item.
+    pub states_cached: usize,
+    pub states_read: usize,
+    pub lookups: usize,
+    pub spills: usize,
+    pub spilled_ids: usize,
+    pub conflicts: usize,
+    pub bookkeeping_write_units: f64,
+    pub largest_item_bytes: usize,
+    /// Records delivered again after their batch answered with failed records (from the first
+    /// failed one: a lost race of stream-enrichment).
+    pub retried_records: usize,
+}
+
+/// A workload of the two stream consumers besides the reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerWorkload {
+    pub description: String,
+    pub events: usize,
+    pub functions: BTreeMap<String, FunctionWork>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,6 +111,20 @@ pub struct WorkloadReport {
     /// each. (EventBridge's SendMessage per event into the queue is the cost model's.)
     pub event_source_requests: BTreeMap<String, usize>,
     pub naive: NaiveDesign,
+    /// The naive design made to absorb resends as the pipeline does: one item per applied event
+    /// id, read (strongly consistent, under 4 KB: 1 unit) and written (under 1 KB: 1 unit) per
+    /// event in each consumer on top of the naive design's.
+    pub naive_with_memory: NaiveDesign,
+    /// The reference's activity through the two consumers with a new execution environment for
+    /// every batch: nothing cached.
+    pub cold: ConsumerWorkload,
+    /// The reference's activity through the two consumers with two environments taking the
+    /// batches in turn (affinity lost): `alternating` as built (the shard's mark tells each its
+    /// cache is a batch behind), `alternating_trusting_cache` with each trusting its cache (what
+    /// the core would cost without the mark).
+    pub affinity_lost: BTreeMap<String, ConsumerWorkload>,
+    /// Hot users: `share` of the reference events to one user; one user at a rate.
+    pub hot_users: BTreeMap<String, ConsumerWorkload>,
 }
 
 /// The design this one is measured against: every event read and written on its own (one
@@ -74,6 +138,7 @@ pub struct NaiveDesign {
 
 /// SDK clients against the emulator, counting what they send, one counter per service.
 struct CountedClients {
+    endpoint: String,
     dynamodb: aws_sdk_dynamodb::Client,
     kinesis: aws_sdk_kinesis::Client,
     sqs: aws_sdk_sqs::Client,
@@ -95,6 +160,7 @@ impl CountedClients {
             },
         );
         Self {
+            endpoint: endpoint.to_owned(),
             dynamodb: clients.dynamodb,
             kinesis: clients.kinesis,
             sqs: clients.sqs,
@@ -186,7 +252,13 @@ pub fn events(options: &WorkloadOptions, now: OffsetDateTime) -> Vec<String> {
     let zipf = Zipf::new(options.users, options.zipf_exponent);
     (0..options.events)
         .map(|n| {
-            let user = format!("user-{}", zipf.draw(&mut generator));
+            // Drawn only when asked for: the reference's events stay the same.
+            let hot = options.hot_user_share > 0.0 && generator.unit() < options.hot_user_share;
+            let user = if hot {
+                "user-0".to_owned()
+            } else {
+                format!("user-{}", zipf.draw(&mut generator))
+            };
             // Spread over the last minute, in order, as a live stream would be.
             let at = now - time::Duration::milliseconds((options.events - n) as i64 * 60_000 / options.events.max(1) as i64);
             let timestamp = at.format(&Rfc3339).expect("a formattable time");
@@ -274,26 +346,56 @@ struct BatchCounts {
     write_units: f64,
     items_written: usize,
     item_write_units: f64,
+    users: usize,
+    states_cached: usize,
+    states_read: usize,
+    lookups: usize,
+    spills: usize,
+    spilled_ids: usize,
+    conflicts: usize,
+    bookkeeping_write_units: f64,
+    largest_item_bytes: usize,
 }
 
-/// The write units of a stream consumer's batch as DynamoDB bills them: its items' units as
-/// reported, and one unit per applied event id recorded (an item of under 100 bytes, and a
-/// BatchWriteItem is billed per item). moto reports 1.0 per BatchWriteItem call whatever it
-/// holds, so its figure for those is not used.
-fn billed_write_units(total: f64, event_id_units: f64, event_ids_recorded: usize) -> (f64, f64) {
-    let items = total - event_id_units;
-    (items + event_ids_recorded as f64, items)
+/// A stream consumer's batch, with the units as DynamoDB bills them (the core's count from the
+/// items' sizes; the emulator's reported units are 1 per call whatever the call holds).
+fn consumer_counts<S>(
+    report: &shared::keyed_state::BatchReport<S>,
+    records_put: usize,
+) -> BatchCounts {
+    BatchCounts {
+        records: report.records,
+        failed: report.failed,
+        records_put,
+        read_units: report.billed_read_units,
+        write_units: report.billed_write_units,
+        items_written: report.states_written,
+        item_write_units: report.billed_write_units - report.billed_bookkeeping_write_units,
+        users: report.users,
+        states_cached: report.states_cached,
+        states_read: report.states_read,
+        lookups: report.lookups,
+        spills: report.spills,
+        spilled_ids: report.spilled_ids,
+        conflicts: report.conflicts,
+        bookkeeping_write_units: report.billed_bookkeeping_write_units,
+        largest_item_bytes: report.largest_item_bytes,
+    }
 }
 
 /// Hands `inputs` to `function`'s handler in batches of its event source's size (`event` makes
 /// a batch's trigger event from its first input's index and its inputs) and sums what the
-/// batches did, with the requests its clients sent meanwhile. Any failed record ends the
-/// workload: its figures are only meaningful for a clean run.
+/// batches did, with the requests its clients sent meanwhile. A batch answered with failed
+/// records is delivered again from its first failed record, as Kinesis does, up to `retries`
+/// times; then, or with `retries` 0, it ends the workload: its figures are only meaningful for a
+/// run that applies every record.
+#[allow(clippy::too_many_arguments)]
 async fn run_stage<I, E, Answer, Handled>(
     stack: &Stack,
     function: &str,
     clients: &CountedClients,
     inputs: &[I],
+    retries: usize,
     event: impl Fn(usize, &[I]) -> E,
     handle: impl Fn(E) -> Handled,
     counts: impl Fn(&Answer) -> BatchCounts,
@@ -311,64 +413,164 @@ where
     clients.take();
     let mut times = Vec::new();
     for (index, chunk) in inputs.chunks(size as usize).enumerate() {
-        let event = event(index * size as usize, chunk);
-        let started = Instant::now();
-        let answer = handle(event).await;
-        times.push(started.elapsed());
-        let batch = counts(&answer);
-        if batch.failed > 0 {
-            return Err(WorkloadError::Failed {
-                function: function.to_owned(),
-                failed: batch.failed,
-            });
+        let mut from = 0;
+        for attempt in 0..=retries {
+            let event = event(index * size as usize + from, &chunk[from..]);
+            let started = Instant::now();
+            let answer = handle(event).await;
+            times.push(started.elapsed());
+            let batch = counts(&answer);
+            work.invocations += 1;
+            if attempt == 0 {
+                work.records += batch.records;
+                work.distinct_users += batch.users;
+            } else {
+                work.retried_records += batch.records;
+            }
+            work.kinesis_put_payload_units += batch.records_put;
+            work.read_request_units += batch.read_units;
+            work.write_request_units += batch.write_units;
+            work.items_written += batch.items_written;
+            work.item_write_units += batch.item_write_units;
+            work.states_cached += batch.states_cached;
+            work.states_read += batch.states_read;
+            work.lookups += batch.lookups;
+            work.spills += batch.spills;
+            work.spilled_ids += batch.spilled_ids;
+            work.conflicts += batch.conflicts;
+            work.bookkeeping_write_units += batch.bookkeeping_write_units;
+            work.largest_item_bytes = work.largest_item_bytes.max(batch.largest_item_bytes);
+            if batch.failed == 0 {
+                break;
+            }
+            if attempt == retries {
+                return Err(WorkloadError::Failed {
+                    function: function.to_owned(),
+                    failed: batch.failed,
+                });
+            }
+            from += batch.records - batch.failed;
         }
-        work.invocations += 1;
-        work.records += batch.records;
-        work.kinesis_put_payload_units += batch.records_put;
-        work.read_request_units += batch.read_units;
-        work.write_request_units += batch.write_units;
-        work.items_written += batch.items_written;
-        work.item_write_units += batch.item_write_units;
     }
     work.requests = clients.take();
     work.billed_ms_per_invocation = median_ms(&mut times);
     Ok(work)
 }
 
-/// Runs the workload against the emulator at `endpoint`, on resources created there.
-pub async fn run(
-    stack: &Stack,
-    endpoint: &str,
-    resources: &Resources,
-    options: &WorkloadOptions,
-) -> Result<WorkloadReport, WorkloadError> {
-    let clients = CountedClients::new(endpoint);
-    let env_of = |function: &str| {
-        let variables: std::collections::HashMap<String, String> = resources
-            .function_environment(&stack.functions[function])
-            .into_iter()
-            .collect();
-        Env::from_source(variables)
-    };
-    let setup = |e: &dyn std::fmt::Display| WorkloadError::Setup(e.to_string());
-    let deadline = || tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut functions = BTreeMap::new();
+/// The resources each run of the workload works on: the reference's, and fresh ones for the
+/// cold run and each hot-user workload (their tables start empty).
+pub struct WorkloadResources<'a> {
+    pub reference: &'a Resources,
+    pub cold: &'a Resources,
+    pub alternating: &'a Resources,
+    pub alternating_trusting_cache: &'a Resources,
+    pub hot_share: &'a Resources,
+    pub hot_rate: &'a Resources,
+}
 
-    // event-router, on the ingest queue's messages.
-    let router_config =
-        event_router::config::Config::from_env(&env_of("event-router")).map_err(|e| setup(&e))?;
-    let router = event_router::handler::Router::new(
-        clients.kinesis.clone(),
-        clients.sqs.clone(),
-        &router_config,
-    );
-    let bodies = events(options, OffsetDateTime::now_utc());
+/// How a consumer's batches meet execution environments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Environments {
+    /// One environment takes every batch: what it keeps warm is current.
+    One,
+    /// A new environment for every batch: nothing is warm.
+    NewPerBatch,
+    /// Two environments take the batches in turn, as Lambda may with no affinity: what each
+    /// keeps warm is a batch behind. With `trust_cache`, each batch's shard mark is set to name
+    /// the environment that takes it (by the workload, not counted), so each trusts its stale
+    /// cache: what the core would cost without the mark.
+    Alternating { trust_cache: bool },
+}
+
+/// The shard the workload's batches come from ([`kinesis_batch`]).
+const SHARD: &str = "shardId-000000000000";
+
+/// A stand-in Kinesis endpoint that takes every PutRecords and keeps the records' data.
+struct CapturedStream {
+    endpoint: String,
+    records: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl CapturedStream {
+    async fn start() -> Self {
+        let records: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let kept = Arc::clone(&records);
+        let endpoint = shared::fake_endpoint::serve(move |request| {
+            let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            let mut kept = kept.lock().expect("captured records lock");
+            let mut answers = Vec::new();
+            for entry in body["Records"].as_array().into_iter().flatten() {
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(entry["Data"].as_str().unwrap_or_default())
+                    .unwrap_or_default();
+                kept.push(data);
+                answers.push(json!({"SequenceNumber": kept.len().to_string(),
+                                    "ShardId": "shardId-000000000000"}));
+            }
+            shared::fake_endpoint::FakeResponse {
+                status: 200,
+                headers: vec![("Content-Type", "application/x-amz-json-1.1".into())],
+                body: json!({"FailedRecordCount": 0, "Records": answers}).to_string(),
+                delay: Duration::ZERO,
+            }
+        })
+        .await;
+        Self { endpoint, records }
+    }
+
+    /// A client of `clients`' Kinesis (its request counter too) that puts here.
+    fn client(&self, clients: &CountedClients) -> aws_sdk_kinesis::Client {
+        aws_sdk_kinesis::Client::from_conf(
+            clients
+                .kinesis
+                .config()
+                .to_builder()
+                .endpoint_url(&self.endpoint)
+                .build(),
+        )
+    }
+
+    /// The records put since the last call.
+    fn take(&self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut *self.records.lock().expect("captured records lock"))
+    }
+}
+
+/// The settings of `function` as deployed on `resources`.
+fn env_of(stack: &Stack, resources: &Resources, function: &str) -> Env<HashMap<String, String>> {
+    let variables: HashMap<String, String> = resources
+        .function_environment(&stack.functions[function])
+        .into_iter()
+        .collect();
+    Env::from_source(variables)
+}
+
+fn deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(60)
+}
+
+fn setup(error: &dyn std::fmt::Display) -> WorkloadError {
+    WorkloadError::Setup(error.to_string())
+}
+
+/// event-router on `bodies` as the ingest queue delivers them, putting on `kinesis`.
+async fn router_stage(
+    stack: &Stack,
+    clients: &CountedClients,
+    kinesis: aws_sdk_kinesis::Client,
+    resources: &Resources,
+    bodies: &[String],
+) -> Result<FunctionWork, WorkloadError> {
+    let config = event_router::config::Config::from_env(&env_of(stack, resources, "event-router"))
+        .map_err(|e| setup(&e))?;
+    let router = event_router::handler::Router::new(kinesis, clients.sqs.clone(), &config);
     let ingest_arn = &resources.queues["ingest"].arn;
-    let work = run_stage(
+    run_stage(
         stack,
         "event-router",
-        &clients,
-        &bodies,
+        clients,
+        bodies,
+        0,
         |first, chunk| sqs_batch(chunk, first, ingest_arn),
         |event| router.handle(event, deadline()),
         |(_, report)| BatchCounts {
@@ -378,89 +580,311 @@ pub async fn run(
             ..BatchCounts::default()
         },
     )
-    .await?;
-    functions.insert("event-router".to_owned(), work);
+    .await
+}
 
-    // stream-enrichment, on the activity stream as event-router left it.
-    let enrichment_config =
-        stream_enrichment::config::Config::from_env(&env_of("stream-enrichment"))
-            .map_err(|e| setup(&e))?;
-    let enricher = stream_enrichment::handler::Enricher::new(
-        clients.dynamodb.clone(),
-        clients.kinesis.clone(),
-        clients.sqs.clone(),
-        &enrichment_config,
-    );
-    let activity = read_stream(&clients.kinesis, &resources.streams["activity"]).await?;
-    let work = run_stage(
+/// A stream consumer on `records` (of its stream, in order); `environment` makes an execution
+/// environment of it, `records_put` says how many records a batch put on a stream. Batches
+/// answered with failed records (a lost race) are delivered again from the first of them.
+#[allow(clippy::too_many_arguments)]
+async fn consumer_stage<C: Consumer>(
+    stack: &Stack,
+    clients: &CountedClients,
+    function: &str,
+    applied_ids_table: &str,
+    records: &[Vec<u8>],
+    environments: Environments,
+    environment: impl Fn() -> StreamCore<C>,
+    records_put: fn(&keyed_state::BatchReport<C::Stats>) -> usize,
+) -> Result<FunctionWork, WorkloadError> {
+    let warm = [environment(), environment()];
+    let turn = std::sync::atomic::AtomicUsize::new(0);
+    // Not the function's: uncounted.
+    let marker =
+        local_stack::stack::emulator_clients(&clients.endpoint, crate::environment::REGION)
+            .dynamodb;
+    run_stage(
         stack,
-        "stream-enrichment",
-        &clients,
-        &activity,
+        function,
+        clients,
+        records,
+        10,
         kinesis_batch,
-        |event| enricher.handle(event, deadline()),
-        |(_, report)| {
-            let (write_units, item_write_units) = billed_write_units(
-                report.write_capacity_units,
-                report.event_id_write_units,
-                report.event_ids_recorded,
-            );
-            BatchCounts {
-                records: report.records,
-                failed: report.failed,
-                records_put: report.enriched,
-                read_units: report.read_capacity_units,
-                write_units,
-                items_written: report.dynamodb_writes,
-                item_write_units,
+        |event| {
+            let turn = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let fresh = (environments == Environments::NewPerBatch).then(&environment);
+            let (warm, marker) = (&warm, &marker);
+            async move {
+                let core = match (&fresh, environments) {
+                    (Some(fresh), _) => fresh,
+                    (None, Environments::Alternating { .. }) => &warm[turn % 2],
+                    (None, _) => &warm[0],
+                };
+                if environments == (Environments::Alternating { trust_cache: true }) {
+                    keyed_state::applied_ids::put_mark(
+                        marker,
+                        applied_ids_table,
+                        SHARD,
+                        core.environment(),
+                    )
+                    .await
+                    .expect("the shard's mark set");
+                }
+                core.handle(event, deadline()).await
             }
         },
+        |(_, report)| consumer_counts(report, records_put(report)),
+    )
+    .await
+}
+
+/// stream-enrichment on `activity`, putting its enriched records on `kinesis`.
+async fn enrichment_stage(
+    stack: &Stack,
+    clients: &CountedClients,
+    kinesis: aws_sdk_kinesis::Client,
+    resources: &Resources,
+    activity: &[Vec<u8>],
+    environments: Environments,
+) -> Result<FunctionWork, WorkloadError> {
+    let function = "stream-enrichment";
+    let config = stream_enrichment::config::Config::from_env(&env_of(stack, resources, function))
+        .map_err(|e| setup(&e))?;
+    let environment = || {
+        stream_enrichment::enricher(
+            clients.dynamodb.clone(),
+            kinesis.clone(),
+            clients.sqs.clone(),
+            &config,
+        )
+    };
+    let enriched = |report: &stream_enrichment::BatchReport| report.applied;
+    consumer_stage(
+        stack,
+        clients,
+        function,
+        &config.core.applied_ids_table,
+        activity,
+        environments,
+        environment,
+        enriched,
+    )
+    .await
+}
+
+/// feature-updates on `enriched`.
+async fn features_stage(
+    stack: &Stack,
+    clients: &CountedClients,
+    resources: &Resources,
+    enriched: &[Vec<u8>],
+    environments: Environments,
+) -> Result<FunctionWork, WorkloadError> {
+    let function = "feature-updates";
+    let config = feature_updates::config::Config::from_env(&env_of(stack, resources, function))
+        .map_err(|e| setup(&e))?;
+    let environment =
+        || feature_updates::feature_updater(clients.dynamodb.clone(), clients.sqs.clone(), &config);
+    let none = |_: &feature_updates::BatchReport| 0;
+    consumer_stage(
+        stack,
+        clients,
+        function,
+        &config.core.applied_ids_table,
+        enriched,
+        environments,
+        environment,
+        none,
+    )
+    .await
+}
+
+/// The two consumers on `activity`, the enriched records kept by a stand-in stream.
+async fn consumers(
+    stack: &Stack,
+    clients: &CountedClients,
+    resources: &Resources,
+    activity: &[Vec<u8>],
+    environments: Environments,
+    description: String,
+) -> Result<ConsumerWorkload, WorkloadError> {
+    let captured = CapturedStream::start().await;
+    let enrichment = enrichment_stage(
+        stack,
+        clients,
+        captured.client(clients),
+        resources,
+        activity,
+        environments,
+    )
+    .await?;
+    let enriched = captured.take();
+    let features = features_stage(stack, clients, resources, &enriched, environments).await?;
+    Ok(ConsumerWorkload {
+        description,
+        events: activity.len(),
+        functions: BTreeMap::from([
+            ("stream-enrichment".to_owned(), enrichment),
+            ("feature-updates".to_owned(), features),
+        ]),
+    })
+}
+
+/// One user's activity records at `events_per_second` for `seconds`, ending now, in order.
+pub fn hot_user_activity(options: &HotUserOptions, now: OffsetDateTime) -> Vec<Vec<u8>> {
+    let count = options.events_per_second * options.seconds;
+    let start = now - time::Duration::seconds(options.seconds as i64);
+    (0..count)
+        .map(|n| {
+            let at = start
+                + time::Duration::nanoseconds(
+                    (n * 1_000_000_000 / options.events_per_second.max(1)) as i64,
+                );
+            json!({"eventId": format!("hot-{n}"), "userId": "user-hot",
+                   "type": ACTIVITY_TYPES[(n % 5) as usize],
+                   "timestamp": at.format(&Rfc3339).expect("a formattable time"),
+                   "itemId": format!("sku-{}", n % 500)})
+            .to_string()
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// Runs the workloads against the emulator at `endpoint`, on resources created there.
+pub async fn run(
+    stack: &Stack,
+    endpoint: &str,
+    resources: &WorkloadResources<'_>,
+    options: &WorkloadOptions,
+    hot: &HotUserOptions,
+) -> Result<WorkloadReport, WorkloadError> {
+    let clients = CountedClients::new(endpoint);
+    let mut functions = BTreeMap::new();
+    let reference = resources.reference;
+
+    // The reference, through the emulator's streams: event-router on the ingest queue's
+    // messages, stream-enrichment on the activity stream as event-router left it,
+    // feature-updates on the enriched stream; one environment each.
+    let bodies = events(options, OffsetDateTime::now_utc());
+    let work = router_stage(stack, &clients, clients.kinesis.clone(), reference, &bodies).await?;
+    functions.insert("event-router".to_owned(), work);
+    let activity = read_stream(&clients.kinesis, &reference.streams["activity"]).await?;
+    let work = enrichment_stage(
+        stack,
+        &clients,
+        clients.kinesis.clone(),
+        reference,
+        &activity,
+        Environments::One,
     )
     .await?;
     functions.insert("stream-enrichment".to_owned(), work);
+    let enriched = read_stream(&clients.kinesis, &reference.streams["enriched"]).await?;
+    let work = features_stage(stack, &clients, reference, &enriched, Environments::One).await?;
+    functions.insert("feature-updates".to_owned(), work);
 
-    // feature-updates, on the enriched stream.
-    let features_config = feature_updates::config::Config::from_env(&env_of("feature-updates"))
-        .map_err(|e| setup(&e))?;
-    let updater = feature_updates::handler::FeatureUpdater::new(
-        clients.dynamodb.clone(),
-        clients.sqs.clone(),
-        &features_config,
-    );
-    let enriched = read_stream(&clients.kinesis, &resources.streams["enriched"]).await?;
-    let work = run_stage(
+    // The same activity, a new environment for every batch.
+    let cold = consumers(
         stack,
-        "feature-updates",
         &clients,
-        &enriched,
-        kinesis_batch,
-        |event| updater.handle(event, deadline()),
-        |(_, report)| {
-            let (write_units, item_write_units) = billed_write_units(
-                report.write_capacity_units,
-                report.event_id_write_units,
-                report.event_ids_recorded,
-            );
-            BatchCounts {
-                records: report.records,
-                failed: report.failed,
-                read_units: report.read_capacity_units,
-                write_units,
-                items_written: report.dynamodb_writes,
-                item_write_units,
-                ..BatchCounts::default()
-            }
-        },
+        resources.cold,
+        &activity,
+        Environments::NewPerBatch,
+        "the reference workload's activity with a new execution environment for every batch: nothing cached between batches".into(),
     )
     .await?;
-    functions.insert("feature-updates".to_owned(), work);
+
+    let mut affinity_lost = BTreeMap::new();
+    for (name, resources, trust_cache, description) in [
+        (
+            "alternating",
+            resources.alternating,
+            false,
+            "the reference workload's activity with two environments taking the batches in turn (affinity lost): the shard's mark tells each that its cache is a batch behind",
+        ),
+        (
+            "alternating_trusting_cache",
+            resources.alternating_trusting_cache,
+            true,
+            "the same, with each environment trusting its cache (the mark set to name it before each batch): what the core would cost without the mark",
+        ),
+    ] {
+        let work = consumers(
+            stack,
+            &clients,
+            resources,
+            &activity,
+            Environments::Alternating { trust_cache },
+            description.into(),
+        )
+        .await?;
+        affinity_lost.insert(name.to_owned(), work);
+    }
+
+    let mut hot_users = BTreeMap::new();
+    if hot.share > 0.0 {
+        let shared_options = WorkloadOptions {
+            hot_user_share: hot.share,
+            ..options.clone()
+        };
+        let bodies = events(&shared_options, OffsetDateTime::now_utc());
+        let captured = CapturedStream::start().await;
+        router_stage(
+            stack,
+            &clients,
+            captured.client(&clients),
+            resources.hot_share,
+            &bodies,
+        )
+        .await?;
+        let activity = captured.take();
+        let description = format!(
+            "the reference workload with {:.0} % of its events given to one user, one environment",
+            hot.share * 100.0
+        );
+        let work = consumers(
+            stack,
+            &clients,
+            resources.hot_share,
+            &activity,
+            Environments::One,
+            description,
+        )
+        .await?;
+        hot_users.insert("share".to_owned(), work);
+    }
+    if hot.events_per_second > 0 && hot.seconds > 0 {
+        let activity = hot_user_activity(hot, OffsetDateTime::now_utc());
+        let description = format!(
+            "one user at {} events/s for {} s of event time, one environment",
+            hot.events_per_second, hot.seconds
+        );
+        let work = consumers(
+            stack,
+            &clients,
+            resources.hot_rate,
+            &activity,
+            Environments::One,
+            description,
+        )
+        .await?;
+        hot_users.insert("rate".to_owned(), work);
+    }
 
     let size = batch_size(stack, "event-router") as usize;
     let naive = NaiveDesign {
-        description: "one GetItem (strongly consistent) and one PutItem per event in stream-enrichment and feature-updates instead of one read and one write per user per batch; batches, Kinesis and SQS as built".into(),
+        description: "one GetItem (strongly consistent) and one PutItem per event in stream-enrichment and feature-updates instead of one read and one write per user per batch, and no memory of event ids applied; batches, Kinesis and SQS as built".into(),
         functions: ["stream-enrichment", "feature-updates"]
             .into_iter()
             .map(|function| (function.to_owned(), naive(&functions[function])))
+            .collect(),
+    };
+    let naive_with_memory = NaiveDesign {
+        description: "the naive design absorbing resends for 24 hours as the pipeline does: an item per applied event id, read (strongly consistent) and written per event in each consumer".into(),
+        functions: naive
+            .functions
+            .iter()
+            .map(|(function, work)| (function.clone(), with_memory(work)))
             .collect(),
     };
     Ok(WorkloadReport {
@@ -474,6 +898,10 @@ pub async fn run(
             ),
         ]),
         naive,
+        naive_with_memory,
+        cold,
+        affinity_lost,
+        hot_users,
         functions,
     })
 }
@@ -502,7 +930,29 @@ fn naive(built: &FunctionWork) -> FunctionWork {
         write_request_units: built.records as f64 * units_per_write,
         items_written: built.records,
         item_write_units: built.records as f64 * units_per_write,
-        ..built.clone()
+        memory_mb: built.memory_mb,
+        batch_size: built.batch_size,
+        invocations: built.invocations,
+        records: built.records,
+        billed_ms_per_invocation: built.billed_ms_per_invocation,
+        kinesis_put_payload_units: built.kinesis_put_payload_units,
+        distinct_users: built.distinct_users,
+        ..FunctionWork::default()
+    }
+}
+
+/// The naive design plus an item per applied event id: one GetItem (strongly consistent, under
+/// 4 KB: 1 read unit) and one PutItem (under 1 KB: 1 write unit) per event.
+fn with_memory(naive: &FunctionWork) -> FunctionWork {
+    let mut requests = naive.requests.clone();
+    *requests.entry("dynamodb:GetItem".into()).or_default() += naive.records;
+    *requests.entry("dynamodb:PutItem".into()).or_default() += naive.records;
+    FunctionWork {
+        requests,
+        read_request_units: naive.read_request_units + naive.records as f64,
+        write_request_units: naive.write_request_units + naive.records as f64,
+        bookkeeping_write_units: naive.records as f64,
+        ..naive.clone()
     }
 }
 
@@ -518,6 +968,7 @@ mod tests {
             zipf_exponent: 1.1,
             seed: 7,
             order_share: 0.1,
+            hot_user_share: 0.0,
         };
         let now = OffsetDateTime::now_utc();
         let first = events(&options, now);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use perf::environment::{UNREACHABLE_ENDPOINT, function_settings, named_resources};
 use perf::init::measure_once;
-use perf::workload::{self, WorkloadOptions};
+use perf::workload::{self, HotUserOptions, WorkloadOptions, WorkloadResources};
 use shared::stack::Stack;
 
 /// This build's binaries (`target/debug`), where the functions are too.
@@ -58,16 +58,41 @@ async fn the_workload_counts_each_request_and_the_naive_design_one_read_and_writ
         false,
     )
     .unwrap();
-    let mut resources = local_stack::resources::Resources::name(&stack, &prefix);
-    resources.create(&stack, &clients, &logs).await.unwrap();
+    let mut sets = ["", "-cold", "-alternating", "-trusting", "-share", "-rate"]
+        .map(|run| local_stack::resources::Resources::name(&stack, &format!("{prefix}{run}")));
+    for resources in &mut sets {
+        resources.create(&stack, &clients, &logs).await.unwrap();
+    }
+    let [
+        reference,
+        cold,
+        alternating,
+        alternating_trusting_cache,
+        hot_share,
+        hot_rate,
+    ] = &sets;
+    let resources = WorkloadResources {
+        reference,
+        cold,
+        alternating,
+        alternating_trusting_cache,
+        hot_share,
+        hot_rate,
+    };
     let options = WorkloadOptions {
         events: 250,
         users: 40,
         zipf_exponent: 1.1,
         seed: 3,
         order_share: 0.1,
+        hot_user_share: 0.0,
     };
-    let report = workload::run(&stack, &endpoint, &resources, &options)
+    let hot = HotUserOptions {
+        share: 0.5,
+        events_per_second: 100,
+        seconds: 3,
+    };
+    let report = workload::run(&stack, &endpoint, &resources, &options, &hot)
         .await
         .unwrap();
 
@@ -77,31 +102,40 @@ async fn the_workload_counts_each_request_and_the_naive_design_one_read_and_writ
     assert_eq!(router.requests["kinesis:PutRecords"], 3);
     assert_eq!(router.kinesis_put_payload_units, 250);
     for function in ["stream-enrichment", "feature-updates"] {
-        let work = &report.functions[function];
-        assert_eq!((work.invocations, work.records), (3, 250), "{function}");
-        // One BatchGetItem per batch at least; one write per user per batch, not per event.
+        let warm = &report.functions[function];
+        let cold = &report.cold.functions[function];
+        for work in [warm, cold] {
+            assert_eq!((work.invocations, work.records), (3, 250), "{function}");
+            // A write per user per batch, not per event, each of one unit (small items).
+            assert_eq!(
+                work.items_written, work.distinct_users,
+                "{function}: {work:?}"
+            );
+            assert!(work.items_written < 250, "{function}: {work:?}");
+            assert_eq!(
+                work.item_write_units, work.items_written as f64,
+                "{function}"
+            );
+            assert_eq!(work.conflicts, 0, "{function}");
+        }
+        // One environment: the shard's mark written once, states read once per user.
+        assert_eq!(
+            warm.requests["dynamodb:PutItem"],
+            warm.items_written + 1,
+            "{function}: {warm:?}"
+        );
+        assert!(warm.states_cached > 0, "{function}: {warm:?}");
+        assert_eq!(warm.states_cached + warm.states_read, warm.distinct_users);
+        // A new environment per batch: nothing cached, the mark written by every batch.
+        assert_eq!(cold.states_cached, 0, "{function}");
+        assert_eq!(cold.states_read, cold.distinct_users, "{function}");
+        assert_eq!(
+            cold.requests["dynamodb:PutItem"],
+            cold.items_written + 3,
+            "{function}: {cold:?}"
+        );
         assert!(
-            work.requests["dynamodb:BatchGetItem"] >= 3,
-            "{function}: {work:?}"
-        );
-        assert_eq!(
-            work.requests["dynamodb:PutItem"], work.items_written,
-            "{function}"
-        );
-        assert!(work.items_written < 250, "{function}: {work:?}");
-        assert!(
-            work.item_write_units >= work.items_written as f64,
-            "{function}"
-        );
-        // Every event's id recorded once, one write unit each, 25 per BatchWriteItem.
-        assert_eq!(
-            work.write_request_units - work.item_write_units,
-            250.0,
-            "{function}"
-        );
-        assert_eq!(
-            work.requests["dynamodb:BatchWriteItem"],
-            4 + 4 + 2,
+            cold.read_request_units > warm.read_request_units,
             "{function}"
         );
         let naive = &report.naive.functions[function];
@@ -109,8 +143,44 @@ async fn the_workload_counts_each_request_and_the_naive_design_one_read_and_writ
         assert_eq!(naive.requests["dynamodb:PutItem"], 250);
         assert!(!naive.requests.contains_key("dynamodb:BatchGetItem"));
         assert!(
-            naive.write_request_units > work.item_write_units,
+            naive.write_request_units > warm.item_write_units,
             "{function}: a write per event costs more than one per user per batch"
+        );
+        let memory = &report.naive_with_memory.functions[function];
+        assert_eq!(
+            memory.write_request_units,
+            naive.write_request_units + 250.0
+        );
+        assert_eq!(memory.read_request_units, naive.read_request_units + 250.0);
+
+        // Two environments in turn: with the mark, each reads every state (as cold) and marks
+        // the shard every batch; trusting its cache instead, a user written by the other
+        // environment in between loses its conditional write.
+        let alternating = &report.affinity_lost["alternating"].functions[function];
+        assert_eq!(alternating.states_cached, 0, "{function}: {alternating:?}");
+        assert_eq!(alternating.conflicts, 0, "{function}");
+        assert_eq!(
+            alternating.requests["dynamodb:PutItem"],
+            alternating.items_written + 3,
+            "{function}: the mark every batch"
+        );
+        let trusting = &report.affinity_lost["alternating_trusting_cache"].functions[function];
+        assert!(trusting.conflicts > 0, "{function}: {trusting:?}");
+        assert!(
+            trusting.write_request_units > alternating.write_request_units,
+            "{function}: lost conditional writes are billed"
+        );
+
+        // The hot users: half of 250 events to one user; 300 of one user in 3 s.
+        let share = &report.hot_users["share"].functions[function];
+        assert_eq!(share.records, 250, "{function}");
+        let rate = &report.hot_users["rate"].functions[function];
+        assert_eq!((rate.records, rate.distinct_users), (300, 3), "{function}");
+        assert!(rate.spills >= 1, "{function}: {rate:?}");
+        assert!(
+            rate.largest_item_bytes < 3 * 1024,
+            "{function}: {} bytes",
+            rate.largest_item_bytes
         );
     }
     assert_eq!(report.event_source_requests["sqs:ReceiveMessage"], 25);

@@ -18,9 +18,9 @@ output "aggregates_table_name" {
   value       = module.stack.table_names["aggregates"]
 }
 
-output "aggregates_event_ids_table_name" {
-  description = "Name of the table of event ids stream-enrichment applied in the last 24 hours."
-  value       = module.stack.table_names["aggregates-event-ids"]
+output "aggregates_applied_ids_table_name" {
+  description = "Name of the table of event ids stream-enrichment applied in the last 24 hours, spilled out of the aggregates items (and the activity shards' marks)."
+  value       = module.stack.table_names["aggregates-applied-ids"]
 }
 
 output "features_table_name" {
@@ -28,9 +28,9 @@ output "features_table_name" {
   value       = module.stack.table_names["features"]
 }
 
-output "features_event_ids_table_name" {
-  description = "Name of the table of event ids feature-updates applied in the last 24 hours."
-  value       = module.stack.table_names["features-event-ids"]
+output "features_applied_ids_table_name" {
+  description = "Name of the table of event ids feature-updates applied in the last 24 hours, spilled out of the features items (and the enriched shards' marks)."
+  value       = module.stack.table_names["features-applied-ids"]
 }
 
 output "todo_api_function_name" {

@@ -1,22 +1,35 @@
 //! BatchGetItem's unprocessed keys and BatchWriteItem's unprocessed items, which emulators
-//! never return: a stand-in DynamoDB endpoint leaves some unprocessed, and the store (or the
-//! applied event ids' table) asks for or writes exactly those again, or reports them failed
-//! when time runs out.
+//! never return: a stand-in DynamoDB endpoint leaves some unprocessed, and the batch read
+//! ([`shared::user_items::batch_get`]) or the spills' write
+//! ([`shared::keyed_state::applied_ids::AppliedIdsTable`]) asks for or writes exactly those
+//! again, or reports them failed when time runs out.
+
+#![cfg(feature = "test-support")]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use shared::applied_events::{AppliedEvent, AppliedEventsTable};
 use shared::clients::{self, ClientSettings};
+use shared::delivery::Backoff;
 use shared::fake_endpoint::{self, FakeResponse};
-use stream_enrichment::store::{Key, Store, Table};
+use shared::keyed_state::applied_ids::{AppliedIdsTable, SpillItem};
+use shared::keyed_state::memory::{EventDigest, PlannedSpill, Span};
+use shared::user_items::{self, BatchRead, TableRead, UserKey};
 use tokio::time::Instant;
 
 const PROFILES: &str = "profiles";
 const AGGREGATES: &str = "aggregates";
-const APPLIED: &str = "aggregates-event-ids";
+const APPLIED: &str = "aggregates-applied-ids";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Table {
+    Profiles,
+    Aggregates,
+}
+
+type Key = UserKey<Table>;
 
 /// Answers BatchGetItem: the profile of `u1` is found (carrying an `eventId` attribute, as an
 /// imported profile may: it is still the profile); the first `unprocessed_rounds` calls leave
@@ -59,17 +72,33 @@ async fn dynamodb(unprocessed_rounds: usize) -> (String, Arc<std::sync::Mutex<Ve
     (endpoint, requests)
 }
 
-async fn store(endpoint: &str) -> Store {
+async fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     let sdk = clients::load(ClientSettings::batch_consumer()).await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(endpoint)
         .build();
-    Store::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        PROFILES.into(),
-        AGGREGATES.into(),
-        APPLIED.into(),
-    )
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// Reads `keys()` from the two tables as stream-enrichment does: profiles eventually
+/// consistent, states strongly.
+async fn read(endpoint: &str, deadline: Instant) -> BatchRead<Table> {
+    let tables = [
+        TableRead {
+            table: Table::Profiles,
+            name: PROFILES,
+            consistent_read: false,
+            sort_key: None,
+        },
+        TableRead {
+            table: Table::Aggregates,
+            name: AGGREGATES,
+            consistent_read: true,
+            sort_key: None,
+        },
+    ];
+    let client = client(endpoint).await;
+    user_items::batch_get(&client, &tables, keys(), deadline, Backoff::default()).await
 }
 
 fn keys() -> Vec<Key> {
@@ -82,16 +111,14 @@ fn keys() -> Vec<Key> {
 #[tokio::test]
 async fn unprocessed_keys_are_asked_again_alone() {
     let (endpoint, requests) = dynamodb(1).await;
-    let reads = store(&endpoint)
-        .await
-        .read(keys(), Instant::now() + Duration::from_secs(10))
-        .await;
+    let reads = read(&endpoint, Instant::now() + Duration::from_secs(10)).await;
     assert!(reads.unread.is_empty(), "{:?}", reads.unread);
     assert_eq!(reads.calls, 2);
-    assert!(reads.profiles["u1"].found);
-    assert!(!reads.profiles["u2"].found, "no item: unknown");
-    assert_eq!(reads.states.len(), 2);
-    assert!(reads.states.values().all(Option::is_none));
+    assert!(
+        reads.found.contains_key(&Key::user(Table::Profiles, "u1")),
+        "a profile carrying an eventId attribute is still the profile"
+    );
+    assert_eq!(reads.found.len(), 1, "u2 has none, and no aggregates exist");
     let requests = requests.lock().unwrap();
     assert!(
         requests[1]["RequestItems"][PROFILES].is_null(),
@@ -114,10 +141,7 @@ async fn unprocessed_keys_are_asked_again_alone() {
 #[tokio::test]
 async fn keys_still_unprocessed_at_the_deadline_are_reported_unread() {
     let (endpoint, _) = dynamodb(usize::MAX).await;
-    let reads = store(&endpoint)
-        .await
-        .read(keys(), Instant::now() + Duration::from_millis(300))
-        .await;
+    let reads = read(&endpoint, Instant::now() + Duration::from_millis(300)).await;
     let mut unread: Vec<(Table, &str)> = reads
         .unread
         .iter()
@@ -128,7 +152,10 @@ async fn keys_still_unprocessed_at_the_deadline_are_reported_unread() {
         unread,
         [(Table::Aggregates, "u1"), (Table::Aggregates, "u2")]
     );
-    assert!(reads.profiles["u1"].found, "what was read is kept");
+    assert!(
+        reads.found.contains_key(&Key::user(Table::Profiles, "u1")),
+        "what was read is kept"
+    );
     assert!(reads.calls >= 2);
 }
 
@@ -144,10 +171,7 @@ async fn an_answer_about_keys_not_asked_for_leaves_the_keys_unread() {
         let body = answer.to_string();
         let endpoint =
             fake_endpoint::serve(move |_| FakeResponse::aws_json(200, body.clone())).await;
-        let reads = store(&endpoint)
-            .await
-            .read(keys(), Instant::now() + Duration::from_secs(10))
-            .await;
+        let reads = read(&endpoint, Instant::now() + Duration::from_secs(10)).await;
         assert_eq!(reads.unread.len(), 4, "{answer}: {:?}", reads.unread);
         assert!(
             reads.unread[0].1.contains("not asked for"),
@@ -196,34 +220,34 @@ async fn dynamodb_writes(unprocessed_rounds: usize) -> (String, Arc<std::sync::M
     .await
 }
 
-async fn applied_events(endpoint: &str) -> AppliedEventsTable {
-    let sdk = clients::load(ClientSettings::batch_consumer()).await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .endpoint_url(endpoint)
-        .build();
-    AppliedEventsTable::new(aws_sdk_dynamodb::Client::from_conf(config), APPLIED.into())
+async fn applied_ids(endpoint: &str) -> AppliedIdsTable {
+    AppliedIdsTable::new(client(endpoint).await, APPLIED.into())
 }
 
-fn applied(count: usize) -> Vec<AppliedEvent> {
+/// `count` spills, one per user `u0`, `u1`, ..., each of one id.
+fn spills(count: usize) -> Vec<SpillItem> {
     (0..count)
-        .map(|n| AppliedEvent {
-            user_id: format!("u{}", n % 3),
-            event_id: format!("e{n}"),
+        .map(|n| {
+            let spill = PlannedSpill {
+                level: 0,
+                span: Some(Span::at(1_000 * n as i64)),
+                digests: EventDigest::of(&format!("e{n}")).bytes().to_vec(),
+            };
+            SpillItem::new(&format!("u{n}"), &spill, 1_800_000_000)
         })
         .collect()
 }
 
 #[tokio::test]
-async fn applied_event_ids_go_25_per_call_and_unprocessed_ones_are_written_again_alone() {
+async fn spills_go_25_per_call_and_unprocessed_ones_are_written_again_alone() {
     let (endpoint, requests) = dynamodb_writes(1).await;
-    let now = time::OffsetDateTime::now_utc();
-    let recorded = applied_events(&endpoint)
+    let written = applied_ids(&endpoint)
         .await
-        .record(applied(30), now, Instant::now() + Duration::from_secs(10))
+        .write(spills(30), Instant::now() + Duration::from_secs(10))
         .await;
-    assert!(recorded.failed.is_empty(), "{:?}", recorded.failed);
-    assert_eq!(recorded.recorded, 30);
-    assert_eq!(recorded.calls, 3, "25 + 5, then the one left unprocessed");
+    assert!(written.failed.is_empty(), "{:?}", written.failed);
+    assert_eq!((written.items, written.billed_units), (30, 30));
+    assert_eq!(written.calls, 3, "25 + 5, then the one left unprocessed");
     let requests = requests.lock().unwrap();
     let sizes: Vec<usize> = requests
         .iter()
@@ -231,39 +255,29 @@ async fn applied_event_ids_go_25_per_call_and_unprocessed_ones_are_written_again
         .collect();
     assert_eq!(sizes, [25, 5, 1]);
     let again = &requests[2]["RequestItems"][APPLIED][0]["PutRequest"]["Item"];
-    assert_eq!(
-        again["eventId"]["S"], "e24",
-        "the unprocessed item: {again}"
-    );
-    let expires: i64 = again["expiresAt"]["N"].as_str().unwrap().parse().unwrap();
-    assert_eq!(expires, (now + time::Duration::hours(24)).unix_timestamp());
+    assert_eq!(again["userId"]["S"], "u24", "the unprocessed item: {again}");
+    assert_eq!(again["expiresAt"]["N"], "1800000000");
 }
 
 #[tokio::test]
-async fn applied_event_ids_still_unprocessed_at_the_deadline_are_reported_with_their_user() {
+async fn spills_still_unprocessed_at_the_deadline_are_reported_with_their_user() {
     let (endpoint, _) = dynamodb_writes(usize::MAX).await;
-    let recorded = applied_events(&endpoint)
+    let written = applied_ids(&endpoint)
         .await
-        .record(
-            applied(2),
-            time::OffsetDateTime::now_utc(),
-            Instant::now() + Duration::from_millis(300),
-        )
+        .write(spills(2), Instant::now() + Duration::from_millis(300))
         .await;
-    let failed: Vec<&AppliedEvent> = recorded.failed.iter().map(|(event, _)| event).collect();
-    assert_eq!(
-        failed,
-        [&AppliedEvent {
-            user_id: "u1".into(),
-            event_id: "e1".into()
-        }]
-    );
+    let failed: Vec<&str> = written
+        .failed
+        .iter()
+        .map(|(user_id, _)| user_id.as_str())
+        .collect();
+    assert_eq!(failed, ["u1"]);
 }
 
-/// An unprocessed item that names no id sent could stand for any of them: the call's ids are
-/// all sent again, none counted recorded before.
+/// An unprocessed item that names no spill sent could stand for any of them: the call's
+/// spills are all sent again, none counted written before.
 #[tokio::test]
-async fn an_unprocessed_item_naming_no_id_sent_sends_every_id_again() {
+async fn an_unprocessed_item_naming_no_spill_sent_sends_every_spill_again() {
     let (endpoint, requests) = dynamodb_writes_leaving(|round, _| {
         if round == 0 {
             vec![json!({"PutRequest": {"Item": {"userId": {"S": "u0"}}}})]
@@ -272,16 +286,11 @@ async fn an_unprocessed_item_naming_no_id_sent_sends_every_id_again() {
         }
     })
     .await;
-    let recorded = applied_events(&endpoint)
+    let written = applied_ids(&endpoint)
         .await
-        .record(
-            applied(3),
-            time::OffsetDateTime::now_utc(),
-            Instant::now() + Duration::from_secs(10),
-        )
+        .write(spills(3), Instant::now() + Duration::from_secs(10))
         .await;
-    assert!(recorded.failed.is_empty(), "{:?}", recorded.failed);
-    assert_eq!(recorded.recorded, 3);
+    assert!(written.failed.is_empty(), "{:?}", written.failed);
     let sizes: Vec<usize> = requests
         .lock()
         .unwrap()

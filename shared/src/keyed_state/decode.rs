@@ -10,9 +10,9 @@ use base64::Engine;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
+use super::checkpoints::SequenceNumber;
 use crate::delivery::{Backoff, deliver};
 use crate::events::{ActivityEvent, Rejection};
-use crate::exactly_once::SequenceNumber;
 use crate::sinks::{self, Outgoing, Reject};
 
 /// Largest reject body kept (SQS takes 256 KiB with attributes); longer ones are cut, and the
