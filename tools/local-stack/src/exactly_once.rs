@@ -12,6 +12,11 @@
 //! - every user's aggregates item with the lifetime counts per type, total, first and last
 //!   event time of its events;
 //! - no message on the dead-letter, failure or rejects queues.
+//!
+//! Then, with faults off, the workloads of [`crate::memory_workloads`]: resends an hour and a
+//! day after their originals, a hot user, the stream functions' environments swapped under a
+//! shard, and kills between a spill and the state write, which a weaker memory of the events
+//! applied would fail.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -31,6 +36,7 @@ use crate::demo_events::queue_messages;
 use crate::demo_features::{self, GeneratedEvent, users_of};
 use crate::event_sources;
 use crate::fault_proxy::{FaultCounts, FaultPlan};
+use crate::memory_workloads::{self, MemoryOptions, MemoryReport};
 use crate::resources::{Clients, Queue};
 use crate::stack::RunningStack;
 
@@ -64,8 +70,11 @@ pub struct ExactlyOnceOptions {
     /// visibility timeout of the queues feeding functions, for the run (the deployed one, six
     /// times the function's timeout, would hold each killed batch for minutes).
     pub queue_redelivery: Duration,
-    /// How long the pipeline may take to apply every event and fall quiet.
+    /// How long the pipeline may take to apply every event and fall quiet (each run: the
+    /// faulted workloads, then the memory workloads).
     pub timeout: Duration,
+    /// The memory workloads that follow, if any.
+    pub memory: Option<MemoryOptions>,
 }
 
 /// A fixed workload: its events, and how many times each is published.
@@ -78,13 +87,16 @@ pub struct Workload {
 }
 
 /// `events` events of `users` users (Zipf-distributed), drawn from `seed`, under ids
-/// starting with `name`.
+/// starting with `name`; with a `hot_share` above 0, each event is the hot user's
+/// (`<name>-hot`) with that probability (0 draws the same events as before there was a hot
+/// user).
 pub fn workload(
     name: &str,
     users: usize,
     events: usize,
     seed: u64,
     deliveries: usize,
+    hot_share: f64,
     now: OffsetDateTime,
 ) -> Workload {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -101,30 +113,47 @@ pub fn workload(
         details: Vec::with_capacity(events),
     };
     for n in 0..events {
-        let draw = rng.random_range(0.0..total);
-        let user = cumulative
-            .partition_point(|c| *c <= draw)
-            .min(cumulative.len() - 1);
-        let user_id = format!("{name}-u{user:03}");
+        let user_id = if hot_share > 0.0 && rng.random_bool(hot_share.min(1.0)) {
+            hot_user(name)
+        } else {
+            let draw = rng.random_range(0.0..total);
+            let user = cumulative
+                .partition_point(|c| *c <= draw)
+                .min(cumulative.len() - 1);
+            format!("{name}-u{user:03}")
+        };
         let activity_type = ActivityType::ALL[rng.random_range(0..ActivityType::ALL.len())];
         let at = now - time::Duration::seconds(rng.random_range(0..EVENT_SPREAD_SECONDS));
         let amount = (activity_type == ActivityType::Purchase)
             .then(|| f64::from(rng.random_range(100..=50_000u32)) / 100.0);
-        let mut detail = json!({"eventId": format!("{name}-{n}"), "userId": user_id,
-            "type": activity_type, "timestamp": at.format(&Rfc3339).expect("formats"),
-            "itemId": format!("sku-{}", n % 50)});
-        if let Some(amount) = amount {
-            detail["amount"] = json!(amount);
-        }
-        generated.details.push(detail);
-        generated.events.push(GeneratedEvent {
+        let event = GeneratedEvent {
             user_id,
             activity_type,
             at,
             amount,
-        });
+        };
+        generated
+            .details
+            .push(detail_of(&format!("{name}-{n}"), &event, n));
+        generated.events.push(event);
     }
     generated
+}
+
+/// The hot user of workload `name`.
+pub fn hot_user(name: &str) -> String {
+    format!("{name}-hot")
+}
+
+/// The `user_activity` detail of `event` under id `event_id` (the `n`th of its workload).
+pub(crate) fn detail_of(event_id: &str, event: &GeneratedEvent, n: usize) -> Value {
+    let mut detail = json!({"eventId": event_id, "userId": event.user_id,
+        "type": event.activity_type, "timestamp": event.at.format(&Rfc3339).expect("formats"),
+        "itemId": format!("sku-{}", n % 50)});
+    if let Some(amount) = event.amount {
+        detail["amount"] = json!(amount);
+    }
+    detail
 }
 
 /// One workload's outcome.
@@ -150,6 +179,22 @@ impl WorkloadReport {
     pub fn drift(&self) -> u64 {
         self.features_lost + self.features_double + self.aggregates_lost + self.aggregates_double
     }
+
+    /// The features and aggregates lines, each starting with `indent`.
+    pub fn render_outcome(&self, indent: &str) -> String {
+        format!(
+            "{indent}features: {} of {} users equal to the reference; {} lost, {} double-counted\n\
+             {indent}aggregates: {} of {} users hold their events' counts and times; {} lost, {} double-counted\n",
+            self.features_equal,
+            self.users,
+            self.features_lost,
+            self.features_double,
+            self.aggregates_equal,
+            self.users,
+            self.aggregates_lost,
+            self.aggregates_double,
+        )
+    }
 }
 
 #[derive(Debug, Default)]
@@ -162,6 +207,8 @@ pub struct ExactlyOnceReport {
     /// Messages that arrived on the dead-letter, failure and rejects queues during the run.
     pub set_aside: usize,
     pub elapsed: Duration,
+    /// What the memory workloads did, if they ran.
+    pub memory: Option<MemoryReport>,
     pub failures: Vec<String>,
 }
 
@@ -193,22 +240,20 @@ impl ExactlyOnceReport {
         out.push_str(&format!("  all told: {}\n", self.injected().render()));
         for workload in &self.workloads {
             out.push_str(&format!(
-                "  {} events of {} users, each published {} ({} deliveries):\n    \
-                 features: {} of {} users equal to the reference; {} lost, {} double-counted\n    \
-                 aggregates: {} of {} users hold their events' counts and times; {} lost, {} double-counted\n",
+                "  {} events of {} users, each published {} ({} deliveries):\n",
                 workload.events,
                 workload.users,
-                if workload.deliveries > 1 { "twice" } else { "once" },
+                if workload.deliveries > 1 {
+                    "twice"
+                } else {
+                    "once"
+                },
                 workload.published,
-                workload.features_equal,
-                workload.users,
-                workload.features_lost,
-                workload.features_double,
-                workload.aggregates_equal,
-                workload.users,
-                workload.aggregates_lost,
-                workload.aggregates_double,
             ));
+            out.push_str(&workload.render_outcome("    "));
+        }
+        if let Some(memory) = &self.memory {
+            out.push_str(&memory.render());
         }
         out.push_str(&format!(
             "  {} messages set aside (dead-letter, failure and rejects queues)\n",
@@ -276,6 +321,7 @@ pub async fn run(
             options.events,
             options.seed,
             1,
+            0.0,
             now,
         ),
         workload(
@@ -284,6 +330,7 @@ pub async fn run(
             options.events,
             options.seed ^ 0x5eed,
             2,
+            0.0,
             now,
         ),
     ];
@@ -380,6 +427,25 @@ pub async fn run(
         .await;
         report.workloads.push(outcome);
     }
+    if let Some(memory) = &options.memory {
+        report.memory = Some(
+            memory_workloads::run(
+                stack,
+                run_id,
+                memory,
+                options.seed,
+                options.timeout,
+                &mut report.failures,
+            )
+            .await,
+        );
+        // The run's counts, the memory workloads' kills included.
+        for (function, proxy) in &stack.fault_proxies {
+            let mut counts = proxy.counts();
+            counts.subtract(&before[function]);
+            report.faults.insert(function.clone(), counts);
+        }
+    }
     report.set_aside = set_aside(stack, &LOSS_QUEUES)
         .await
         .saturating_sub(set_aside_before);
@@ -465,6 +531,15 @@ async fn publish(clients: &Clients, bus: &str, workload: &Workload) -> Result<us
         .iter()
         .flat_map(|detail| std::iter::repeat_n(detail, workload.deliveries))
         .collect();
+    publish_details(clients, bus, &entries).await
+}
+
+/// Publishes `entries` (`user_activity` details) in order; the entries that went through.
+pub(crate) async fn publish_details(
+    clients: &Clients,
+    bus: &str,
+    entries: &[&Value],
+) -> Result<usize, String> {
     let mut published = 0;
     // PutEvents takes at most 10 entries per call.
     for chunk in entries.chunks(10) {
@@ -497,7 +572,7 @@ async fn publish(clients: &Clients, bus: &str, workload: &Workload) -> Result<us
 }
 
 /// Waits until every user's features and aggregates count at least their events.
-async fn wait_until_applied(
+pub(crate) async fn wait_until_applied(
     clients: &Clients,
     features: &str,
     aggregates: &str,
@@ -598,7 +673,7 @@ pub(crate) async fn set_aside(stack: &RunningStack, keys: &[&str]) -> usize {
     total
 }
 
-async fn compare_features(
+pub(crate) async fn compare_features(
     clients: &Clients,
     table: &str,
     workload: &Workload,
@@ -691,7 +766,7 @@ async fn read_aggregates(
     }))
 }
 
-async fn compare_aggregates(
+pub(crate) async fn compare_aggregates(
     clients: &Clients,
     table: &str,
     workload: &Workload,
@@ -733,12 +808,12 @@ mod tests {
 
     #[test]
     fn a_workload_is_fixed_by_its_seed_and_skewed_towards_a_few_users() {
-        let first = workload("w", 40, 2_000, 11, 1, now());
-        let again = workload("w", 40, 2_000, 11, 1, now());
+        let first = workload("w", 40, 2_000, 11, 1, 0.0, now());
+        let again = workload("w", 40, 2_000, 11, 1, 0.0, now());
         assert_eq!(first.details, again.details);
         assert_ne!(
             first.details,
-            workload("w", 40, 2_000, 12, 1, now()).details
+            workload("w", 40, 2_000, 12, 1, 0.0, now()).details
         );
         let users = users_of(&first.events);
         assert!(users.len() > 30, "{} users", users.len());
@@ -758,8 +833,19 @@ mod tests {
     }
 
     #[test]
+    fn a_hot_user_takes_its_share_and_no_share_draws_no_hot_user() {
+        let hot = workload("w", 40, 2_000, 11, 1, 0.3, now());
+        let hottest = hot.events.iter().filter(|e| e.user_id == "w-hot").count();
+        assert!((540..=660).contains(&hottest), "{hottest}");
+        assert_eq!(hot.details.len(), 2_000);
+        let cold = workload("w", 40, 2_000, 11, 1, 0.0, now());
+        assert!(cold.events.iter().all(|e| e.user_id != "w-hot"));
+        assert_ne!(hot.details, cold.details);
+    }
+
+    #[test]
     fn events_are_valid_activity_spread_over_two_hours_with_amounts_on_purchases() {
-        let generated = workload("w", 10, 500, 3, 2, now());
+        let generated = workload("w", 10, 500, 3, 2, 0.0, now());
         for (event, detail) in generated.events.iter().zip(&generated.details) {
             let age = now() - event.at;
             assert!(age >= time::Duration::ZERO && age < time::Duration::hours(2));
@@ -777,7 +863,7 @@ mod tests {
 
     #[test]
     fn aggregate_totals_count_per_type_and_keep_the_earliest_and_latest_time() {
-        let generated = workload("w", 1, 50, 5, 1, now());
+        let generated = workload("w", 1, 50, 5, 1, 0.0, now());
         let own: Vec<&GeneratedEvent> = generated.events.iter().collect();
         let totals = AggregateTotals::of(&own);
         assert_eq!(totals.total, 50);

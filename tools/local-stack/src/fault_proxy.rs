@@ -15,7 +15,9 @@
 //! A crash schedule kills the function's busy process right after forwarding its k-th request
 //! since the last crash: the write took effect, the process never learns it, and the event
 //! source delivers the batch again to a new process. Points 1, 2, 3, ... interrupt successive
-//! batches ever later in their run of requests.
+//! batches ever later in their run of requests. A kill point may also count only the requests
+//! of one operation ([`KillPoint::after`]): right after a stream function's first
+//! `BatchWriteItem` (its spill of applied ids), say, before the state writes that follow it.
 //!
 //! Faults are drawn from a seeded generator: the same seed draws the same sequence.
 
@@ -147,8 +149,74 @@ impl FaultCounts {
     }
 }
 
+/// A scheduled kill of the function's busy process: at the `nth` request since the previous
+/// kill (or since the schedule was set), counting only the requests of `operation` when one is
+/// named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillPoint {
+    /// The operation counted, as the request's `X-Amz-Target` names it after the dot
+    /// (`BatchWriteItem`, `PutRecords`); `None`: every request.
+    pub operation: Option<String>,
+    pub nth: u64,
+    /// Whether the request is forwarded first (it takes effect, the process never hears) or
+    /// never reaches the service.
+    pub after_forwarding: bool,
+}
+
+impl KillPoint {
+    /// Right after the `nth` request of any kind took effect.
+    pub fn any(nth: u64) -> Self {
+        Self {
+            operation: None,
+            nth,
+            after_forwarding: true,
+        }
+    }
+
+    /// Right after the `nth` request of `operation` took effect.
+    pub fn after(operation: &str, nth: u64) -> Self {
+        Self {
+            operation: Some(operation.to_owned()),
+            nth,
+            after_forwarding: true,
+        }
+    }
+
+    /// Right before the `nth` request of `operation` would have reached the service.
+    pub fn before(operation: &str, nth: u64) -> Self {
+        Self {
+            after_forwarding: false,
+            ..Self::after(operation, nth)
+        }
+    }
+
+    /// Whether a request of `operation` counts towards this point.
+    fn counts(&self, operation: Option<&str>) -> bool {
+        self.operation
+            .as_deref()
+            .is_none_or(|wanted| Some(wanted) == operation)
+    }
+
+    /// Why the process was killed, for its log.
+    fn reason(&self) -> String {
+        let request = match &self.operation {
+            Some(operation) => format!("{operation} request {}", self.nth),
+            None => format!("request {}", self.nth),
+        };
+        if self.after_forwarding {
+            format!(
+                "killed by the fault proxy right after its {request} since the last kill took effect"
+            )
+        } else {
+            format!(
+                "killed by the fault proxy right before its {request} since the last kill reached the service"
+            )
+        }
+    }
+}
+
 /// What to do with one request.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Action {
     Forward,
     Inject {
@@ -157,15 +225,16 @@ enum Action {
         variant: bool,
     },
     Crash {
-        request: u64,
+        point: KillPoint,
     },
 }
 
-/// The plan, its generator and the crash schedule: decides each request's fate.
+/// The plan, its generator and the kill schedule: decides each request's fate.
 struct Control {
     plan: FaultPlan,
     rng: StdRng,
-    crash_points: VecDeque<u64>,
+    crash_points: VecDeque<KillPoint>,
+    /// Requests counted towards the next point since the last kill.
     since_crash: u64,
     counts: FaultCounts,
 }
@@ -181,15 +250,17 @@ impl Control {
         }
     }
 
-    fn next(&mut self) -> Action {
+    /// The fate of the next request, of `operation` (`None`: not named).
+    fn next(&mut self, operation: Option<&str>) -> Action {
         self.counts.requests += 1;
-        if !self.crash_points.is_empty() {
+        if let Some(point) = self.crash_points.front()
+            && point.counts(operation)
+        {
             self.since_crash += 1;
-            if self.crash_points.front() == Some(&self.since_crash) {
-                self.crash_points.pop_front();
-                let request = self.since_crash;
+            if self.since_crash >= point.nth {
+                let point = self.crash_points.pop_front().expect("a front point");
                 self.since_crash = 0;
-                return Action::Crash { request };
+                return Action::Crash { point };
             }
         }
         if self.plan.rate <= 0.0 || !self.rng.random_bool(self.plan.rate.min(1.0)) {
@@ -213,36 +284,34 @@ impl Control {
 /// close, and their requests with them).
 struct CrashPoint<'a> {
     control: &'a Mutex<Control>,
-    request: u64,
-    used: bool,
+    point: Option<KillPoint>,
 }
 
 impl<'a> CrashPoint<'a> {
-    fn taken(control: &'a Mutex<Control>, request: u64) -> Self {
+    fn taken(control: &'a Mutex<Control>, point: KillPoint) -> Self {
         Self {
             control,
-            request,
-            used: false,
+            point: Some(point),
         }
     }
 
     fn used(mut self) {
-        self.used = true;
+        self.point = None;
     }
 }
 
 impl Drop for CrashPoint<'_> {
     fn drop(&mut self) {
-        if !self.used {
-            self.control.lock().unwrap().missed_crash(self.request);
+        if let Some(point) = self.point.take() {
+            self.control.lock().unwrap().missed_crash(point);
         }
     }
 }
 
 impl Control {
-    /// The crash after request `request` found no process to kill: count again, from now.
-    fn missed_crash(&mut self, request: u64) {
-        self.crash_points.push_front(request);
+    /// The kill at `point` found no process to kill: count again, from now.
+    fn missed_crash(&mut self, point: KillPoint) {
+        self.crash_points.push_front(point);
         self.since_crash = 0;
     }
 }
@@ -295,8 +364,14 @@ impl FaultProxy {
     /// Kills the busy process after its `points[0]`-th request, then (counting again from the
     /// crash) after the `points[1]`-th, and so on.
     pub fn schedule_crashes(&self, points: impl IntoIterator<Item = u64>) {
+        self.schedule_kills(points.into_iter().map(KillPoint::any));
+    }
+
+    /// Kills the busy process at each point in turn, each counted from the previous kill; the
+    /// schedule replaces any earlier one.
+    pub fn schedule_kills(&self, points: impl IntoIterator<Item = KillPoint>) {
         let mut control = self.state.control.lock().unwrap();
-        control.crash_points = points.into_iter().filter(|p| *p > 0).collect();
+        control.crash_points = points.into_iter().filter(|p| p.nth > 0).collect();
         control.since_crash = 0;
     }
 
@@ -320,7 +395,12 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map_err(|_| DropConnection)?.to_bytes();
-    let action = state.control.lock().unwrap().next();
+    let operation = target(&parts).and_then(|target| target.rsplit_once('.'));
+    let action = state
+        .control
+        .lock()
+        .unwrap()
+        .next(operation.map(|(_, operation)| operation));
     match action {
         Action::Forward => Ok(state.forward(&parts, body).await),
         Action::Inject {
@@ -342,18 +422,23 @@ async fn handle(
                 Err(DropConnection)
             }
         },
-        Action::Crash { request } => {
-            let point = CrashPoint::taken(&state.control, request);
-            let response = state.forward(&parts, body).await;
-            let killed = state.pool.get().map_or(0, |pool| {
-                pool.crash_busy(&format!(
-                    "killed by the fault proxy right after its request {request} since the last kill took effect"
-                ))
-            });
+        Action::Crash { point } => {
+            let reason = point.reason();
+            let after_forwarding = point.after_forwarding;
+            let point = CrashPoint::taken(&state.control, point);
+            let forwarded = if after_forwarding {
+                Some(state.forward(&parts, body.clone()).await)
+            } else {
+                None
+            };
+            let killed = state.pool.get().map_or(0, |pool| pool.crash_busy(&reason));
             if killed == 0 {
                 // No invocation was running: the request was a straggler of a process killed
                 // a moment ago. The point stays for the next process (`point` puts it back).
-                return Ok(response);
+                return Ok(match forwarded {
+                    Some(response) => response,
+                    None => state.forward(&parts, body).await,
+                });
             }
             point.used();
             state.control.lock().unwrap().counts.crashes += 1;
@@ -486,7 +571,7 @@ mod tests {
     fn draws(seed: u64, plan: FaultPlan, n: usize) -> Vec<Action> {
         let mut control = Control::new(seed);
         control.plan = plan;
-        (0..n).map(|_| control.next()).collect()
+        (0..n).map(|_| control.next(None)).collect()
     }
 
     const TEN_PERCENT: FaultPlan = FaultPlan {
@@ -499,7 +584,7 @@ mod tests {
         let mut control = Control::new(7);
         control.plan = TEN_PERCENT;
         for _ in 0..20_000 {
-            control.next();
+            control.next(None);
         }
         let counts = &control.counts;
         assert_eq!(counts.requests, 20_000);
@@ -532,18 +617,26 @@ mod tests {
         }
     }
 
+    fn schedule(points: &[u64]) -> VecDeque<KillPoint> {
+        points.iter().map(|nth| KillPoint::any(*nth)).collect()
+    }
+
     #[test]
     fn crashes_come_after_the_scheduled_request_counted_from_the_last_crash() {
         let mut control = Control::new(1);
-        control.crash_points = VecDeque::from([1, 3]);
-        let actions: Vec<Action> = (0..6).map(|_| control.next()).collect();
+        control.crash_points = schedule(&[1, 3]);
+        let actions: Vec<Action> = (0..6).map(|_| control.next(Some("PutItem"))).collect();
         assert_eq!(
             actions,
             [
-                Action::Crash { request: 1 },
+                Action::Crash {
+                    point: KillPoint::any(1)
+                },
                 Action::Forward,
                 Action::Forward,
-                Action::Crash { request: 3 },
+                Action::Crash {
+                    point: KillPoint::any(3)
+                },
                 Action::Forward,
                 Action::Forward,
             ]
@@ -552,29 +645,91 @@ mod tests {
     }
 
     #[test]
+    fn a_kill_point_of_an_operation_counts_only_its_requests() {
+        let mut control = Control::new(1);
+        control.crash_points = VecDeque::from([
+            KillPoint::after("BatchWriteItem", 2),
+            KillPoint::before("PutItem", 1),
+            KillPoint::any(2),
+        ]);
+        let requests = [
+            "BatchGetItem",
+            "BatchWriteItem",
+            "PutItem",
+            "BatchWriteItem",
+            "PutItem",
+            "BatchWriteItem",
+            "PutItem",
+            "Query",
+            "PutItem",
+        ];
+        let actions: Vec<Action> = requests
+            .iter()
+            .map(|operation| control.next(Some(operation)))
+            .collect();
+        let crash = |point| Action::Crash { point };
+        assert_eq!(
+            actions,
+            [
+                Action::Forward,
+                Action::Forward,
+                Action::Forward,
+                crash(KillPoint::after("BatchWriteItem", 2)),
+                crash(KillPoint::before("PutItem", 1)),
+                Action::Forward,
+                crash(KillPoint::any(2)),
+                Action::Forward,
+                Action::Forward,
+            ]
+        );
+        assert_eq!(
+            KillPoint::after("BatchWriteItem", 1).reason(),
+            "killed by the fault proxy right after its BatchWriteItem request 1 since the last kill took effect"
+        );
+        assert!(
+            KillPoint::before("PutItem", 3)
+                .reason()
+                .contains("right before its PutItem request 3")
+        );
+        assert!(
+            KillPoint::any(4)
+                .reason()
+                .contains("right after its request 4 since")
+        );
+    }
+
+    #[test]
     fn a_crash_that_finds_no_process_waits_for_the_same_point_of_the_next() {
         let mut control = Control::new(1);
-        control.crash_points = VecDeque::from([2]);
-        assert_eq!(control.next(), Action::Forward);
-        assert_eq!(control.next(), Action::Crash { request: 2 });
-        control.missed_crash(2);
-        assert_eq!(control.next(), Action::Forward);
-        assert_eq!(control.next(), Action::Crash { request: 2 });
+        control.crash_points = schedule(&[2]);
+        assert_eq!(control.next(None), Action::Forward);
+        let Action::Crash { point } = control.next(None) else {
+            panic!("expected a crash");
+        };
+        assert_eq!(point, KillPoint::any(2));
+        control.missed_crash(point);
+        assert_eq!(control.next(None), Action::Forward);
+        assert_eq!(
+            control.next(None),
+            Action::Crash {
+                point: KillPoint::any(2)
+            }
+        );
     }
 
     #[test]
     fn a_crash_point_comes_back_unless_used_also_when_its_request_is_abandoned() {
         let control = Mutex::new(Control::new(1));
-        control.lock().unwrap().crash_points = VecDeque::from([1, 1]);
-        let take = || match control.lock().unwrap().next() {
-            Action::Crash { request } => request,
+        control.lock().unwrap().crash_points = schedule(&[1, 1]);
+        let take = || match control.lock().unwrap().next(None) {
+            Action::Crash { point } => point,
             other => panic!("expected a crash, got {other:?}"),
         };
         // Dropped unused, as when the request's connection closed before the kill.
         drop(CrashPoint::taken(&control, take()));
-        assert_eq!(control.lock().unwrap().crash_points, [1, 1]);
+        assert_eq!(control.lock().unwrap().crash_points, schedule(&[1, 1]));
         CrashPoint::taken(&control, take()).used();
-        assert_eq!(control.lock().unwrap().crash_points, [1]);
+        assert_eq!(control.lock().unwrap().crash_points, schedule(&[1]));
     }
 
     async fn body_of(response: Response<Full<Bytes>>) -> serde_json::Value {

@@ -5,6 +5,12 @@
 //! environment with only Lambda's variables and the function's configured ones; an invocation
 //! that outlives the function's timeout fails and its process is replaced; a crashed process is
 //! replaced too. Init must finish (the first poll for work) within Lambda's 10 s init limit.
+//!
+//! Which environment takes an invocation is Lambda's choice, and it promises none. Here the
+//! free environments take the queue in turn, so a stream shard's batches (one at a time) go to
+//! each environment alternately; [`FunctionPool::pin`] makes one instance take every
+//! invocation instead, as Lambda mostly does for one shard at concurrency 1, and moving the pin
+//! moves the shard to another environment.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +27,7 @@ use shared::stack::FunctionSpec;
 
 use crate::logs::LogSink;
 use crate::resources::Resources;
-use crate::runtime_api::{self, Environment, Invocation, Outcome, Queue};
+use crate::runtime_api::{self, Environment, Invocation, Outcome, Placement, Queue};
 
 /// Lambda's limit on the init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -113,8 +119,11 @@ type Environments = Arc<std::sync::Mutex<BTreeMap<usize, Arc<Environment>>>>;
 
 pub struct FunctionPool {
     key: String,
+    instances: usize,
     queue: mpsc::Sender<Invocation>,
     environments: Environments,
+    /// Which instance may take invocations (`None`: any).
+    placement: watch::Sender<Option<usize>>,
     shutdown: watch::Sender<bool>,
     supervisors: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
@@ -131,6 +140,7 @@ impl FunctionPool {
         let (sender, receiver) = mpsc::channel(1024);
         let queue: Queue = Arc::new(tokio::sync::Mutex::new(receiver));
         let (shutdown, shutdown_signal) = watch::channel(false);
+        let placement = watch::Sender::new(None);
         let settings = Arc::new(settings);
         let environments = Environments::default();
         let mut supervisors = Vec::new();
@@ -142,6 +152,7 @@ impl FunctionPool {
                 Arc::clone(&settings),
                 instance,
                 Arc::clone(&queue),
+                placement.subscribe(),
                 Arc::clone(&environments),
                 Arc::clone(&logs),
                 shutdown_signal.clone(),
@@ -150,8 +161,10 @@ impl FunctionPool {
         }
         let pool = Self {
             key: settings.key.clone(),
+            instances: settings.instances.max(1),
             queue: sender,
             environments,
+            placement,
             shutdown,
             supervisors: std::sync::Mutex::new(supervisors),
         };
@@ -192,6 +205,23 @@ impl FunctionPool {
 
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// Execution environments (instances `1..=instances`).
+    pub fn instances(&self) -> usize {
+        self.instances
+    }
+
+    /// Places every invocation from now on: `Some(n)`, only on instance `n` (the others stay
+    /// warm and idle; an invocation waits while `n` is busy or being replaced); `None`, on
+    /// whichever is free, in turn. An invocation already taken runs where it is.
+    pub fn pin(&self, instance: Option<usize>) {
+        self.placement.send_replace(instance);
+    }
+
+    /// The instance every invocation goes to, if pinned.
+    pub fn pinned(&self) -> Option<usize> {
+        *self.placement.borrow()
     }
 
     /// Invokes the function synchronously (RequestResponse) with `payload`.
@@ -259,10 +289,12 @@ fn request_id() -> String {
 
 /// Keeps one environment running: starts the process, replaces it when it crashes or times
 /// out, and stops it on shutdown. The first start's outcome goes to `ready`.
+#[allow(clippy::too_many_arguments)]
 async fn supervise(
     settings: Arc<FunctionSettings>,
     instance: usize,
     queue: Queue,
+    placement: Placement,
     environments: Environments,
     logs: Arc<LogSink>,
     mut shutdown: watch::Receiver<bool>,
@@ -279,7 +311,13 @@ async fn supervise(
         if *shutdown.borrow() {
             return;
         }
-        let environment = Environment::new(arn.clone(), settings.timeout, Arc::clone(&queue));
+        let environment = Environment::new(
+            arn.clone(),
+            settings.timeout,
+            Arc::clone(&queue),
+            instance,
+            placement.clone(),
+        );
         let (address, server) = match runtime_api::serve(Arc::clone(&environment)).await {
             Ok(served) => served,
             Err(error) => {

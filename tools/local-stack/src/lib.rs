@@ -24,6 +24,7 @@ pub mod http_server;
 pub mod isolation;
 pub mod load;
 pub mod logs;
+pub mod memory_workloads;
 pub mod model_endpoint;
 pub mod reliability;
 pub mod resources;

@@ -16,6 +16,7 @@ use local_stack::fault_proxy::FaultPlan;
 use local_stack::fuzz;
 use local_stack::isolation;
 use local_stack::load::{self, LoadOptions};
+use local_stack::memory_workloads::MemoryOptions;
 use local_stack::reliability::ReliabilityReport;
 use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
 use local_stack::token;
@@ -47,7 +48,9 @@ enum Command {
     /// what must never work (one user at another's tasks), load every HTTP route, test the APIs
     /// against their OpenAPI documents, drive pipeline workloads (once and twice delivered)
     /// under injected faults and process kills and compare the stored state with the reference,
-    /// print the counts and stop; the exit status is 0 only if every check passed.
+    /// then the memory workloads (resends an hour and a day late, a hot user, environments
+    /// swapped under a shard, kills between a spill and the state write), print the counts and
+    /// stop; the exit status is 0 only if every check passed.
     Reliability(Box<ReliabilityArgs>),
     /// Print a token the local HTTP API accepts, for caller SUB (its JWT `sub` claim).
     Token {
@@ -152,9 +155,33 @@ struct ReliabilityArgs {
     /// timeout). At least the function's timeout, or batches come back while still in work.
     #[arg(long, default_value_t = 30)]
     crash_redelivery_seconds: u64,
-    /// Seconds the pipeline may take to apply the workloads and fall quiet.
+    /// Seconds the pipeline may take to apply the workloads and fall quiet (the faulted
+    /// workloads, then again the memory workloads).
     #[arg(long, default_value_t = 300)]
     workload_timeout: u64,
+    /// Events of the memory workloads' hot workload (of --workload-users users and a hot one),
+    /// published in four parts: stream functions on environment 1, 2, 1, then either.
+    #[arg(long, default_value_t = 600)]
+    hot_workload_events: usize,
+    /// The hot user's share of the hot workload's events (0 to 1).
+    #[arg(long, default_value_t = 0.3)]
+    hot_user_share: f64,
+    /// Newer events of each resend's user between its original and the resend: enough that
+    /// the original's id is spilled out of the user's item (300 or more makes sure).
+    #[arg(long, default_value_t = 300)]
+    resend_followers: usize,
+    /// Kills of each stream function right after its spill of applied ids took effect,
+    /// before its state writes.
+    #[arg(long, default_value_t = 1)]
+    spill_kills: u64,
+    /// Parts the memory workloads' phases on environment 1 and on either environment publish
+    /// their events in, 1.2 s apart: about as many batches per stream function, for the warm
+    /// cache's hit rate.
+    #[arg(long, default_value_t = 10)]
+    memory_paced_parts: usize,
+    /// Skip the memory workloads (resends, hot user, environment swaps, spill kills).
+    #[arg(long)]
+    no_memory_workloads: bool,
 }
 
 /// Where and how the stack runs.
@@ -306,6 +333,14 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
         crash_points: args.crash_points,
         queue_redelivery: Duration::from_secs(args.crash_redelivery_seconds),
         timeout: Duration::from_secs(args.workload_timeout),
+        memory: (!args.no_memory_workloads).then(|| MemoryOptions {
+            users: args.workload_users,
+            events: args.hot_workload_events,
+            hot_share: args.hot_user_share.clamp(0.0, 1.0),
+            followers: args.resend_followers,
+            spill_kills: args.spill_kills,
+            paced_parts: args.memory_paced_parts.max(1),
+        }),
     };
     let checks = async {
         let isolation = isolation::run(

@@ -43,6 +43,10 @@ impl ReliabilityReport {
         let events: usize = self.exactly_once.workloads.iter().map(|w| w.events).sum();
         let drift: u64 = self.exactly_once.workloads.iter().map(|w| w.drift()).sum();
         let bad = self.bad_input.total();
+        let memory = match &self.exactly_once.memory {
+            Some(memory) => (memory.events().to_string(), memory.summary()),
+            None => ("0".to_owned(), "not run".to_owned()),
+        };
         let lines = [
             (
                 "fuzz executions",
@@ -84,6 +88,7 @@ impl ReliabilityReport {
                     self.exactly_once.set_aside
                 ),
             ),
+            ("memory workloads", memory.0, memory.1),
             (
                 "bad inputs tried",
                 bad.tried.to_string(),
@@ -111,6 +116,7 @@ mod tests {
     use crate::exactly_once::WorkloadReport;
     use crate::fault_proxy::FaultCounts;
     use crate::fuzz::TargetReport;
+    use crate::memory_workloads::{CacheStats, ConsumerMemory, MemoryReport};
 
     fn passing() -> ReliabilityReport {
         let mut exactly_once = ExactlyOnceReport::default();
@@ -126,6 +132,49 @@ mod tests {
             events: 600,
             published: 1200,
             ..WorkloadReport::default()
+        });
+        let consumer = |found_spilled, spills, sticky_cached| ConsumerMemory {
+            found_spilled,
+            spills,
+            sticky: CacheStats {
+                batches: 10,
+                cache_current: 9,
+                states_cached: sticky_cached,
+                states_read: 100 - sticky_cached,
+                conflicts: 0,
+            },
+            alternating: CacheStats {
+                batches: 6,
+                cache_current: 0,
+                states_cached: 0,
+                states_read: 60,
+                conflicts: 0,
+            },
+            ..ConsumerMemory::default()
+        };
+        exactly_once.memory = Some(MemoryReport {
+            workloads: vec![
+                WorkloadReport {
+                    events: 602,
+                    published: 604,
+                    ..WorkloadReport::default()
+                },
+                WorkloadReport {
+                    events: 600,
+                    published: 600,
+                    ..WorkloadReport::default()
+                },
+            ],
+            resends: 2,
+            hot_user_events: 180,
+            consumers: [
+                ("feature-updates".into(), consumer(2, 5, 96)),
+                ("stream-enrichment".into(), consumer(2, 7, 98)),
+            ]
+            .into(),
+            swaps: 2,
+            spill_kills: 2,
+            ..MemoryReport::default()
         });
         let mut load = LoadReport::default();
         load.latencies
@@ -168,6 +217,9 @@ mod tests {
             "API cases                 975  0 failures",
             "faults injected            25  of 300 AWS requests; 5 processes killed",
             "pipeline events           600  1200 deliveries; drift 0",
+            "memory workloads         1202  resends 1 h and 23 h absorbed (4 found spilled), \
+             hot user 180 events (12 spills), environment swaps 2 (0 conflicts after), \
+             spill-crash kills 2, drift 0; warm cache: sticky 97 % of states cached, alternating 0 %",
             "bad inputs tried            0",
             "reliability: PASS",
         ] {
@@ -182,6 +234,30 @@ mod tests {
             .push("2 double-counted".into());
         assert!(drifted.render().contains("drift 2"));
         assert!(drifted.render().contains("reliability: FAIL"));
+        let mut resent = passing();
+        let memory = resent.exactly_once.memory.as_mut().unwrap();
+        memory.workloads[0].aggregates_double = 1;
+        resent
+            .exactly_once
+            .failures
+            .push("aggregates of resend-1h".into());
+        let summary = resent.render();
+        assert!(
+            summary.contains("resends 1 h and 23 h counted again (4 found spilled)"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("spill-crash kills 2, drift 1;"),
+            "{summary}"
+        );
+        assert!(summary.contains("reliability: FAIL"));
+        let mut skipped = passing();
+        skipped.exactly_once.memory = None;
+        assert!(
+            skipped
+                .render()
+                .contains("memory workloads            0  not run")
+        );
         let mut bad = passing();
         bad.bad_input.failures.push("lost".into());
         assert!(!bad.passed());

@@ -45,6 +45,10 @@ pub enum Outcome {
 /// Invocations waiting for any free instance of a function.
 pub type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<Invocation>>>;
 
+/// Which instance of a function may take invocations: `None`, whichever is free (in turn);
+/// `Some(n)`, only instance `n` (see [`crate::functions::FunctionPool::pin`]).
+pub type Placement = watch::Receiver<Option<usize>>;
+
 struct InFlight {
     request_id: String,
     reply: oneshot::Sender<Outcome>,
@@ -55,6 +59,9 @@ pub struct Environment {
     function_arn: String,
     timeout: Duration,
     queue: Queue,
+    /// This environment's instance number, and which instance may take invocations.
+    instance: usize,
+    placement: Placement,
     in_flight: Mutex<Option<InFlight>>,
     polled: watch::Sender<bool>,
     init_error: Mutex<Option<String>>,
@@ -65,11 +72,19 @@ pub struct Environment {
 }
 
 impl Environment {
-    pub fn new(function_arn: String, timeout: Duration, queue: Queue) -> Arc<Self> {
+    pub fn new(
+        function_arn: String,
+        timeout: Duration,
+        queue: Queue,
+        instance: usize,
+        placement: Placement,
+    ) -> Arc<Self> {
         Arc::new(Self {
             function_arn,
             timeout,
             queue,
+            instance,
+            placement,
             in_flight: Mutex::new(None),
             polled: watch::channel(false).0,
             init_error: Mutex::new(None),
@@ -128,12 +143,50 @@ impl Environment {
         }
     }
 
+    /// Whether the placement lets this environment take invocations.
+    fn placed_here(&self, pin: &Option<usize>) -> bool {
+        pin.is_none_or(|instance| instance == self.instance)
+    }
+
+    /// The next invocation for this environment: environments take the queue in turn (the
+    /// queue's lock is fair), and one the placement excludes waits, also while it holds the
+    /// queue (it lets go as soon as the placement moves elsewhere). `None` once the stack stops.
+    async fn take(&self) -> Option<Invocation> {
+        let mut placement = self.placement.clone();
+        loop {
+            if placement
+                .wait_for(|pin| self.placed_here(pin))
+                .await
+                .is_err()
+            {
+                // The pool is gone, and the stack with it.
+                return None;
+            }
+            let mut queue = self.queue.lock().await;
+            if !self.placed_here(&placement.borrow_and_update()) {
+                continue;
+            }
+            let moved = async {
+                if placement
+                    .wait_for(|pin| !self.placed_here(pin))
+                    .await
+                    .is_err()
+                {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                // A pin that moved away wins over an invocation that arrived meanwhile.
+                biased;
+                () = moved => {}
+                invocation = queue.recv() => return invocation,
+            }
+        }
+    }
+
     async fn next(self: &Arc<Self>) -> Response<Full<Bytes>> {
         self.polled.send_replace(true);
-        let invocation = {
-            let mut queue = self.queue.lock().await;
-            queue.recv().await
-        };
+        let invocation = self.take().await;
         let Some(invocation) = invocation else {
             // The stack is stopping; the process is about to be stopped too.
             return std::future::pending().await;
@@ -271,7 +324,9 @@ mod tests {
     fn environment() -> (Arc<Environment>, mpsc::Sender<Invocation>) {
         let (sender, receiver) = mpsc::channel(1);
         let queue: Queue = Arc::new(tokio::sync::Mutex::new(receiver));
-        let environment = Environment::new("arn".into(), Duration::from_secs(1), queue);
+        let placement = watch::channel(None).1;
+        let environment =
+            Environment::new("arn".into(), Duration::from_secs(1), queue, 1, placement);
         (environment, sender)
     }
 
@@ -287,6 +342,49 @@ mod tests {
             .await
             .expect("the earlier poll is seen");
         poll.abort();
+    }
+
+    fn invocation(request_id: &str) -> Invocation {
+        Invocation {
+            request_id: request_id.to_owned(),
+            payload: Bytes::new(),
+            reply: oneshot::channel().0,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_environment_the_pin_excludes_lets_go_of_the_queue_and_waits() {
+        let (sender, receiver) = mpsc::channel(4);
+        let queue: Queue = Arc::new(tokio::sync::Mutex::new(receiver));
+        let (pin, placement) = watch::channel(None);
+        let environment = |instance| {
+            Environment::new(
+                "arn".into(),
+                Duration::from_secs(5),
+                Arc::clone(&queue),
+                instance,
+                placement.clone(),
+            )
+        };
+        let (one, two) = (environment(1), environment(2));
+        let take = |environment: &Arc<Environment>| {
+            let environment = Arc::clone(environment);
+            tokio::spawn(async move { environment.take().await.map(|i| i.request_id) })
+        };
+        // Instance 1 holds the queue, waiting; instance 2 waits for it.
+        let first = take(&one);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let second = take(&two);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        pin.send_replace(Some(2));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        sender.send(invocation("a")).await.unwrap();
+        assert_eq!(second.await.unwrap().as_deref(), Some("a"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!first.is_finished(), "instance 1 waits while pinned away");
+        pin.send_replace(None);
+        sender.send(invocation("b")).await.unwrap();
+        assert_eq!(first.await.unwrap().as_deref(), Some("b"));
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ use local_stack::fault_proxy::FaultPlan;
 use local_stack::http_client::HttpClient;
 use local_stack::isolation;
 use local_stack::load::{self, LoadOptions};
+use local_stack::memory_workloads::{MemoryOptions, RESEND_GAPS_HOURS};
 use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
 use local_stack::token;
 use serde_json::{Value, json};
@@ -626,7 +627,10 @@ async fn the_smoke_test_script_passes_against_the_local_stack_and_fails_on_a_wro
 /// published once, one twice) through the pipeline under 10% faulted AWS requests and two
 /// kills mid-batch of each function an event source feeds (event-router's batches coming back
 /// after a shortened visibility timeout, set back afterwards) leave the features and aggregates
-/// exactly as the events determine.
+/// exactly as the events determine; so do the memory workloads that follow (resends an hour
+/// and a day after their originals, found among the spilled ids; a hot user; the stream
+/// functions moved from one environment to the other and back, not trusting stale warm
+/// states; a kill of each between its spill and its state write).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reliability_checks_pass_on_a_fresh_stack() {
     let prefix = unique_prefix("reliability");
@@ -672,6 +676,14 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
         crash_points: 2,
         queue_redelivery: Duration::from_secs(30),
         timeout: Duration::from_secs(180),
+        memory: Some(MemoryOptions {
+            users: 8,
+            events: 200,
+            hot_share: 0.3,
+            followers: 300,
+            spill_kills: 1,
+            paced_parts: 4,
+        }),
     };
     let exactly_once = exactly_once::run(&stack, &prefix, &exactly_once_options).await;
     let ingest_visibility =
@@ -696,7 +708,9 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
     assert_eq!(bad_input.rejects_seen, total.rejected);
     assert!(exactly_once.passed(), "{}", exactly_once.render());
     let injected = exactly_once.injected();
-    assert_eq!(injected.crashes, 6, "{}", exactly_once.render());
+    // Two kills per function an event source feeds, and one more of each stream function right
+    // after a spill.
+    assert_eq!(injected.crashes, 8, "{}", exactly_once.render());
     assert_eq!(
         exactly_once.faults["event-router"].crashes,
         2,
@@ -714,6 +728,40 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
         assert_eq!(workload.published, 120 * workload.deliveries);
         assert_eq!(workload.features_equal, workload.users);
         assert_eq!(workload.aggregates_equal, workload.users);
+    }
+    // The memory workloads: resends of spilled ids found by lookup in both stream functions,
+    // spills, a kill after a spill in each, the shards moved twice and environment 1 not
+    // trusting its warm states when it got them back; drift 0.
+    let memory = exactly_once
+        .memory
+        .as_ref()
+        .expect("the memory workloads ran");
+    let render = exactly_once.render();
+    assert_eq!(memory.drift(), 0, "{render}");
+    assert_eq!(memory.resends, RESEND_GAPS_HOURS.len());
+    assert_eq!(memory.spill_kills, 2, "{render}");
+    assert_eq!(memory.swaps, 2);
+    assert!(memory.hot_user_events >= 40, "{render}");
+    for workload in &memory.workloads {
+        assert_eq!(workload.features_equal, workload.users, "{render}");
+        assert_eq!(workload.aggregates_equal, workload.users, "{render}");
+    }
+    assert_eq!(
+        memory.consumers.keys().collect::<Vec<_>>(),
+        ["feature-updates", "stream-enrichment"]
+    );
+    for (function, consumer) in &memory.consumers {
+        assert!(consumer.found_spilled >= 2, "{function}: {render}");
+        assert!(consumer.spills > 0, "{function}: {render}");
+        assert_eq!(consumer.back_current, Some(false), "{function}: {render}");
+        // Sticky: after its first batch, environment 1 found its cache current each time.
+        let sticky = consumer.sticky;
+        assert!(sticky.batches >= 1, "{function}: {render}");
+        assert!(
+            sticky.cache_current + 1 >= sticky.batches,
+            "{function}: {render}"
+        );
+        assert!(consumer.alternating.batches >= 1, "{function}: {render}");
     }
     assert!(isolation.passed(), "{}", isolation.render());
     assert!(isolation.attempts >= 60, "{}", isolation.render());

@@ -228,3 +228,64 @@ async fn a_crash_kills_each_busy_process_once_and_idle_ones_never() {
     assert_ne!(answer["pid"], first_pid, "the killed process is replaced");
     pool.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_places_every_invocation_on_one_environment_until_it_moves_or_goes() {
+    let mut settings = settings("pinned", Duration::from_secs(5), &[]);
+    settings.instances = 2;
+    let pool = Arc::new(
+        FunctionPool::start(settings, logs("runtime-pinned"))
+            .await
+            .unwrap(),
+    );
+    let pid_of = |answer: Value| answer["pid"].as_u64().unwrap();
+    async fn one_by_one(pool: &FunctionPool, calls: usize) -> Vec<u64> {
+        let mut pids = Vec::new();
+        for n in 0..calls {
+            let answer = invoke(pool, json!({"action": "echo", "n": n}))
+                .await
+                .unwrap();
+            pids.push(answer["pid"].as_u64().unwrap());
+        }
+        pids
+    }
+    let distinct = |pids: &[u64]| pids.iter().collect::<std::collections::BTreeSet<_>>().len();
+
+    // Unpinned, one invocation at a time: the environments take them in turn.
+    let unpinned = one_by_one(&pool, 6).await;
+    assert_eq!(distinct(&unpinned), 2, "{unpinned:?}");
+    assert_eq!(pool.pinned(), None);
+
+    pool.pin(Some(1));
+    let first = one_by_one(&pool, 6).await;
+    assert_eq!(distinct(&first), 1, "{first:?}");
+    // Side by side too: the others wait for instance 1 rather than go elsewhere.
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..4 {
+        let pool = Arc::clone(&pool);
+        calls.spawn(async move { invoke(&pool, json!({"action": "echo", "n": n})).await });
+    }
+    while let Some(answer) = calls.join_next().await {
+        assert_eq!(pid_of(answer.unwrap().unwrap()), first[0]);
+    }
+
+    pool.pin(Some(2));
+    let second = one_by_one(&pool, 6).await;
+    assert_eq!(distinct(&second), 1, "{second:?}");
+    assert_ne!(second[0], first[0], "another environment");
+
+    // A pinned environment that crashes is replaced, and its replacement takes over.
+    match invoke(&pool, json!({"action": "exit"})).await {
+        Err(InvokeError::Crashed(_)) => {}
+        other => panic!("expected a crash, got {other:?}"),
+    }
+    let replaced = one_by_one(&pool, 3).await;
+    assert_eq!(distinct(&replaced), 1, "{replaced:?}");
+    assert!(![first[0], second[0]].contains(&replaced[0]));
+
+    pool.pin(None);
+    let again = one_by_one(&pool, 6).await;
+    assert_eq!(distinct(&again), 2, "{again:?}");
+    assert!(again.contains(&first[0]), "instance 1 kept its process");
+    pool.stop().await;
+}
