@@ -813,3 +813,32 @@ async fn a_state_held_from_another_shard_is_read_again() {
     );
     assert_eq!(fixture.events("u").await, 3);
 }
+
+/// Spills that keep failing do not let an item grow without bound: past
+/// `MAX_UNSPILLED_IDS` waiting ids, the user's records are retried instead, and applied once
+/// when spills work again.
+#[tokio::test]
+async fn ids_waiting_for_a_failing_spill_are_bounded_and_the_records_retried() {
+    use shared::keyed_state::memory::MAX_UNSPILLED_IDS;
+
+    let fixture = fixture().await;
+    let data = events("e", "u", MAX_UNSPILLED_IDS + 100, 0, 1);
+    let failing = fixture.core_with(REAPPLY, fixture.failing("BatchWriteItem", 100_000));
+    let within = MAX_UNSPILLED_IDS / 100 * 100;
+    handle_all(&failing, 1, &data[..within]).await;
+    assert_eq!(fixture.spills("u").await.len(), 0);
+    let (failed, report) = handle(&failing, within as u64 + 1, &data[within..]).await;
+    assert_eq!(failed, Some((within + 1).to_string()), "{report:?}");
+    assert_eq!(
+        fixture.events("u").await,
+        within as u64,
+        "nothing of the batch written"
+    );
+    let item_bytes = shared::dynamo::item_size(&fixture.item("u").await.unwrap());
+    assert!(item_bytes < 20 * 1024, "{item_bytes} bytes");
+
+    let (failed, report) = handle(&fixture.core(REAPPLY), within as u64 + 1, &data[within..]).await;
+    assert_eq!(failed, None);
+    assert_eq!((report.applied, report.spills), (data.len() - within, 1));
+    assert_eq!(fixture.events("u").await, data.len() as u64);
+}

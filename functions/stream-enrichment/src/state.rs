@@ -23,9 +23,6 @@ use time::{Duration, OffsetDateTime};
 pub const SESSION_GAP: Duration = Duration::minutes(30);
 /// Sessions kept per user to place late events in.
 pub const RECENT_SESSIONS: usize = 4;
-/// Event ids remembered per user to recognize a producer's duplicates: enough for resends that
-/// come within a user's next 32 events, small enough to keep the item under 1 KB.
-pub const RECENT_EVENT_IDS: usize = 32;
 
 /// One item of the aggregates table (partition key `userId`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -12,7 +12,9 @@ use super::applied_ids::{self, AppliedIdsTable, SpillItem};
 use super::apply::{Counts, apply_records, digests};
 use super::cache::{MAX_STATE_CACHE_SIZE, StateCache};
 use super::decode::{Incoming, decode};
-use super::memory::{Committed, EventDigest, PlannedSpill, Span, worth_spilling};
+use super::memory::{
+    Committed, EventDigest, MAX_UNSPILLED_IDS, PlannedSpill, Span, worth_spilling,
+};
 use super::record::State;
 use super::{BatchReport, ConflictPolicy, Consumer, Stats};
 use crate::config::{ConfigLoadError, Env, Source};
@@ -543,6 +545,13 @@ impl<C: Consumer> StreamCore<C> {
                     continue;
                 };
                 if unspilled.contains(&write.user_id) {
+                    let waiting = write.state.memory().recent_event_ids.len();
+                    if waiting > MAX_UNSPILLED_IDS {
+                        end.failed.push((
+                            write.user_id.clone(),
+                            format!("{waiting} applied ids wait for a spill that keeps failing"),
+                        ));
+                    }
                     continue;
                 }
                 report.spilled_ids += spill.digests.len() / super::memory::DIGEST_BYTES;

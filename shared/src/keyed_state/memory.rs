@@ -26,13 +26,16 @@ pub const DIGEST_BYTES: usize = 8;
 /// The narrowest level's width of event time: spills at level `l` span less than
 /// `BASE_WIDTH_MS * 4^l`.
 pub const BASE_WIDTH_MS: i64 = 1_000;
-/// Levels of span; the last has no bound (spans of 48 days and more, and ids whose span was
-/// never recorded).
+/// Levels of span; the last has no bound (spans of 4^10 s, about 12 days, and more, and ids
+/// whose span was never recorded).
 pub const LEVELS: u8 = 12;
 /// The fewest committed ids worth a spill of their own (each spill is at least a write unit).
 pub const MIN_SPILL_IDS: usize = 8;
 /// Committed ids that are spilled whatever the item's size: about one write unit of digests.
 pub const MAX_RECENT_IDS: usize = 120;
+/// Ids an item may hold while its spills keep failing (16 KB of digests): past them, the user's
+/// records are retried instead of its item growing towards DynamoDB's 400 KB limit.
+pub const MAX_UNSPILLED_IDS: usize = 2_048;
 /// DynamoDB bills a write unit per KB started.
 pub const WRITE_UNIT_BYTES: usize = 1_024;
 

@@ -18,8 +18,8 @@
 //!    changed user, and the conflict policy when another writer got there first;
 //! 6. the batch answer: the first record not fully done, from which Kinesis retries.
 //!
-//! Why it is built this way, what it costs per event and what it guarantees: the README's
-//! "Exactly once" section, the one description for both consumers.
+//! Why it is built this way, what it costs per event and what it guarantees:
+//! `docs/exactly-once.md`, the one description for both consumers.
 
 pub mod applied_ids;
 #[cfg(feature = "sinks")]
