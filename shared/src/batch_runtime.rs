@@ -1,6 +1,6 @@
-//! What every batch consumer (SQS, Kinesis) runs: [`init`] (logs, settings, metrics, the SDK's
-//! configuration, once) and the runtime loop, [`serve`]: per invocation, the deadline to stop
-//! retrying by, the handler, the batch's counts as metrics, the EMF flush.
+//! The runtime loop every batch consumer (SQS, Kinesis) runs after [`crate::init::init`]: per
+//! invocation, the deadline to stop retrying by, the handler, the batch's counts as metrics, the
+//! EMF flush.
 
 use std::future::Future;
 
@@ -9,43 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use crate::clients::{self, ClientSettings};
-use crate::config::Env;
 use crate::metrics::{Collector, Invocation, Outcome};
-
-/// What a batch function's `main` starts with.
-pub struct Init<C> {
-    /// The function's settings.
-    pub config: C,
-    /// The metrics collector, named after the function.
-    pub metrics: &'static Collector,
-    /// The SDK's configuration, to build the function's clients from.
-    pub sdk: aws_config::SdkConfig,
-}
-
-/// In order: logs, the function's settings (`settings` reads them; a bad one fails init with
-/// its name), the metrics collector named after the function (`AWS_LAMBDA_FUNCTION_NAME`, else
-/// `default_name`), the SDK's configuration with the batch consumers' timeouts and retries.
-pub async fn init<C, E>(
-    default_name: &str,
-    settings: impl FnOnce(&Env) -> Result<C, E>,
-) -> Result<Init<C>, Error>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    crate::telemetry::init();
-    let env = Env::process();
-    let config = settings(&env)?;
-    let function_name: String =
-        env.or_default("AWS_LAMBDA_FUNCTION_NAME", default_name.to_owned())?;
-    let metrics = crate::metrics::init(&function_name)?;
-    let sdk = clients::load(ClientSettings::batch_consumer()).await;
-    Ok(Init {
-        config,
-        metrics,
-        sdk,
-    })
-}
 
 /// What a batch handler reports about one batch.
 pub trait BatchMetrics {

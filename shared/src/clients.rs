@@ -76,9 +76,41 @@ pub async fn load(settings: ClientSettings) -> SdkConfig {
         .await
 }
 
+/// `config` with other timeouts and retries (a client that must answer sooner than the rest:
+/// inference's model endpoint), sharing its credentials, region and connection pool.
+pub fn with_settings(config: &SdkConfig, settings: ClientSettings) -> SdkConfig {
+    config
+        .to_builder()
+        .timeout_config(settings.timeout_config())
+        .retry_config(settings.retry_config())
+        .build()
+}
+
 /// A DynamoDB client sharing the process's connection pool and settings.
 pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
+}
+
+/// A Kinesis client sharing the process's connection pool and settings.
+#[cfg(feature = "sinks")]
+pub fn kinesis(config: &SdkConfig) -> aws_sdk_kinesis::Client {
+    aws_sdk_kinesis::Client::new(config)
+}
+
+/// An SQS client sharing the process's connection pool and settings.
+#[cfg(feature = "sinks")]
+pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(config)
+}
+
+/// A SageMaker runtime client with timeouts and retries of its own (`settings`): a model
+/// endpoint must answer inside the request's budget, which is not the other clients'.
+#[cfg(feature = "model")]
+pub fn sagemaker_runtime(
+    config: &SdkConfig,
+    settings: ClientSettings,
+) -> aws_sdk_sagemakerruntime::Client {
+    aws_sdk_sagemakerruntime::Client::new(&with_settings(config, settings))
 }
 
 #[cfg(test)]
@@ -102,6 +134,25 @@ mod tests {
         let retry = config.retry_config().expect("retry set");
         assert_eq!(retry.max_attempts(), 3);
         assert_eq!(retry.initial_backoff(), settings.initial_backoff);
+    }
+
+    #[tokio::test]
+    async fn settings_can_be_changed_for_one_client() {
+        let config = load(ClientSettings::http_api()).await;
+        let model = ClientSettings {
+            attempt_timeout: Duration::from_millis(700),
+            max_attempts: 2,
+            ..ClientSettings::http_api()
+        };
+        let changed = with_settings(&config, model);
+        assert_eq!(
+            changed
+                .timeout_config()
+                .and_then(|timeouts| timeouts.operation_attempt_timeout()),
+            Some(Duration::from_millis(700))
+        );
+        assert_eq!(changed.retry_config().unwrap().max_attempts(), 2);
+        assert_eq!(changed.region(), config.region(), "the rest kept");
     }
 
     #[test]

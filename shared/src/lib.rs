@@ -20,6 +20,7 @@ pub mod features;
 #[cfg(feature = "test-support")]
 pub mod fixtures;
 pub mod http;
+pub mod init;
 pub mod json;
 pub mod keyed_state;
 #[cfg(all(feature = "test-support", feature = "sinks"))]

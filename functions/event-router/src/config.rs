@@ -1,6 +1,6 @@
 //! The function's settings, read once at init.
 
-use shared::config::{ConfigError, Env, Source};
+use shared::config::{ConfigLoadError, Env, Source};
 use shared::events::TimeLimits;
 
 use crate::routing::{DEFAULT_ROUTING_TABLE, RoutingTable};
@@ -11,23 +11,6 @@ pub struct Config {
     /// `REJECTS_QUEUE_URL`: where events that can never be routed go, with their reason.
     pub rejects_queue_url: String,
     pub time_limits: TimeLimits,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigLoadError {
-    #[error(transparent)]
-    Variable(#[from] ConfigError),
-    #[error("ROUTING_TABLE and ROUTING_TABLE_FILE are both set; set one")]
-    TwoTables,
-    #[error("cannot read ROUTING_TABLE_FILE {path}: {source}")]
-    TableFile {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Routing(#[from] crate::routing::RoutingError),
-    #[error("{0}")]
-    Invalid(String),
 }
 
 impl Config {
@@ -49,14 +32,20 @@ impl Config {
         let inline: Option<String> = env.optional("ROUTING_TABLE")?;
         let file: Option<String> = env.optional("ROUTING_TABLE_FILE")?;
         let json = match (inline, file) {
-            (Some(_), Some(_)) => return Err(ConfigLoadError::TwoTables),
+            (Some(_), Some(_)) => {
+                return Err(ConfigLoadError::Invalid(
+                    "ROUTING_TABLE and ROUTING_TABLE_FILE are both set; set one".into(),
+                ));
+            }
             (Some(json), None) => json,
-            (None, Some(path)) => std::fs::read_to_string(&path)
-                .map_err(|source| ConfigLoadError::TableFile { path, source })?,
+            (None, Some(path)) => std::fs::read_to_string(&path).map_err(|error| {
+                ConfigLoadError::Invalid(format!("cannot read ROUTING_TABLE_FILE {path}: {error}"))
+            })?,
             (None, None) => DEFAULT_ROUTING_TABLE.to_owned(),
         };
         let routing_table =
-            RoutingTable::parse(&json, |name| env.optional::<String>(name).ok().flatten())?;
+            RoutingTable::parse(&json, |name| env.optional::<String>(name).ok().flatten())
+                .map_err(|error| ConfigLoadError::Invalid(error.to_string()))?;
         Ok(Self {
             routing_table,
             rejects_queue_url,
@@ -106,7 +95,12 @@ mod tests {
             ("ROUTING_TABLE_FILE", "/x"),
         ]))
         .unwrap_err();
-        assert!(matches!(error, ConfigLoadError::TwoTables));
+        assert!(
+            error
+                .to_string()
+                .contains("ROUTING_TABLE and ROUTING_TABLE_FILE are both set"),
+            "{error}"
+        );
         let error = Config::from_env(&env(&[
             ("REJECTS_QUEUE_URL", "https://q"),
             ("ROUTING_TABLE_FILE", "/nonexistent/table.json"),

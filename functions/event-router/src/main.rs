@@ -2,7 +2,9 @@
 
 use event_router::{Config, Router};
 use lambda_runtime::Error;
-use shared::batch_runtime::{Init, init, serve};
+use shared::batch_runtime::serve;
+use shared::clients::{self, ClientSettings};
+use shared::init::{Init, init};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -10,11 +12,12 @@ async fn main() -> Result<(), Error> {
         config,
         metrics,
         sdk,
-    } = init("event-router", Config::from_env).await?;
-    let router = Router::new(
-        aws_sdk_kinesis::Client::new(&sdk),
-        aws_sdk_sqs::Client::new(&sdk),
-        &config,
-    );
+    } = init(
+        "event-router",
+        ClientSettings::batch_consumer(),
+        Config::from_env,
+    )
+    .await?;
+    let router = Router::new(clients::kinesis(&sdk), clients::sqs(&sdk), &config);
     serve(metrics, |event, deadline| router.handle(event, deadline)).await
 }

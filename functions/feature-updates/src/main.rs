@@ -6,11 +6,7 @@ use shared::clients;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::keyed_state::run("feature-updates", Config::from_env, |sdk, config| {
-        feature_updater(
-            clients::dynamodb(sdk),
-            aws_sdk_sqs::Client::new(sdk),
-            config,
-        )
+        feature_updater(clients::dynamodb(sdk), clients::sqs(sdk), config)
     })
     .await
 }

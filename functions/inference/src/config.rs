@@ -3,14 +3,13 @@
 use std::time::Duration;
 
 use shared::clients::ClientSettings;
-use shared::config::{ConfigError, Env, Source};
+use shared::config::{ConfigError, ConfigLoadError, Env, Source};
 use shared::features::SPEC_VERSION;
 
 use crate::rows::RowFormat;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub function_name: String,
     /// `FEATURES_TABLE`.
     pub features_table: String,
     /// `MODEL_ENDPOINT_NAME`.
@@ -34,7 +33,7 @@ pub struct Config {
 pub const MODEL_ATTEMPTS: u32 = 2;
 
 impl Config {
-    pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigError> {
+    pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigLoadError> {
         let unit = |name: &str, value: Option<f64>| match value {
             Some(value) if !(0.0..=1.0).contains(&value) => Err(ConfigError::Malformed {
                 name: name.to_owned(),
@@ -53,24 +52,23 @@ impl Config {
         if let Some(version) = declared
             && version != SPEC_VERSION
         {
-            return Err(ConfigError::Malformed {
+            return Err(ConfigLoadError::Variable(ConfigError::Malformed {
                 name: "MODEL_SPEC_VERSION".into(),
                 value: version.to_string(),
                 reason: format!(
                     "this function computes feature spec version {SPEC_VERSION}; a model trained on version {version} would score wrong rows"
                 ),
-            });
+            }));
         }
         let timeout_ms: u64 = env.or_default("MODEL_ATTEMPT_TIMEOUT_MS", 2_000)?;
         if !(100..=2_000).contains(&timeout_ms) {
-            return Err(ConfigError::Malformed {
+            return Err(ConfigLoadError::Variable(ConfigError::Malformed {
                 name: "MODEL_ATTEMPT_TIMEOUT_MS".into(),
                 value: timeout_ms.to_string(),
                 reason: "must be 100..=2000: two attempts and the feature read must fit the function's 10 s".into(),
-            });
+            }));
         }
         Ok(Self {
-            function_name: env.or_default("AWS_LAMBDA_FUNCTION_NAME", "inference".to_owned())?,
             features_table: env.required("FEATURES_TABLE")?,
             endpoint_name: env.required("MODEL_ENDPOINT_NAME")?,
             row_format: env.or_default("MODEL_CONTENT_TYPE", RowFormat::Csv)?,

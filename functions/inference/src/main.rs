@@ -6,24 +6,22 @@ use inference::record::RecordSink;
 use inference::{App, Config};
 use lambda_http::{Error, service_fn};
 use shared::clients::{self, ClientSettings};
-use shared::config::Env;
+use shared::init::{Init, init};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let config = Config::from_env(&Env::process())?;
-    let sdk = clients::load(ClientSettings::http_api()).await;
-    let model_settings = config.model_client_settings();
-    let sagemaker = aws_sdk_sagemakerruntime::Client::from_conf(
-        aws_sdk_sagemakerruntime::config::Builder::from(&sdk)
-            .timeout_config(model_settings.timeout_config())
-            .retry_config(model_settings.retry_config())
-            .build(),
-    );
-    let metrics = shared::metrics::init(&config.function_name)?;
+    let Init {
+        config,
+        metrics,
+        sdk,
+    } = init("inference", ClientSettings::http_api(), Config::from_env).await?;
     let app = App {
         features: FeatureStore::new(clients::dynamodb(&sdk), config.features_table.clone()),
-        endpoint: ModelEndpoint::new(sagemaker, config.endpoint_name.clone(), config.row_format),
+        endpoint: ModelEndpoint::new(
+            clients::sagemaker_runtime(&sdk, config.model_client_settings()),
+            config.endpoint_name.clone(),
+            config.row_format,
+        ),
         config,
         records: RecordSink::Stdout,
     };

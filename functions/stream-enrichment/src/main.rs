@@ -8,8 +8,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     shared::keyed_state::run("stream-enrichment", Config::from_env, |sdk, config| {
         enricher(
             clients::dynamodb(sdk),
-            aws_sdk_kinesis::Client::new(sdk),
-            aws_sdk_sqs::Client::new(sdk),
+            clients::kinesis(sdk),
+            clients::sqs(sdk),
             config,
         )
     })

@@ -1,6 +1,6 @@
 //! The function's settings, read once at init.
 
-use shared::config::{ConfigError, Env, Source};
+use shared::config::{ConfigLoadError, Env, Source};
 
 /// The variable that names the tasks table (set from the manifest's `environment`).
 pub const TASKS_TABLE_VARIABLE: &str = "TASKS_TABLE";
@@ -10,15 +10,12 @@ pub const TASKS_TABLE_VARIABLE: &str = "TASKS_TABLE";
 pub struct Config {
     /// `TASKS_TABLE`: the DynamoDB tasks table.
     pub tasks_table: String,
-    /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): the metrics' `FunctionName` dimension.
-    pub function_name: String,
 }
 
 impl Config {
-    pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigError> {
+    pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigLoadError> {
         Ok(Self {
             tasks_table: env.required(TASKS_TABLE_VARIABLE)?,
-            function_name: env.or_default("AWS_LAMBDA_FUNCTION_NAME", "todo-api".to_owned())?,
         })
     }
 }
@@ -38,6 +35,5 @@ mod tests {
         let env = Env::from_source(HashMap::from([("TASKS_TABLE".into(), "TodoList".into())]));
         let config = Config::from_env(&env).unwrap();
         assert_eq!(config.tasks_table, "TodoList");
-        assert_eq!(config.function_name, "todo-api");
     }
 }

@@ -2,15 +2,16 @@
 
 use lambda_http::{Error, service_fn};
 use shared::clients::{self, ClientSettings};
-use shared::config::Env;
+use shared::init::{Init, init};
 use todo_api::{App, Config};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let config = Config::from_env(&Env::process())?;
-    let sdk = clients::load(ClientSettings::http_api()).await;
-    let metrics = shared::metrics::init(&config.function_name)?;
+    let Init {
+        config,
+        metrics,
+        sdk,
+    } = init("todo-api", ClientSettings::http_api(), Config::from_env).await?;
     let app = App::new(clients::dynamodb(&sdk), &config);
     let app = &app;
     lambda_http::run(service_fn(move |request| async move {

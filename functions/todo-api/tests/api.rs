@@ -30,13 +30,7 @@ async fn app() -> App {
     shared::tables::create_table(&client, &table, &stack.tables["tasks"])
         .await
         .expect("create table");
-    App::new(
-        client,
-        &Config {
-            tasks_table: table,
-            function_name: "todo-api".into(),
-        },
-    )
+    App::new(client, &Config { tasks_table: table })
 }
 
 fn sample(name: &str) -> Value {

@@ -43,7 +43,6 @@ async fn app_against(endpoint: &str) -> App {
         aws_sdk_dynamodb::Client::from_conf(config),
         &Config {
             tasks_table: "TodoList".into(),
-            function_name: "todo-api".into(),
         },
     )
 }

@@ -89,7 +89,7 @@ enum Table {
     AppliedIds,
 }
 
-/// A keyed consumer's `main`: [`crate::batch_runtime::init`] with the function's `settings`,
+/// A keyed consumer's `main`: [`crate::init::init`] with the function's `settings`,
 /// `build` makes its core once from the SDK's configuration, then batches are served until the
 /// runtime stops.
 pub async fn run<C, Cfg, E>(
@@ -102,7 +102,12 @@ where
     C::Stats: super::ReportMetrics,
     E: std::error::Error + Send + Sync + 'static,
 {
-    let init = crate::batch_runtime::init(default_name, settings).await?;
+    let init = crate::init::init(
+        default_name,
+        crate::clients::ClientSettings::batch_consumer(),
+        settings,
+    )
+    .await?;
     let core = build(&init.sdk, &init.config);
     crate::batch_runtime::serve(init.metrics, |event, deadline| core.handle(event, deadline)).await
 }
