@@ -6,20 +6,20 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use local_stack::api_tests::{self, ApiTestOptions, ApiTestReport};
-use local_stack::bad_input;
+use emulator::fault_proxy::FaultPlan;
+use emulator::running_stack::{EmulatorChoice, RunningStack, StackOptions};
+use emulator::token;
+use local_stack::demo::events::EventsOptions;
+use local_stack::demo::predictions::PredictionOptions;
 use local_stack::demo::{self, DemoOptions, DemoTarget};
-use local_stack::demo_events::{self, EventsOptions};
-use local_stack::demo_predictions::{self, PredictionOptions};
-use local_stack::exactly_once::{self, ExactlyOnceOptions};
-use local_stack::fault_proxy::FaultPlan;
-use local_stack::fuzz;
-use local_stack::isolation;
-use local_stack::load::{self, LoadOptions};
-use local_stack::memory_workloads::MemoryOptions;
 use local_stack::reliability::ReliabilityReport;
-use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
-use local_stack::token;
+use local_stack::reliability::api_tests::{self, ApiTestOptions, ApiTestReport};
+use local_stack::reliability::bad_input;
+use local_stack::reliability::fault_workloads::{self, ExactlyOnceOptions};
+use local_stack::reliability::fuzz;
+use local_stack::reliability::isolation;
+use local_stack::reliability::load::{self, LoadOptions};
+use local_stack::reliability::memory_workloads::MemoryOptions;
 use shared::stack::Stack;
 
 #[derive(Parser)]
@@ -363,7 +363,7 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
             }
         }
         print!("{}", api_tests.render());
-        let exactly_once = exactly_once::run(&stack, &run, &exactly_once_options).await;
+        let exactly_once = fault_workloads::run(&stack, &run, &exactly_once_options).await;
         print!("{}", exactly_once.render());
         let bad_input = bad_input::run(&stack, &run).await;
         print!("{}", bad_input.render());
@@ -404,7 +404,7 @@ async fn up(args: UpArgs) -> ExitCode {
     // Profiles for every other demo user, so the stack enriches with and without one (the
     // demo's check of the profile joins counts on them).
     if let Some(profiles) = stack.resources.tables.get("profiles")
-        && let Err(error) = demo_events::seed_profiles(&stack.clients, profiles, args.users).await
+        && let Err(error) = demo::events::seed_profiles(&stack.clients, profiles, args.users).await
     {
         eprintln!("local-stack: {error}");
         status = ExitCode::from(1);
@@ -431,16 +431,16 @@ async fn up(args: UpArgs) -> ExitCode {
         let demo_users = args.users;
         let both = async {
             let todo = demo::run(&target, options, true).await;
-            let pipeline = demo_events::run(&stack.clients, &stack.resources, events).await;
+            let pipeline = demo::events::run(&stack.clients, &stack.resources, events).await;
             // Predictions for the users the pipeline just gave features to.
             let checked: Vec<String> = pipeline
                 .features
                 .iter()
                 .map(|f| f.user_id.clone())
                 .collect();
-            let mut users: Vec<String> = (0..demo_users).map(demo_events::demo_user).collect();
+            let mut users: Vec<String> = (0..demo_users).map(demo::events::demo_user).collect();
             users.extend(checked.iter().cloned());
-            let scored = demo_predictions::run(
+            let scored = demo::predictions::run(
                 &api_url,
                 PredictionOptions {
                     users,

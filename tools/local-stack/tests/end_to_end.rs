@@ -8,20 +8,20 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use emulator::fault_proxy::FaultPlan;
+use emulator::http_client::HttpClient;
+use emulator::running_stack::{EmulatorChoice, RunningStack, StackOptions};
+use emulator::token;
 use hyper::{Method, StatusCode};
-use local_stack::api_tests::{self, ApiTestOptions, ApiTestReport};
-use local_stack::bad_input;
+use local_stack::demo::events::EventsOptions;
+use local_stack::demo::predictions::PredictionOptions;
 use local_stack::demo::{self, DemoOptions, DemoTarget};
-use local_stack::demo_events::{self, EventsOptions};
-use local_stack::demo_predictions::{self, PredictionOptions};
-use local_stack::exactly_once::{self, ExactlyOnceOptions};
-use local_stack::fault_proxy::FaultPlan;
-use local_stack::http_client::HttpClient;
-use local_stack::isolation;
-use local_stack::load::{self, LoadOptions};
-use local_stack::memory_workloads::{MemoryOptions, RESEND_GAPS_HOURS};
-use local_stack::stack::{EmulatorChoice, RunningStack, StackOptions};
-use local_stack::token;
+use local_stack::reliability::api_tests::{self, ApiTestOptions, ApiTestReport};
+use local_stack::reliability::bad_input;
+use local_stack::reliability::fault_workloads::{self, ExactlyOnceOptions};
+use local_stack::reliability::isolation;
+use local_stack::reliability::load::{self, LoadOptions};
+use local_stack::reliability::memory_workloads::{MemoryOptions, RESEND_GAPS_HOURS};
 use serde_json::{Value, json};
 use shared::stack::Stack;
 
@@ -114,10 +114,10 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
 
     // The pipeline: bus -> rule -> ingest queue -> event source -> event-router -> targets,
     // with the demo users' profiles seeded as `up` seeds them.
-    demo_events::seed_profiles(&stack.clients, &stack.resources.tables["profiles"], 3)
+    demo::events::seed_profiles(&stack.clients, &stack.resources.tables["profiles"], 3)
         .await
         .unwrap();
-    let pipeline = demo_events::run(
+    let pipeline = demo::events::run(
         &stack.clients,
         &stack.resources,
         EventsOptions {
@@ -178,9 +178,9 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
         .iter()
         .map(|f| f.user_id.clone())
         .collect();
-    let mut users: Vec<String> = (0..3).map(demo_events::demo_user).collect();
+    let mut users: Vec<String> = (0..3).map(demo::events::demo_user).collect();
     users.extend(checked.iter().cloned());
-    let predictions = demo_predictions::run(
+    let predictions = demo::predictions::run(
         &stack.api_url,
         PredictionOptions {
             users,
@@ -685,9 +685,9 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
             paced_parts: 4,
         }),
     };
-    let exactly_once = exactly_once::run(&stack, &prefix, &exactly_once_options).await;
+    let exactly_once = fault_workloads::run(&stack, &prefix, &exactly_once_options).await;
     let ingest_visibility =
-        exactly_once::visibility_timeout(&stack.clients, &stack.resources.queues["ingest"].url)
+        fault_workloads::visibility_timeout(&stack.clients, &stack.resources.queues["ingest"].url)
             .await;
     let bad_input = bad_input::run(&stack, &prefix).await;
     stack.stop().await;

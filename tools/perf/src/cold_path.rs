@@ -44,7 +44,7 @@ impl StreamBatches {
     pub async fn read(
         stack: &Stack,
         kinesis: &aws_sdk_kinesis::Client,
-        resources: &local_stack::resources::Resources,
+        resources: &emulator::resources::Resources,
     ) -> Result<Self, ColdCaseError> {
         let first_batch = async |stream: &str, consumer: &str| {
             let records = workload::read_stream(kinesis, &resources.streams[stream]).await?;

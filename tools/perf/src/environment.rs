@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use local_stack::functions::FunctionSettings;
-use local_stack::resources::{Queue, Resources};
+use emulator::functions::FunctionSettings;
+use emulator::resources::{Queue, Resources};
 use shared::stack::Stack;
 
 /// Where the SDK would send requests: the discard port on loopback, closed.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use local_stack::functions::FunctionSettings;
+use emulator::functions::FunctionSettings;
 
 use crate::stats::Summary;
 use crate::stub_runtime::{StubError, StubRuntime};

@@ -310,17 +310,17 @@ async fn run_emulated(
     out_dir: &std::path::Path,
     options: &WorkloadOptions,
 ) -> Result<(Option<WorkloadReport>, Vec<ColdPath>), String> {
-    let logs = local_stack::logs::LogSink::create(&out_dir.join("workload.log"), false)
+    let logs = emulator::logs::LogSink::create(&out_dir.join("workload.log"), false)
         .map_err(|e| format!("workload log: {e}"))?;
-    let mut emulator = local_stack::emulator::Emulator::start(&cli.moto_server, &logs)
+    let mut emulator = emulator::moto::Emulator::start(&cli.moto_server, &logs)
         .await
         .map_err(|e| e.to_string())?;
     let clients =
-        local_stack::stack::emulator_clients(&emulator.endpoint, perf::environment::REGION);
+        emulator::running_stack::emulator_clients(&emulator.endpoint, perf::environment::REGION);
     let prefix = format!("perf-{}", ulid::Ulid::new().to_string().to_lowercase());
-    let mut resources = local_stack::resources::Resources::name(stack, &prefix);
+    let mut resources = emulator::resources::Resources::name(stack, &prefix);
     let mut more = ["cold", "alternating", "trusting", "share", "rate"]
-        .map(|run| local_stack::resources::Resources::name(stack, &format!("{prefix}-{run}")));
+        .map(|run| emulator::resources::Resources::name(stack, &format!("{prefix}-{run}")));
     let outcome = async {
         resources
             .create(stack, &clients, &logs)
@@ -422,24 +422,24 @@ async fn cold_paths(
     stack: &Stack,
     cli: &Cli,
     out_dir: &std::path::Path,
-    resources: &local_stack::resources::Resources,
+    resources: &emulator::resources::Resources,
     emulator: &str,
     tls: &Tls<'_>,
-    logs: &std::sync::Arc<local_stack::logs::LogSink>,
+    logs: &std::sync::Arc<emulator::logs::LogSink>,
     cases: &[ColdCase],
 ) -> Result<Vec<ColdPath>, String> {
     let upstream = |url: &str| url.trim_start_matches("http://").to_owned();
     let proxy = perf::tls_proxy::TlsProxy::start(tls.certificate, tls.key, upstream(emulator))
         .await
         .map_err(|e| e.to_string())?;
-    let model_settings = local_stack::model_endpoint::ModelServerSettings {
+    let model_settings = emulator::model_endpoint::ModelServerSettings {
         binary: cli.model_server.clone(),
         model_dir: cli.model_dir.clone(),
     };
     let model_name = resources.model_endpoints.values().next().cloned();
     let model = match &model_name {
         Some(name) => Some(
-            local_stack::model_endpoint::ModelEndpoint::start(&model_settings, name, logs)
+            emulator::model_endpoint::ModelEndpoint::start(&model_settings, name, logs)
                 .await
                 .map_err(|e| e.to_string())?,
         ),

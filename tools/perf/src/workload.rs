@@ -29,7 +29,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use aws_sdk_kinesis::config::SharedInterceptor;
-use local_stack::resources::Resources;
+use emulator::resources::Resources;
 use shared::request_count::RequestCounter;
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,7 +149,7 @@ impl CountedClients {
     fn new(endpoint: &str) -> Self {
         let counters =
             ["dynamodb", "kinesis", "sqs"].map(|service| (service, RequestCounter::default()));
-        let clients = local_stack::stack::emulator_clients_with(
+        let clients = emulator::running_stack::emulator_clients_with(
             endpoint,
             crate::environment::REGION,
             |service| {
@@ -601,7 +601,7 @@ async fn consumer_stage<C: Consumer>(
     let turn = std::sync::atomic::AtomicUsize::new(0);
     // Not the function's: uncounted.
     let marker =
-        local_stack::stack::emulator_clients(&clients.endpoint, crate::environment::REGION)
+        emulator::running_stack::emulator_clients(&clients.endpoint, crate::environment::REGION)
             .dynamodb;
     run_stage(
         stack,

@@ -52,14 +52,14 @@ async fn the_workload_counts_each_request_and_the_naive_design_one_read_and_writ
         .expect("the workload test needs the emulator: run tools/test.sh");
     let stack = Stack::workspace();
     let prefix = format!("perf-{}", ulid::Ulid::new().to_string().to_lowercase());
-    let clients = local_stack::stack::emulator_clients(&endpoint, "us-east-1");
-    let logs = local_stack::logs::LogSink::create(
+    let clients = emulator::running_stack::emulator_clients(&endpoint, "us-east-1");
+    let logs = emulator::logs::LogSink::create(
         &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log")),
         false,
     )
     .unwrap();
     let mut sets = ["", "-cold", "-alternating", "-trusting", "-share", "-rate"]
-        .map(|run| local_stack::resources::Resources::name(&stack, &format!("{prefix}{run}")));
+        .map(|run| emulator::resources::Resources::name(&stack, &format!("{prefix}{run}")));
     for resources in &mut sets {
         resources.create(&stack, &clients, &logs).await.unwrap();
     }

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use local_stack::fault_proxy::{Fault, FaultPlan, FaultProxy};
+use emulator::fault_proxy::{Fault, FaultPlan, FaultProxy};
 
 fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").expect("the proxy tests need the emulator: run tools/test.sh")

@@ -6,7 +6,7 @@
 //! its user's profile (every other demo user has one, seeded first) and session, on the
 //! enriched stream; every order on the orders queue; every bad event on the rejects queue; and
 //! the feature users' stored features equal to a reference computed from their events
-//! ([`crate::demo_features`]).
+//! ([`crate::demo::features`]).
 
 use std::time::{Duration, Instant};
 
@@ -20,9 +20,9 @@ use shared::events::ActivityType;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::demo::render_verdict;
-use crate::demo_features::{self, FeatureCheck};
-use crate::resources::{Clients, Resources};
+use crate::demo::features::{self, FeatureCheck};
+use crate::report::render_verdict;
+use emulator::resources::{Clients, Resources};
 
 /// How long the demo waits for the pipeline to settle.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -174,8 +174,7 @@ pub async fn run(clients: &Clients, resources: &Resources, options: EventsOption
         };
         entries.push(("user_activity".into(), detail));
     }
-    let (feature_details, feature_events) =
-        demo_features::generate(&run_id, options.feature_users, now);
+    let (feature_details, feature_events) = features::generate(&run_id, options.feature_users, now);
     entries.extend(
         feature_details
             .into_iter()
@@ -255,7 +254,7 @@ pub async fn run(clients: &Clients, resources: &Resources, options: EventsOption
         match resources.tables.get("features") {
             Some(table) => {
                 let left = deadline.saturating_duration_since(Instant::now());
-                match demo_features::check(clients, table, &feature_events, left).await {
+                match features::check(clients, table, &feature_events, left).await {
                     Ok(checks) => {
                         for check in &checks {
                             for mismatch in check.mismatches() {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use local_stack::functions::{FunctionPool, FunctionSettings, InvokeError, StartError};
-use local_stack::logs::LogSink;
+use emulator::functions::{FunctionPool, FunctionSettings, InvokeError, StartError};
+use emulator::logs::LogSink;
 use serde_json::{Value, json};
 
 fn fixture() -> PathBuf {

@@ -28,10 +28,10 @@ use time::format_description::well_known::Rfc3339;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::event_sources::EventSourceStats;
 use crate::functions::FunctionPool;
 use crate::logs::LogSink;
 use crate::resources::Queue;
+use crate::sqs_source::EventSourceStats;
 
 /// First pause before retrying a failed batch; doubled per attempt up to [`MAX_RETRY_PAUSE`].
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(100);

@@ -1,11 +1,11 @@
 //! Workloads that a weaker memory of the events applied would fail, run after the faulted
-//! workloads of [`crate::exactly_once`] with faults off. The stream functions
+//! workloads of [`crate::reliability::fault_workloads`] with faults off. The stream functions
 //! (stream-enrichment, feature-updates) keep what they applied in the keyed-state core
 //! ([`shared::keyed_state`]): recent event ids in the user's item, older ones spilled to the
 //! applied-ids table and looked up by event time, and states kept warm per execution
 //! environment, trusted only while the shard's mark names the environment. Four phases, each
 //! with the stream functions' invocations placed on chosen environments
-//! ([`crate::functions::FunctionPool::pin`]), and each waited for until its events are applied:
+//! ([`emulator::functions::FunctionPool::pin`]), and each waited for until its events are applied:
 //!
 //! 1. **environment 1** (sticky, as Lambda mostly places a shard): the originals of two
 //!    resends, and the first quarter of a workload with a hot user (a large share of its
@@ -41,15 +41,15 @@ use serde_json::Value;
 use shared::events::ActivityType;
 use time::OffsetDateTime;
 
-use crate::demo_features::{GeneratedEvent, users_of};
-use crate::exactly_once::{
+use crate::demo::features::{GeneratedEvent, users_of};
+use crate::reliability::fault_workloads::{
     Workload, WorkloadReport, compare_aggregates, compare_features, detail_of, hot_user,
     publish_details, wait_until_applied, wait_until_quiet, workload,
 };
-use crate::fault_proxy::KillPoint;
-use crate::functions::FunctionPool;
-use crate::resources::Clients;
-use crate::stack::RunningStack;
+use emulator::fault_proxy::KillPoint;
+use emulator::functions::FunctionPool;
+use emulator::resources::Clients;
+use emulator::running_stack::RunningStack;
 
 /// How long after its original (event time) each resend comes, in hours. The longer is inside
 /// feature-updates' 24-hour window: a resend counted again there would show.

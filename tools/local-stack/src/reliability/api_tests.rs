@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::demo::render_verdict;
-use crate::token;
+use crate::report::render_verdict;
+use emulator::token;
 
 /// How to run schemathesis.
 #[derive(Debug, Clone)]

@@ -14,6 +14,10 @@
 //! At the end the tasks table must hold, per user, exactly the tasks the run expects, with their
 //! statuses. The report counts every check; [`DemoReport::passed`] is what the exit status says.
 
+pub mod events;
+pub mod features;
+pub mod predictions;
+
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,8 +30,9 @@ use serde_json::json;
 use todo_api::handler::TaskList;
 use todo_api::model::{Task, TaskStatus};
 
-use crate::http_client::{HttpClient, HttpResponse};
-use crate::token;
+use crate::report::{percentile_ms, render_checks, render_verdict};
+use emulator::http_client::{HttpClient, HttpResponse};
+use emulator::token;
 
 #[derive(Debug, Clone, Copy)]
 pub struct DemoOptions {
@@ -96,8 +101,8 @@ impl DemoReport {
             out.push_str(&format!(
                 "  {operation:<16} {:>6} {:>8.1} {:>8.1}\n",
                 latencies.len(),
-                millis(percentile(latencies, 50)),
-                millis(percentile(latencies, 99)),
+                percentile_ms(latencies, 50),
+                percentile_ms(latencies, 99),
             ));
         }
         out.push_str(&format!(
@@ -117,41 +122,6 @@ pub fn task_id_and_etag(response: &HttpResponse) -> Option<(String, String)> {
         task["id"].as_str()?.to_owned(),
         response.header("etag")?.to_owned(),
     ))
-}
-
-/// The last line of a summary: `<name>: PASS` or `<name>: FAIL`.
-pub fn render_verdict(out: &mut String, name: &str, passed: bool) {
-    out.push_str(name);
-    out.push_str(if passed { ": PASS\n" } else { ": FAIL\n" });
-}
-
-/// The checks line of a demo summary, then the first 20 failures.
-pub fn render_checks(out: &mut String, passed: usize, failures: &[String]) {
-    out.push_str(&format!(
-        "  checks: {passed} passed, {} failed\n",
-        failures.len()
-    ));
-    for failure in failures.iter().take(20) {
-        out.push_str(&format!("    FAILED {failure}\n"));
-    }
-    if failures.len() > 20 {
-        out.push_str(&format!("    ... and {} more\n", failures.len() - 20));
-    }
-}
-
-fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-/// Nearest-rank percentile of `samples` (zero when there are none).
-pub fn percentile(samples: &[Duration], percent: usize) -> Duration {
-    if samples.is_empty() {
-        return Duration::ZERO;
-    }
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let rank = (percent * sorted.len()).div_ceil(100).max(1);
-    sorted[rank - 1]
 }
 
 /// Shared by the users' tasks while the demo runs.
@@ -598,15 +568,6 @@ async fn check_table(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let samples: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&samples, 50), Duration::from_millis(50));
-        assert_eq!(percentile(&samples, 99), Duration::from_millis(99));
-        assert_eq!(percentile(&samples[..1], 99), Duration::from_millis(1));
-        assert_eq!(percentile(&[], 50), Duration::ZERO);
-    }
 
     #[test]
     fn the_request_total_counts_every_step() {

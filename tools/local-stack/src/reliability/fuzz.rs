@@ -29,7 +29,7 @@ use shared::http::{ApiError, parse_json_body};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use crate::demo::render_verdict;
+use crate::report::render_verdict;
 
 /// The processing time the targets run at: the samples' own day, so they are valid as given.
 const NOW: OffsetDateTime = datetime!(2026-11-23 10:20:00 UTC);

@@ -12,9 +12,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::demo::{render_verdict, task_id_and_etag};
-use crate::http_client::{HttpClient, HttpError, HttpResponse, excerpt};
-use crate::token;
+use crate::demo::task_id_and_etag;
+use crate::report::render_verdict;
+use emulator::http_client::{HttpClient, HttpError, HttpResponse, excerpt};
+use emulator::token;
 
 /// One request the intruder makes, and what a correct API answers to it.
 #[derive(Debug, Clone)]

@@ -10,16 +10,16 @@ use shared::stack::{Stack, ThrottleSpec};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::emulator::{Emulator, EmulatorError};
-use crate::event_sources::{self, EventSourceStats, QueueSource};
 use crate::fault_proxy::FaultProxy;
 use crate::functions::{self, FunctionPool, FunctionSettings};
 use crate::gateway::{self, AuthorizerSettings, Gateway};
+use crate::kinesis_source::{self, StreamSource};
 use crate::logs::LogSink;
 use crate::model_endpoint::{ModelEndpoint, ModelEndpointError, ModelServerSettings};
+use crate::moto::{Emulator, EmulatorError};
 use crate::resources::{Clients, Resources};
 use crate::routes::{RouteError, RouteTable};
-use crate::stream_sources::{self, StreamSource};
+use crate::sqs_source::{self, EventSourceStats, QueueSource};
 use crate::token;
 
 /// The emulator the stack talks to.
@@ -243,7 +243,7 @@ impl RunningStack {
                         logs: Arc::clone(&self.logs),
                         stats,
                     };
-                    let pollers = stream_sources::start(Arc::new(stream_source))
+                    let pollers = kinesis_source::start(Arc::new(stream_source))
                         .await
                         .map_err(StartError::EventSource)?;
                     self.pollers.extend(pollers);
@@ -265,7 +265,7 @@ impl RunningStack {
                     (max as usize).min(options.instances)
                 });
                 self.pollers
-                    .extend(event_sources::start(Arc::new(queue_source), pollers));
+                    .extend(sqs_source::start(Arc::new(queue_source), pollers));
             }
             pools.insert(key.clone(), pool);
         }

@@ -17,7 +17,7 @@ use shared::features::{FeatureItem, FeatureValue, evaluate};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::resources::Clients;
+use emulator::resources::Clients;
 
 /// Seconds before the demo's start of each feature user's events, in the order published.
 const SECONDS_AGO: [i64; 8] = [600, 7_200, 30, 2_900, 250, 7_100, 120, 3_000];

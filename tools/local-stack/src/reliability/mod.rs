@@ -1,12 +1,20 @@
-//! Every reliability check's counts side by side, and the one verdict of the run.
+//! The reliability checks, and every check's counts side by side with the one verdict of the run.
 
-use crate::api_tests::ApiTestReport;
-use crate::bad_input::BadInputReport;
-use crate::demo::render_verdict;
-use crate::exactly_once::ExactlyOnceReport;
-use crate::fuzz::FuzzReport;
-use crate::isolation::IsolationReport;
-use crate::load::LoadReport;
+pub mod api_tests;
+pub mod bad_input;
+pub mod fault_workloads;
+pub mod fuzz;
+pub mod isolation;
+pub mod load;
+pub mod memory_workloads;
+
+use crate::reliability::api_tests::ApiTestReport;
+use crate::reliability::bad_input::BadInputReport;
+use crate::reliability::fault_workloads::ExactlyOnceReport;
+use crate::reliability::fuzz::FuzzReport;
+use crate::reliability::isolation::IsolationReport;
+use crate::reliability::load::LoadReport;
+use crate::report::render_verdict;
 
 #[derive(Debug)]
 pub struct ReliabilityReport {
@@ -112,11 +120,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::api_tests::ApiTestRun;
-    use crate::exactly_once::WorkloadReport;
-    use crate::fault_proxy::FaultCounts;
-    use crate::fuzz::TargetReport;
-    use crate::memory_workloads::{CacheStats, ConsumerMemory, MemoryReport};
+    use crate::reliability::api_tests::ApiTestRun;
+    use crate::reliability::fault_workloads::WorkloadReport;
+    use crate::reliability::fuzz::TargetReport;
+    use crate::reliability::memory_workloads::{CacheStats, ConsumerMemory, MemoryReport};
+    use emulator::fault_proxy::FaultCounts;
 
     fn passing() -> ReliabilityReport {
         let mut exactly_once = ExactlyOnceReport::default();

@@ -48,7 +48,7 @@ impl ModelEndpoint {
         name: &str,
         logs: &Arc<LogSink>,
     ) -> Result<Self, ModelEndpointError> {
-        let port = crate::emulator::free_port().map_err(ModelEndpointError::Port)?;
+        let port = crate::moto::free_port().map_err(ModelEndpointError::Port)?;
         let mut command = Command::new(&settings.binary);
         command
             .arg("serve")

@@ -19,14 +19,14 @@ use time::OffsetDateTime;
 
 pub use catalogue::{Case, Expected, Input, Trigger, catalogue};
 
-use crate::demo::render_verdict;
-use crate::demo_features;
-use crate::exactly_once::{set_aside, wait_until_quiet};
-use crate::functions::InvokeError;
-use crate::http_client::{HttpClient, excerpt};
-use crate::resources::Clients;
-use crate::stack::RunningStack;
-use crate::token;
+use crate::demo::features;
+use crate::reliability::fault_workloads::{set_aside, wait_until_quiet};
+use crate::report::render_verdict;
+use emulator::functions::InvokeError;
+use emulator::http_client::{HttpClient, excerpt};
+use emulator::resources::Clients;
+use emulator::running_stack::RunningStack;
+use emulator::token;
 
 /// How long the pipeline may take to reject or apply every input.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -227,11 +227,8 @@ async fn read_applied(
 ) -> Result<BTreeMap<String, u64>, String> {
     let mut applied = BTreeMap::new();
     for user in users {
-        let item = demo_features::read_item(clients, features, user).await?;
-        applied.insert(
-            (*user).to_owned(),
-            demo_features::stored_events(item.as_ref()),
-        );
+        let item = features::read_item(clients, features, user).await?;
+        applied.insert((*user).to_owned(), features::stored_events(item.as_ref()));
     }
     Ok(applied)
 }

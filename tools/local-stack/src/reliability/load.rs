@@ -11,9 +11,10 @@ use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::demo::{percentile, render_verdict, task_id_and_etag};
-use crate::http_client::{HttpClient, HttpResponse};
-use crate::token;
+use crate::demo::task_id_and_etag;
+use crate::report::{percentile_ms, render_verdict};
+use emulator::http_client::{HttpClient, HttpResponse};
+use emulator::token;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LoadOptions {
@@ -62,8 +63,8 @@ impl LoadReport {
             out.push_str(&format!(
                 "  {route:<22} {:>6} {:>8.1} {:>8.1}\n",
                 samples.len(),
-                percentile(samples, 50).as_secs_f64() * 1e3,
-                percentile(samples, 99).as_secs_f64() * 1e3
+                percentile_ms(samples, 50),
+                percentile_ms(samples, 99)
             ));
         }
         for error in self.errors.iter().take(20) {

@@ -1,19 +1,19 @@
 //! The pipeline under faults, crashes and duplicates. Two fixed workloads of user activity
 //! (Zipf-distributed users, every type, purchases with amounts, event times over the last two
 //! hours, published out of order) go through the whole stack while the fault proxies
-//! ([`crate::fault_proxy`]) fault a share of the functions' AWS requests and kill the
+//! ([`emulator::fault_proxy`]) fault a share of the functions' AWS requests and kill the
 //! processes of every function an event source feeds mid-batch: one workload publishes each
 //! event once, the other each event twice (a producer's resend, with the same `eventId`). Once
 //! the pipeline is quiet, the DynamoDB state must be what the events alone determine:
 //!
 //! - every user's features item, evaluated at one read time, equal to the brute-force
-//!   reference of [`crate::demo_features`] (so events counted once: the windows' totals are
+//!   reference of [`crate::demo::features`] (so events counted once: the windows' totals are
 //!   the events, to the one);
 //! - every user's aggregates item with the lifetime counts per type, total, first and last
 //!   event time of its events;
 //! - no message on the dead-letter, failure or rejects queues.
 //!
-//! Then, with faults off, the workloads of [`crate::memory_workloads`]: resends an hour and a
+//! Then, with faults off, the workloads of [`crate::reliability::memory_workloads`]: resends an hour and a
 //! day after their originals, a hot user, the stream functions' environments swapped under a
 //! shard, and kills between a spill and the state write, which a weaker memory of the events
 //! applied would fail.
@@ -31,14 +31,14 @@ use shared::events::ActivityType;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::demo::render_verdict;
-use crate::demo_events::queue_messages;
-use crate::demo_features::{self, GeneratedEvent, users_of};
-use crate::event_sources;
-use crate::fault_proxy::{FaultCounts, FaultPlan};
-use crate::memory_workloads::{self, MemoryOptions, MemoryReport};
-use crate::resources::{Clients, Queue};
-use crate::stack::RunningStack;
+use crate::demo::events::queue_messages;
+use crate::demo::features::{self, GeneratedEvent, users_of};
+use crate::reliability::memory_workloads::{self, MemoryOptions, MemoryReport};
+use crate::report::render_verdict;
+use emulator::fault_proxy::{FaultCounts, FaultPlan};
+use emulator::resources::{Clients, Queue};
+use emulator::running_stack::RunningStack;
+use emulator::sqs_source;
 
 /// Users' shares follow Zipf's law with this exponent: a few hot users, a long tail.
 const ZIPF_EXPONENT: f64 = 1.2;
@@ -343,7 +343,7 @@ pub async fn run(
     }
     if !visibility_restores.is_empty() {
         // A long poll already waiting receives with the visibility timeout it began with.
-        let long_poll = event_sources::LONG_POLL_SECONDS.unsigned_abs();
+        let long_poll = sqs_source::LONG_POLL_SECONDS.unsigned_abs();
         tokio::time::sleep(Duration::from_secs((long_poll + 1).into())).await;
     }
     for (function, proxy) in &stack.fault_proxies {
@@ -588,9 +588,9 @@ pub(crate) async fn wait_until_applied(
     while Instant::now() < deadline {
         behind = 0;
         for (user, expected) in users.iter().zip(&expected) {
-            let item = demo_features::read_item(clients, features, user).await?;
+            let item = features::read_item(clients, features, user).await?;
             let totals = read_aggregates(clients, aggregates, user).await?;
-            if demo_features::stored_events(item.as_ref()) < *expected
+            if features::stored_events(item.as_ref()) < *expected
                 || totals.map_or(0, |t| t.total) < *expected
             {
                 behind += 1;
@@ -680,7 +680,7 @@ pub(crate) async fn compare_features(
     outcome: &mut WorkloadReport,
     failures: &mut Vec<String>,
 ) {
-    match demo_features::compare(clients, table, &workload.events).await {
+    match features::compare(clients, table, &workload.events).await {
         Ok(checks) => {
             for check in checks {
                 outcome.features_lost += check.expected_events.saturating_sub(check.stored_events);
@@ -735,7 +735,7 @@ async fn read_aggregates(
     table: &str,
     user_id: &str,
 ) -> Result<Option<AggregateTotals>, String> {
-    let item = demo_features::read_user_item(clients, table, user_id, "aggregates").await?;
+    let item = features::read_user_item(clients, table, user_id, "aggregates").await?;
     let Some(item) = item else {
         return Ok(None);
     };

@@ -9,11 +9,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use local_stack::event_sources::{self, EventSourceStats, QueueSource};
-use local_stack::functions::{FunctionPool, FunctionSettings};
-use local_stack::logs::LogSink;
-use local_stack::resources::{Queue, queue_arn};
-use local_stack::stream_sources::{self, StreamSource};
+use emulator::functions::{FunctionPool, FunctionSettings};
+use emulator::kinesis_source::{self, StreamSource};
+use emulator::logs::LogSink;
+use emulator::resources::{Queue, queue_arn};
+use emulator::sqs_source::{self, EventSourceStats, QueueSource};
 use shared::clients::{self, ClientSettings};
 use shared::stack::{EventSourceSpec, StartingPosition, StreamSourceSettings};
 
@@ -108,7 +108,7 @@ async fn failed_items_come_back_and_end_in_the_dead_letter_queue() {
 
     let (pool, logs) = start_fixture("consumer", &suffix).await;
     let stats = Arc::new(EventSourceStats::default());
-    let pollers = event_sources::start(
+    let pollers = sqs_source::start(
         Arc::new(QueueSource {
             function: "consumer".into(),
             pool: Arc::clone(&pool),
@@ -203,7 +203,7 @@ async fn stream_batches_retry_from_the_failed_record_bisect_and_give_up_to_the_d
 
     let (pool, logs) = start_fixture("stream-consumer", &suffix).await;
     let stats = Arc::new(EventSourceStats::default());
-    let pollers = stream_sources::start(Arc::new(StreamSource {
+    let pollers = kinesis_source::start(Arc::new(StreamSource {
         function: "stream-consumer".into(),
         pool: Arc::clone(&pool),
         stream_name: stream.clone(),

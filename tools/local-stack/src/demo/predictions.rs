@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::demo::{percentile, render_checks, render_verdict};
-use crate::http_client::HttpClient;
-use crate::token;
+use crate::report::{percentile_ms, render_checks, render_verdict};
+use emulator::http_client::HttpClient;
+use emulator::token;
 
 #[derive(Debug, Clone)]
 pub struct PredictionOptions {
@@ -57,7 +57,6 @@ impl PredictionsReport {
     }
 
     pub fn render(&self) -> String {
-        let ms = |samples: &[Duration], p| percentile(samples, p).as_secs_f64() * 1_000.0;
         let mut out = format!(
             "predictions summary\n  {} x POST /predict (after a warm-up), 1 x POST /predict/batch of {} users\n",
             self.requests, self.batch_users
@@ -71,8 +70,8 @@ impl PredictionsReport {
         ] {
             out.push_str(&format!(
                 "  {name:<20} {:>8.2} {:>8.2}\n",
-                ms(samples, 50),
-                ms(samples, 99)
+                percentile_ms(samples, 50),
+                percentile_ms(samples, 99)
             ));
         }
         if let Some(batch) = self.batch_latency {

@@ -845,7 +845,7 @@ pub fn catalogue(run: &str, now: OffsetDateTime) -> Vec<Case> {
     // Lambda events no event source sends: the function answers an error and lives on.
     let kinesis_event = |data: &str| {
         let mut event: Value = serde_json::from_str(include_str!(
-            "../../../../events/stream-enrichment/kinesis-activity-batch.json"
+            "../../../../../events/stream-enrichment/kinesis-activity-batch.json"
         ))
         .expect("the sample Kinesis event parses");
         event["Records"][0]["kinesis"]["data"] = json!(data);
@@ -887,9 +887,10 @@ pub fn catalogue(run: &str, now: OffsetDateTime) -> Vec<Case> {
         )
     });
     add(LambdaEvent, "HTTP body not base64 (todo-api)", &|m| {
-        let mut event: Value =
-            serde_json::from_str(include_str!("../../../../events/todo-api/create-task.json"))
-                .expect("the sample request parses");
+        let mut event: Value = serde_json::from_str(include_str!(
+            "../../../../../events/todo-api/create-task.json"
+        ))
+        .expect("the sample request parses");
         event["isBase64Encoded"] = json!(true);
         event["body"] = json!(format!("%%{m}"));
         (
