@@ -176,40 +176,6 @@ pub fn max_future_skew<S: Source>(env: &Env<S>) -> Result<time::Duration, Config
     Ok(time::Duration::seconds(seconds))
 }
 
-/// For a function's settings tests: `from_env` fails naming the variable without each of
-/// `required` (a complete set of required variables and values), and with each of `bad` set
-/// beside them (a bad value replaces a required one of the same name).
-#[cfg(feature = "test-support")]
-pub fn assert_each_setting_is_named<C, E: Display>(
-    from_env: impl Fn(&Env<HashMap<String, String>>) -> Result<C, E>,
-    required: &[(&str, &str)],
-    bad: &[(&str, &str)],
-) {
-    for missing in required.iter().map(|(name, _)| *name) {
-        let pairs: Vec<_> = required
-            .iter()
-            .copied()
-            .filter(|(name, _)| *name != missing)
-            .collect();
-        match from_env(&Env::from_pairs(&pairs)) {
-            Ok(_) => panic!("read without {missing}"),
-            Err(error) => assert!(error.to_string().contains(missing), "{error}"),
-        }
-    }
-    for (name, value) in bad {
-        let mut pairs: Vec<_> = required
-            .iter()
-            .copied()
-            .filter(|(required, _)| required != name)
-            .collect();
-        pairs.push((name, value));
-        match from_env(&Env::from_pairs(&pairs)) {
-            Ok(_) => panic!("read with {name}={value}"),
-            Err(error) => assert!(error.to_string().contains(name), "{name}={value}: {error}"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,6 @@
 //! item deleted and written again, poison records, and what a failed read, lookup, spill or write
 //! does to the batch's answer.
 
-#![cfg(all(feature = "sinks", feature = "test-support"))]
-
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -17,14 +15,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::clients::{self, ClientSettings};
-use shared::fixtures;
 use shared::keyed_state::applied_ids;
 use shared::keyed_state::memory::EventDigest;
 use shared::keyed_state::{
     BatchReport, ConflictPolicy, Consumer, ContextRead, Emitted, Incoming, Memory, Outcome,
     Settings, StreamCore,
 };
-use shared::request_count::{FailOperation, RequestCounter};
+use testkit::emulator as fixtures;
+use testkit::request_count::{FailOperation, RequestCounter};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
@@ -105,7 +103,7 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    fixtures::require_emulator();
+    fixtures::endpoint();
     let sdk = clients::load(ClientSettings::batch_consumer()).await;
     let requests = RequestCounter::default();
     let dynamodb = requests.dynamodb(&sdk);
@@ -209,7 +207,7 @@ impl Fixture {
     }
 
     async fn rejects(&self) -> Vec<aws_sdk_sqs::types::Message> {
-        shared::queue_reader::receive_all(&self.sqs, &self.settings.rejects_queue_url).await
+        testkit::queue_reader::receive_all(&self.sqs, &self.settings.rejects_queue_url).await
     }
 }
 
@@ -235,7 +233,7 @@ fn record(event_id: &str, user_id: &str, seconds: i64) -> Vec<u8> {
 }
 
 fn batch(first: u64, data: &[Vec<u8>]) -> KinesisEvent {
-    shared::kinesis_events::batch(SHARD, first, data)
+    testkit::kinesis_events::batch(SHARD, first, data)
 }
 
 /// Handles `data` as a batch from sequence number `first`; the first record reported for
@@ -791,7 +789,7 @@ async fn a_state_held_from_another_shard_is_read_again() {
     let first = fixture.core(REAPPLY);
     let second = fixture.core(REAPPLY);
     let on = |shard: &str, sequence: u64, data: &[Vec<u8>]| {
-        shared::kinesis_events::batch(shard, sequence, data)
+        testkit::kinesis_events::batch(shard, sequence, data)
     };
     first
         .handle(on("parent", 1, &[record("a", "u", 0)]), deadline())

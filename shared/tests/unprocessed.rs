@@ -4,8 +4,6 @@
 //! ([`shared::keyed_state::applied_ids::AppliedIdsTable`]) asks for or writes exactly those
 //! again, or reports them failed when time runs out.
 
-#![cfg(feature = "test-support")]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,10 +11,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use shared::clients::{self, ClientSettings};
 use shared::delivery::Backoff;
-use shared::fake_endpoint::{self, FakeResponse};
 use shared::keyed_state::applied_ids::{AppliedIdsTable, SpillItem};
 use shared::keyed_state::memory::{EventDigest, PlannedSpill, Span};
 use shared::user_items::{self, BatchRead, TableRead, UserKey};
+use testkit::fake_endpoint::{self, FakeResponse};
 use tokio::time::Instant;
 
 const PROFILES: &str = "profiles";

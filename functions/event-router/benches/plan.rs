@@ -124,6 +124,6 @@ fn main() {
             per_event.as_secs_f64() * 1e6,
             requests * 100 / BATCH
         );
-        shared::bench_report::record("event-router", name, per_event);
+        testkit::bench_report::record("event-router", name, per_event);
     }
 }

@@ -12,6 +12,7 @@ use event_router::{Config, Router};
 use serde_json::{Value, json};
 use shared::clients::{self, ClientSettings};
 use shared::events::TimeLimits;
+use testkit::unique;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
@@ -24,15 +25,8 @@ struct Fixture {
     rejects_url: String,
 }
 
-fn unique(name: &str) -> String {
-    format!("{name}-{}", ulid::Ulid::new().to_string().to_lowercase())
-}
-
 async fn fixture() -> Fixture {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
-        "integration tests need the emulator: run tools/test.sh"
-    );
+    testkit::emulator::endpoint();
     let sdk = clients::load(ClientSettings::batch_consumer()).await;
     let kinesis = aws_sdk_kinesis::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -97,7 +91,7 @@ impl Fixture {
     }
 
     async fn stream_records(&self) -> Vec<(String, Value)> {
-        shared::stream_reader::read_all(&self.kinesis, &self.stream)
+        testkit::stream_reader::read_all(&self.kinesis, &self.stream)
             .await
             .unwrap()
             .iter()
@@ -112,7 +106,7 @@ impl Fixture {
 
     /// Every message on `queue_url`, with its attributes, deleting none (visibility hides them).
     async fn drain(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
-        shared::queue_reader::receive_all(&self.sqs, queue_url).await
+        testkit::queue_reader::receive_all(&self.sqs, queue_url).await
     }
 }
 
@@ -373,7 +367,7 @@ async fn the_deployed_rule_delivers_producer_events_to_the_ingest_queue() {
     let fixture = fixture().await;
     let sdk = clients::load(ClientSettings::batch_consumer()).await;
     let events = aws_sdk_eventbridge::Client::new(&sdk);
-    let stack = shared::stack::Stack::workspace();
+    let stack = stack::Stack::workspace();
     let (bus_key, bus) = stack
         .event_buses
         .iter()

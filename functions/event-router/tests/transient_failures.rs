@@ -11,7 +11,7 @@ use event_router::{Config, Router};
 use serde_json::{Value, json};
 use shared::clients::{self, ClientSettings};
 use shared::events::TimeLimits;
-use shared::fake_endpoint::{self, FakeResponse};
+use testkit::fake_endpoint::{self, FakeResponse};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;

@@ -42,7 +42,7 @@ fn batch(user_of: &dyn Fn(usize) -> usize) -> KinesisEvent {
             .into_bytes()
         })
         .collect();
-    shared::kinesis_events::batch("shardId-000000000000", 1_000_000, &data)
+    testkit::kinesis_events::batch("shardId-000000000000", 1_000_000, &data)
 }
 
 /// An item with a day of history: an event every 5 minutes over the last 24 hours.
@@ -107,7 +107,7 @@ fn measure(event: &KinesisEvent) -> Duration {
 }
 
 fn main() {
-    shared::bench_report::report_skewed_and_distinct(
+    testkit::bench_report::report_skewed_and_distinct(
         "feature-updates",
         &format!("pure work per record (median of {ROUNDS} batches of {BATCH})"),
         BATCH,

@@ -56,7 +56,7 @@ mod tests {
 
     #[test]
     fn missing_and_bad_settings_are_named() {
-        shared::config::assert_each_setting_is_named(
+        testkit::settings::assert_each_setting_is_named(
             Config::from_env,
             &REQUIRED,
             &[

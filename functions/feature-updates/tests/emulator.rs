@@ -14,8 +14,8 @@ use feature_updates::{BatchReport, Config, FeatureUpdater, feature_updater};
 use serde_json::json;
 use shared::clients::{self, ClientSettings};
 use shared::features::{FeatureItem, FeatureValue, FeatureVector, evaluate};
-use shared::fixtures;
-use shared::request_count::RequestCounter;
+use testkit::emulator as fixtures;
+use testkit::request_count::RequestCounter;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
@@ -30,7 +30,7 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    fixtures::require_emulator();
+    fixtures::endpoint();
     let sdk = clients::load(ClientSettings::batch_consumer()).await;
     let requests = RequestCounter::default();
     let dynamodb = requests.dynamodb(&sdk);
@@ -104,7 +104,7 @@ fn enriched(event_id: &str, user_id: &str, activity_type: &str, minute: i64) -> 
 }
 
 fn batch(first: u64, data: &[Vec<u8>]) -> KinesisEvent {
-    shared::kinesis_events::batch(SHARD, first, data)
+    testkit::kinesis_events::batch(SHARD, first, data)
 }
 
 fn integer(features: &FeatureVector, name: &str) -> u64 {
@@ -275,7 +275,7 @@ async fn concurrent_writers_to_one_user_never_lose_an_update() {
         rounds += 1;
         assert!(rounds < 20, "no progress");
         let runs = pending.iter().map(|(shard, first, data)| {
-            let event = shared::kinesis_events::batch(shard, *first, data);
+            let event = testkit::kinesis_events::batch(shard, *first, data);
             let updater = fixture.updater();
             async move { updater.handle(event, deadline()).await }
         });

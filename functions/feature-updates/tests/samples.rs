@@ -9,7 +9,7 @@ use time::macros::datetime;
 
 #[test]
 fn the_sample_batch_applies_to_two_users() {
-    let decoded = shared::kinesis_events::decoded_sample(
+    let decoded = testkit::kinesis_events::decoded_sample(
         "feature-updates/kinesis-enriched-batch.json",
         datetime!(2026-11-23 10:17:00 UTC),
         REJECTED_BY,

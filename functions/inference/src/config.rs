@@ -128,7 +128,7 @@ mod tests {
         assert!(worst < Duration::from_secs(10), "{worst:?}");
         assert!(model.attempt_timeout < model.operation_timeout);
         assert_eq!(model.max_attempts, 2);
-        let stack = shared::stack::Stack::workspace();
+        let stack = stack::Stack::workspace();
         assert_eq!(stack.functions["inference"].timeout_seconds, 10);
     }
 

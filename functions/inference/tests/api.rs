@@ -18,9 +18,9 @@ use model::server::{ServerState, serve};
 use serde_json::{Value, json};
 use shared::clients::{self, ClientSettings};
 use shared::events::ActivityType;
-use shared::fake_endpoint::{self, FakeResponse};
 use shared::features::{FeatureItem, FeatureVector, evaluate};
-use shared::request_count::RequestCounter;
+use testkit::fake_endpoint::{self, FakeResponse};
+use testkit::request_count::RequestCounter;
 use time::OffsetDateTime;
 
 fn artifacts() -> PathBuf {
@@ -53,16 +53,13 @@ struct Fixture {
 
 /// A handler with a fresh features table, its model calls going to `endpoint_url`.
 async fn fixture(endpoint_url: &str, settings: &[(&str, &str)]) -> Fixture {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
-        "integration tests need the emulator: run tools/test.sh"
-    );
+    testkit::emulator::endpoint();
     let sdk = clients::load(ClientSettings::http_api()).await;
     let requests = RequestCounter::default();
     let dynamodb = requests.dynamodb(&sdk);
     let table = format!("features-{}", ulid::Ulid::new());
-    let stack = shared::stack::Stack::workspace();
-    shared::tables::create_table(&dynamodb, &table, &stack.tables["features"])
+    let stack = stack::Stack::workspace();
+    stack::tables::create_table(&dynamodb, &table, &stack.tables["features"])
         .await
         .expect("create table");
     let mut pairs = vec![

@@ -11,7 +11,7 @@ use inference::features::FeatureStore;
 use inference::record::RecordSink;
 use inference::{App, handle};
 use serde_json::{Value, json};
-use shared::fake_endpoint::{self, FakeResponse};
+use testkit::fake_endpoint::{self, FakeResponse};
 
 async fn stand_in(
     status: u16,

@@ -77,7 +77,7 @@ fn measure(event: &KinesisEvent) -> Duration {
 }
 
 fn main() {
-    shared::bench_report::report_skewed_and_distinct(
+    testkit::bench_report::report_skewed_and_distinct(
         "stream-enrichment",
         &format!("pure work per record (median of {ROUNDS} batches of {BATCH})"),
         BATCH,

@@ -11,11 +11,11 @@ use aws_lambda_events::kinesis::KinesisEvent;
 use serde_json::{Value, json};
 use shared::clients::{self, ClientSettings};
 use shared::enriched::{EnrichedEvent, Profile};
-use shared::fixtures::{self, unique};
 use shared::keyed_state::applied_ids;
-use shared::request_count::RequestCounter;
 use stream_enrichment::state::UserState;
 use stream_enrichment::{Config, Enricher, enricher};
+use testkit::emulator::{self as fixtures, unique};
+use testkit::request_count::RequestCounter;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
@@ -35,7 +35,7 @@ async fn fixture() -> Fixture {
 }
 
 async fn fixture_with(edit: impl FnOnce(&mut Config)) -> Fixture {
-    fixtures::require_emulator();
+    fixtures::endpoint();
     let sdk = clients::load(ClientSettings::batch_consumer()).await;
     let requests = RequestCounter::default();
     let dynamodb = requests.dynamodb(&sdk);
@@ -102,7 +102,7 @@ impl Fixture {
     }
 
     async fn enriched(&self) -> Vec<EnrichedEvent> {
-        shared::stream_reader::read_all(&self.kinesis, &self.config.enriched_stream)
+        testkit::stream_reader::read_all(&self.kinesis, &self.config.enriched_stream)
             .await
             .unwrap()
             .iter()
@@ -155,7 +155,7 @@ fn activity(event_id: &str, user_id: &str, activity_type: &str, minute: i64) -> 
 
 /// A Kinesis event as Lambda sends it, with sequence numbers `first`, `first + 1`, ...
 fn kinesis_event(first: u64, data: &[Vec<u8>]) -> KinesisEvent {
-    shared::kinesis_events::batch(SHARD, first, data)
+    testkit::kinesis_events::batch(SHARD, first, data)
 }
 
 fn by_event_id(events: Vec<EnrichedEvent>) -> BTreeMap<String, EnrichedEvent> {

@@ -10,7 +10,7 @@ use time::macros::datetime;
 
 #[test]
 fn the_sample_batch_decodes_into_two_users_and_enriches() {
-    let decoded = shared::kinesis_events::decoded_sample(
+    let decoded = testkit::kinesis_events::decoded_sample(
         "stream-enrichment/kinesis-activity-batch.json",
         datetime!(2026-11-23 10:17:00 UTC),
         REJECTED_BY,

@@ -461,18 +461,18 @@ mod tests {
     /// The names this module reads and writes are the ones the manifest deploys.
     #[test]
     fn key_names_match_the_deployed_table() {
-        let stack = shared::stack::Stack::workspace();
+        let stack = stack::Stack::workspace();
         let table = &stack.tables["tasks"];
         assert_eq!(table.partition_key.name, PARTITION_KEY);
         assert_eq!(table.sort_key.as_ref().unwrap().name, SORT_KEY);
         let index = &table.global_secondary_indexes[STATUS_INDEX];
         assert_eq!(index.partition_key.name, PARTITION_KEY);
         assert_eq!(index.sort_key.as_ref().unwrap().name, STATUS_INDEX_SORT_KEY);
-        assert_eq!(index.projection, shared::stack::ProjectionType::All);
+        assert_eq!(index.projection, stack::ProjectionType::All);
         let function = &stack.functions["todo-api"];
         assert_eq!(
             function.environment[crate::config::TASKS_TABLE_VARIABLE],
-            shared::stack::EnvValue::Table {
+            stack::EnvValue::Table {
                 table: "tasks".into()
             }
         );

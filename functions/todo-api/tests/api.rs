@@ -1,6 +1,6 @@
 //! todo-api against a real-protocol DynamoDB emulator: every route, every error, isolation.
 //!
-//! Run through `tools/test.sh`, which starts the emulator and sets `AWS_ENDPOINT_URL`.
+//! Against the emulator: `tools/test.sh`'s, or one the test kit starts (`testkit::emulator`).
 //! Requests are built from the sample events in `events/todo-api/`, so the samples stay valid.
 
 use std::path::PathBuf;
@@ -19,15 +19,12 @@ const BOB: &str = "user-bob";
 
 /// A handler wired to a fresh table of its own, created the way the deployment creates it.
 async fn app() -> App {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
-        "integration tests need the emulator: run tools/test.sh"
-    );
+    testkit::emulator::endpoint();
     let sdk = clients::load(ClientSettings::http_api()).await;
     let client = clients::dynamodb(&sdk);
     let table = format!("TodoList-{}", ulid::Ulid::new());
-    let stack = shared::stack::Stack::workspace();
-    shared::tables::create_table(&client, &table, &stack.tables["tasks"])
+    let stack = stack::Stack::workspace();
+    stack::tables::create_table(&client, &table, &stack.tables["tasks"])
         .await
         .expect("create table");
     App::new(client, &Config { tasks_table: table })

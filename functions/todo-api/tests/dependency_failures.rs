@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::{Body, Request};
 use shared::clients::{self, ClientSettings};
-use shared::fake_endpoint::{self, FakeResponse};
 use shared::http::Problem;
+use testkit::fake_endpoint::{self, FakeResponse};
 use todo_api::{App, Config};
 
 /// Serves `error_type` (a DynamoDB error code) with HTTP `status` to every request on a

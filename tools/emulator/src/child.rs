@@ -91,9 +91,17 @@ pub async fn start_service(
 /// Linux, killed by the kernel if the stack itself dies without cleaning up.
 pub fn owned_by_stack(command: &mut Command) -> &mut Command {
     command.process_group(0).kill_on_drop(true);
+    dies_with_parent_thread(command.as_std_mut());
+    command
+}
+
+/// On Linux, has the kernel kill `command`'s process when the thread that spawns it ends (the
+/// parent-death signal follows the spawning thread, not the process).
+pub fn dies_with_parent_thread(command: &mut std::process::Command) {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe and touches only the child's own state.
     unsafe {
+        use std::os::unix::process::CommandExt;
         command.pre_exec(|| {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
                 return Err(std::io::Error::last_os_error());
@@ -101,5 +109,4 @@ pub fn owned_by_stack(command: &mut Command) -> &mut Command {
             Ok(())
         });
     }
-    command
 }

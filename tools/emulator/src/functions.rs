@@ -23,7 +23,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use shared::stack::FunctionSpec;
+use stack::FunctionSpec;
 
 use crate::logs::LogSink;
 use crate::resources::Resources;

@@ -24,7 +24,7 @@ use lambda_http::aws_lambda_events::apigw::{
 use lambda_http::aws_lambda_events::encodings::Body;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use serde_json::Value;
-use shared::stack::ThrottleSpec;
+use stack::ThrottleSpec;
 use time::OffsetDateTime;
 use time::macros::format_description;
 use tokio::net::TcpListener;

@@ -22,7 +22,7 @@ use aws_lambda_events::streams::KinesisEventResponse;
 use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 use base64::Engine;
 use serde_json::{Value, json};
-use shared::stack::{StartingPosition, StreamSourceSettings};
+use stack::{StartingPosition, StreamSourceSettings};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::task::JoinHandle;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use shared::stack::{self, EnvValue, FunctionSpec, Stack};
-use shared::tables::{self, CreateTableError, Creation};
+use stack::tables::{self, CreateTableError, Creation};
+use stack::{EnvValue, FunctionSpec, Stack};
 
 use crate::logs::LogSink;
 

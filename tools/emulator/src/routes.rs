@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use percent_encoding::percent_decode_str;
-use shared::stack::HttpApiSpec;
+use stack::HttpApiSpec;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -152,7 +152,7 @@ fn decode(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use shared::stack::Stack;
+    use stack::Stack;
 
     use super::*;
 
@@ -160,7 +160,7 @@ mod tests {
         let mut api = Stack::workspace().http_api.unwrap();
         api.routes = routes
             .iter()
-            .map(|(route, function)| shared::stack::RouteSpec {
+            .map(|(route, function)| stack::RouteSpec {
                 route: (*route).into(),
                 function: (*function).into(),
             })

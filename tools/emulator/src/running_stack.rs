@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{Credentials, Region, SharedInterceptor};
-use shared::stack::{Stack, ThrottleSpec};
+use stack::{Stack, ThrottleSpec};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 

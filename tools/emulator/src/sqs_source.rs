@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
-use shared::stack::EventSourceSpec;
+use stack::EventSourceSpec;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 

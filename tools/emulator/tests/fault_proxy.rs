@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{
 use emulator::fault_proxy::{Fault, FaultPlan, FaultProxy};
 
 fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect("the proxy tests need the emulator: run tools/test.sh")
+    testkit::emulator::endpoint().to_owned()
 }
 
 /// A DynamoDB client of `url` that tries once: every fault reaches the test.

@@ -20,7 +20,7 @@ use local_stack::reliability::fuzz;
 use local_stack::reliability::isolation;
 use local_stack::reliability::load::{self, LoadOptions};
 use local_stack::reliability::memory_workloads::MemoryOptions;
-use shared::stack::Stack;
+use stack::Stack;
 
 #[derive(Parser)]
 #[command(

@@ -23,11 +23,10 @@ use local_stack::reliability::isolation;
 use local_stack::reliability::load::{self, LoadOptions};
 use local_stack::reliability::memory_workloads::{MemoryOptions, RESEND_GAPS_HOURS};
 use serde_json::{Value, json};
-use shared::stack::Stack;
+use stack::Stack;
 
 fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL")
-        .expect("end-to-end tests need the emulator: run tools/test.sh")
+    testkit::emulator::endpoint().to_owned()
 }
 
 fn workspace_root() -> PathBuf {
@@ -332,8 +331,7 @@ fn wait_for_line(reader: &mut impl BufRead, prefix: &str, output: &mut String) -
 
 #[test]
 fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() {
-    let moto_server = std::env::var("MOTO_SERVER")
-        .expect("tools/test.sh sets MOTO_SERVER to the emulator it installed");
+    let moto_server = testkit::emulator::moto_server();
     let prefix = unique_prefix("cli");
     let output = Command::new(env!("CARGO_BIN_EXE_local-stack"))
         .current_dir(workspace_root())
@@ -441,10 +439,12 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn killing_the_stack_takes_its_emulator_and_functions_with_it() {
-    let moto_server = std::env::var("MOTO_SERVER")
-        .expect("tools/test.sh sets MOTO_SERVER to the emulator it installed");
+    let moto_server = testkit::emulator::moto_server();
     let prefix = unique_prefix("sigkill");
-    let (mut child, _, output) = spawn_serving_stack(&prefix, &["--moto-server", &moto_server]);
+    let (mut child, _, output) = spawn_serving_stack(
+        &prefix,
+        &["--moto-server", moto_server.to_str().expect("a UTF-8 path")],
+    );
     let function_name = format!("{prefix}-todo-api");
     let port = output
         .lines()
@@ -545,10 +545,9 @@ async fn a_second_run_on_the_same_emulator_reuses_its_resources() {
 /// exist, it fails that path and what depends on it, and says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_smoke_test_script_passes_against_the_local_stack_and_fails_on_a_wrong_bus() {
-    let moto_server = std::env::var("MOTO_SERVER")
-        .expect("tools/test.sh sets MOTO_SERVER to the emulator it installed");
+    let moto_server = testkit::emulator::moto_server();
     // The venv that holds moto holds boto3 too.
-    let python = PathBuf::from(moto_server).with_file_name("python");
+    let python = moto_server.with_file_name("python");
     let prefix = unique_prefix("smoke");
     let stack = start(&prefix).await;
     let token = token::mint("smoke-user", now(), 3600);
@@ -648,11 +647,10 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
     };
     let load = load::run(&stack.api_url, &format!("{prefix}-load"), options).await;
     // A few examples per operation and phase: every phase and check runs, briefly.
-    let moto_server = std::env::var("MOTO_SERVER")
-        .expect("tools/test.sh sets MOTO_SERVER to the emulator it installed");
+    let moto_server = testkit::emulator::moto_server();
     let api_options = ApiTestOptions {
         // The venv that holds moto holds schemathesis too.
-        schemathesis: PathBuf::from(moto_server).with_file_name("schemathesis"),
+        schemathesis: moto_server.with_file_name("schemathesis"),
         config: workspace_root().join("tools/schemathesis/schemathesis.toml"),
         root: workspace_root(),
         max_examples: 5,

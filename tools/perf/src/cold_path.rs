@@ -6,7 +6,7 @@ use std::path::Path;
 
 use aws_lambda_events::kinesis::KinesisEvent;
 use aws_lambda_events::sqs::SqsEvent;
-use shared::stack::Stack;
+use stack::Stack;
 use time::OffsetDateTime;
 
 use crate::workload::{self, WorkloadOptions};

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use emulator::functions::FunctionSettings;
 use emulator::resources::{Queue, Resources};
-use shared::stack::Stack;
+use stack::Stack;
 
 /// Where the SDK would send requests: the discard port on loopback, closed.
 pub const UNREACHABLE_ENDPOINT: &str = "http://127.0.0.1:9";

@@ -15,7 +15,7 @@ use perf::warm::WarmCpu;
 use perf::workload::{self, HotUserOptions, WorkloadOptions, WorkloadReport, WorkloadResources};
 use perf::zips::{zip_architecture, zip_sizes};
 use serde::Serialize;
-use shared::stack::Stack;
+use stack::Stack;
 
 #[derive(Parser)]
 #[command(

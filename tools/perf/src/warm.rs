@@ -1,5 +1,5 @@
 //! Warm CPU per event: the per-function benchmarks' measurements (`cargo bench` with
-//! `BENCH_REPORT` set, see `shared::bench_report`), read back. A function's figure is its worst
+//! `BENCH_REPORT` set, see `testkit::bench_report`), read back. A function's figure is its worst
 //! case: the goal holds only if it holds for every batch shape the benchmark tries.
 
 use std::collections::BTreeMap;

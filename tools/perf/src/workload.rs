@@ -24,13 +24,13 @@ use serde::Serialize;
 use serde_json::json;
 use shared::config::Env;
 use shared::keyed_state::{self, Consumer, StreamCore};
-use shared::stack::Stack;
+use stack::Stack;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use aws_sdk_kinesis::config::SharedInterceptor;
 use emulator::resources::Resources;
-use shared::request_count::RequestCounter;
+use testkit::request_count::RequestCounter;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkloadOptions {
@@ -301,7 +301,7 @@ pub fn sqs_batch(bodies: &[String], first: usize, queue_arn: &str) -> SqsEvent {
 /// sequence numbers count from 1 on one shard, so a batch made again from the same records
 /// (the stream functions' cold paths) carries the same sequence numbers as in the workload.
 pub fn kinesis_batch(first: usize, records: &[Vec<u8>]) -> KinesisEvent {
-    shared::kinesis_events::batch("shardId-000000000000", 1 + first as u64, records)
+    testkit::kinesis_events::batch("shardId-000000000000", 1 + first as u64, records)
 }
 
 /// Every record's data on the stream, oldest first.
@@ -309,7 +309,7 @@ pub async fn read_stream(
     kinesis: &aws_sdk_kinesis::Client,
     stream: &str,
 ) -> Result<Vec<Vec<u8>>, WorkloadError> {
-    let records = shared::stream_reader::read_all(kinesis, stream)
+    let records = testkit::stream_reader::read_all(kinesis, stream)
         .await
         .map_err(|message| WorkloadError::Read {
             stream: stream.to_owned(),
@@ -495,7 +495,7 @@ impl CapturedStream {
     async fn start() -> Self {
         let records: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
         let kept = Arc::clone(&records);
-        let endpoint = shared::fake_endpoint::serve(move |request| {
+        let endpoint = testkit::fake_endpoint::serve(move |request| {
             let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
             let mut kept = kept.lock().expect("captured records lock");
             let mut answers = Vec::new();
@@ -507,7 +507,7 @@ impl CapturedStream {
                 answers.push(json!({"SequenceNumber": kept.len().to_string(),
                                     "ShardId": "shardId-000000000000"}));
             }
-            shared::fake_endpoint::FakeResponse {
+            testkit::fake_endpoint::FakeResponse {
                 status: 200,
                 headers: vec![("Content-Type", "application/x-amz-json-1.1".into())],
                 body: json!({"FailedRecordCount": 0, "Records": answers}).to_string(),

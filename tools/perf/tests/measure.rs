@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use perf::environment::{UNREACHABLE_ENDPOINT, function_settings, named_resources};
 use perf::init::measure_once;
 use perf::workload::{self, HotUserOptions, WorkloadOptions, WorkloadResources};
-use shared::stack::Stack;
+use stack::Stack;
 
 /// This build's binaries (`target/debug`), where the functions are too.
 fn debug_binaries() -> PathBuf {
@@ -48,11 +48,10 @@ fn init_is_measured_to_the_first_poll_and_a_failing_init_is_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_workload_counts_each_request_and_the_naive_design_one_read_and_write_per_event() {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL")
-        .expect("the workload test needs the emulator: run tools/test.sh");
+    let endpoint = testkit::emulator::endpoint();
     let stack = Stack::workspace();
     let prefix = format!("perf-{}", ulid::Ulid::new().to_string().to_lowercase());
-    let clients = emulator::running_stack::emulator_clients(&endpoint, "us-east-1");
+    let clients = emulator::running_stack::emulator_clients(endpoint, "us-east-1");
     let logs = emulator::logs::LogSink::create(
         &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log")),
         false,
@@ -92,7 +91,7 @@ async fn the_workload_counts_each_request_and_the_naive_design_one_read_and_writ
         events_per_second: 100,
         seconds: 3,
     };
-    let report = workload::run(&stack, &endpoint, &resources, &options, &hot)
+    let report = workload::run(&stack, endpoint, &resources, &options, &hot)
         .await
         .unwrap();
 

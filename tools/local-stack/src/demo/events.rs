@@ -322,7 +322,7 @@ async fn run_records<T: serde::de::DeserializeOwned>(
     stream: &str,
     run_id: &str,
 ) -> Vec<T> {
-    let records = shared::stream_reader::read_all(&clients.kinesis, stream)
+    let records = testkit::stream_reader::read_all(&clients.kinesis, stream)
         .await
         .unwrap_or_default();
     records

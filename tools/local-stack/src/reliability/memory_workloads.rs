@@ -538,7 +538,7 @@ async fn put_enriched_again(
     stream: &str,
     event_ids: &[&str],
 ) -> Result<usize, String> {
-    let records = shared::stream_reader::read_all(&clients.kinesis, stream).await?;
+    let records = testkit::stream_reader::read_all(&clients.kinesis, stream).await?;
     let mut put = 0;
     for event_id in event_ids {
         let (record, user_id) = records

@@ -44,7 +44,6 @@ impl RequestCounter {
     }
 
     /// A Kinesis client of `sdk`'s configuration whose requests count here.
-    #[cfg(feature = "sinks")]
     pub fn kinesis(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_kinesis::Client {
         aws_sdk_kinesis::Client::from_conf(
             aws_sdk_kinesis::config::Builder::from(sdk)
@@ -54,7 +53,6 @@ impl RequestCounter {
     }
 
     /// An SQS client of `sdk`'s configuration whose requests count here.
-    #[cfg(feature = "sinks")]
     pub fn sqs(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::from_conf(
             aws_sdk_sqs::config::Builder::from(sdk)

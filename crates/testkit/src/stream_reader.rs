@@ -3,7 +3,7 @@
 
 use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 
-use crate::dynamo::describe;
+use shared::dynamo::describe;
 
 /// Every record in `stream` now, per shard in sequence order.
 pub async fn read_all(

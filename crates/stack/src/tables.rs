@@ -1,4 +1,4 @@
-//! Creates DynamoDB tables from their manifest definition ([`crate::stack::TableSpec`]), so the
+//! Creates DynamoDB tables from their manifest definition ([`crate::manifest::TableSpec`]), so the
 //! local stack and the integration tests use exactly the keys, indexes, billing and encryption
 //! that the deployment templates declare.
 
@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::types::{
     SseSpecification, TimeToLiveSpecification,
 };
 
-use crate::dynamo::{self, WaitError};
-use crate::stack::{self, AttributeType, KeyAttribute, TableSpec};
+use crate::manifest::{self as stack, AttributeType, KeyAttribute, TableSpec};
+use shared::dynamo::{self, WaitError};
 
 /// How long a new table may take to become ACTIVE (seconds on AWS, instant on emulators).
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);

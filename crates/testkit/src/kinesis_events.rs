@@ -33,7 +33,7 @@ pub fn batch(shard: &str, first: u64, data: &[Vec<u8>]) -> KinesisEvent {
 /// tests and documentation use).
 pub fn sample(path: &str) -> KinesisEvent {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../events")
+        .join("../../events")
         .join(path);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
@@ -46,9 +46,9 @@ pub fn decoded_sample(
     path: &str,
     now: time::OffsetDateTime,
     rejected_by: &str,
-) -> crate::keyed_state::decode::Decoded {
+) -> shared::keyed_state::decode::Decoded {
     let event = sample(path);
-    let decoded = crate::keyed_state::decode::decode(
+    let decoded = shared::keyed_state::decode::decode(
         &event.records,
         time::Duration::minutes(5),
         now,

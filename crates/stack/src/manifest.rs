@@ -17,7 +17,7 @@ pub mod monitoring;
 use monitoring::MonitoringSpec;
 
 /// The manifest as checked into the repository.
-const WORKSPACE_MANIFEST: &str = include_str!("../../infra/stack.json");
+const WORKSPACE_MANIFEST: &str = include_str!("../../../infra/stack.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {

@@ -1,6 +1,5 @@
 //! A loopback HTTP/1.1 endpoint for tests that need an AWS service to answer in ways emulators
 //! never do (throttling, partial failures, 5xx). Point a client at it with `endpoint_url`.
-//! Built only with the `test-support` feature, for dev-dependencies.
 
 use std::sync::Arc;
 
