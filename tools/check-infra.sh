@@ -2,17 +2,22 @@
 # Runs every offline check of the deployment templates; needs no AWS account and, once the
 # tools are installed, no network:
 #
-#   cfn-lint    infra/sam/template.yaml
-#   checkov     infra/sam (CloudFormation/SAM) and infra/terraform, with infra/checkov.yaml
+#   render      the SAM template, from infra/stack.json: target/sam/template.json
+#               (`cargo run -p stack -- sam`, unless TEMPLATE_RENDERED=1 says it was just rendered)
+#   cfn-lint    the rendered template
+#   sam         validate --lint of the rendered template (pinned aws-sam-cli, in .venv-sam)
+#   checkov     target/sam (CloudFormation/SAM) and infra/terraform, with infra/checkov.yaml
 #   terraform   fmt -check -recursive infra/terraform (skipped, saying so, without terraform)
 #   terraform   validate of infra/terraform/examples/basic, which calls the module, in a copy of
 #               infra/ with the AWS provider from a plugin directory, offline (TF_PLUGIN_DIR,
 #               default /opt/tf-plugins; skipped, saying so, without terraform or the provider)
-#   drift       python -m unittest discover -s infra/tests (templates against infra/stack.json)
+#   sam-transform  python -m unittest discover -s infra/tests: what SAM makes of the rendered
+#               template (offline samtranslator): tags, authorizer, no generated roles
 #
-# 1. creates .venv-infra/ inside the repository and installs the pinned tools
-#    (tools/requirements-infra.txt), only when the pins changed. It is not .venv: checkov's
-#    pins (boto3, networkx) conflict with the emulator's in tools/requirements.txt;
+# 1. creates .venv-infra/ and .venv-sam/ inside the repository and installs the pinned tools
+#    (tools/requirements-infra.txt, tools/requirements-sam.txt), only when the pins changed.
+#    Three environments because checkov's pins (boto3, networkx) conflict with the emulator's in
+#    tools/requirements.txt and with the SAM CLI's;
 # 2. runs the checks in parallel, prints one PASS/FAIL line per check (with the output of a
 #    failed one) and a closing `infra: N passed, N failed`; exits non-zero if any failed.
 #
@@ -22,13 +27,26 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root" || exit 1
 venv="$root/.venv-infra"
-requirements="$root/tools/requirements-infra.txt"
+sam_venv="$root/.venv-sam"
 
-if ! cmp -s "$requirements" "$venv/.installed-requirements" 2>/dev/null; then
-    echo "==> installing the pinned infra tools into .venv-infra"
-    python3 -m venv "$venv" || exit 1
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" || exit 1
-    cp "$requirements" "$venv/.installed-requirements"
+# install_pinned VENV REQUIREMENTS: a venv with exactly these pins, reinstalled when they change.
+install_pinned() {
+    if ! cmp -s "$2" "$1/.installed-requirements" 2>/dev/null; then
+        echo "==> installing the pinned tools of ${2#"$root"/} into ${1#"$root"/}"
+        python3 -m venv "$1" || return 1
+        "$1/bin/pip" install --quiet --disable-pip-version-check -r "$2" || return 1
+        cp "$2" "$1/.installed-requirements"
+    fi
+}
+install_pinned "$venv" "$root/tools/requirements-infra.txt" || exit 1
+install_pinned "$sam_venv" "$root/tools/requirements-sam.txt" || exit 1
+
+# The template is a build output of the manifest (never committed): rendered here, unless the
+# caller just rendered it (tools/test.sh sets TEMPLATE_RENDERED=1 and builds in parallel).
+template="target/sam/template.json"
+if [ "${TEMPLATE_RENDERED:-0}" != 1 ]; then
+    echo "==> cargo run -p stack -- sam"
+    cargo run --quiet -p stack -- sam --out "$root/$template" || exit 1
 fi
 
 logs="$root/target/check-infra"
@@ -39,8 +57,8 @@ mkdir -p "$logs"
 export CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 export PYTHONDONTWRITEBYTECODE=1
 
-# The AWS provider for terraform validate (and for the drift test that compares the record of
-# taggable types with its schema): a provider plugin directory, so that nothing is downloaded.
+# The AWS provider for terraform validate: a provider plugin directory, so that nothing is
+# downloaded.
 export TF_PLUGIN_DIR="${TF_PLUGIN_DIR:-/opt/tf-plugins}"
 have_terraform=false
 command -v terraform >/dev/null 2>&1 && have_terraform=true
@@ -83,10 +101,13 @@ terraform_validate() {
     return "$status"
 }
 
-start cfn-lint "cfn-lint infra/sam/template.yaml" \
-    "$venv/bin/cfn-lint" -- infra/sam/template.yaml
-start checkov-sam "checkov infra/sam (cloudformation)" \
-    "$venv/bin/checkov" --config-file infra/checkov.yaml --skip-download --framework cloudformation -d infra/sam
+start cfn-lint "cfn-lint $template" \
+    "$venv/bin/cfn-lint" -- "$template"
+# The SAM CLI reads the region from the environment even offline; telemetry stays off.
+start sam-validate "sam validate --lint $template" \
+    env AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$sam_venv/bin/sam" validate --lint --template-file "$template"
+start checkov-sam "checkov target/sam (cloudformation)" \
+    "$venv/bin/checkov" --config-file infra/checkov.yaml --skip-download --framework cloudformation -d target/sam
 start checkov-terraform "checkov infra/terraform (terraform)" \
     "$venv/bin/checkov" --config-file infra/checkov.yaml --skip-download --framework terraform -d infra/terraform
 if $have_terraform; then
@@ -97,8 +118,8 @@ if $have_terraform && $have_provider; then
     start terraform-validate "terraform validate infra/terraform (examples/basic, provider from $TF_PLUGIN_DIR)" \
         terraform_validate
 fi
-start drift "drift tests: python -m unittest discover -s infra/tests" \
-    "$venv/bin/python" -m unittest discover -s infra/tests
+start sam-transform "SAM transform of $template: python -m unittest discover -s infra/tests" \
+    env TEMPLATE="$root/$template" "$venv/bin/python" -m unittest discover -s infra/tests
 
 passed=0
 failed=0

@@ -4,8 +4,9 @@
 # 1. creates .venv/ inside the repository and installs the pinned moto server
 #    (tools/requirements.txt), only when the pins changed (tools/lib/venv.sh);
 # 2. starts moto on a free loopback port;
-# 3. runs the offline checks of the deployment templates (tools/check-infra.sh), validates the
-#    OpenAPI documents, runs the Python tests of tools/tests, builds every binary (the local stack's end-to-end tests
+# 3. renders the SAM template and runs the checks of the deployment templates
+#    (tools/check-infra.sh) in the background; meanwhile validates the OpenAPI documents, runs
+#    the Python tests of tools/tests, builds every binary (the local stack's end-to-end tests
 #    run them) and runs `cargo test --workspace` with the standard SDK endpoint variables
 #    pointing at the emulator;
 # 4. stops the emulator on exit, whether the tests passed or not.
@@ -52,11 +53,20 @@ export MOTO_SERVER="$venv/bin/moto_server"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
 
-# The deployment templates: cfn-lint, checkov, terraform fmt and the drift test against
-# infra/stack.json (tools/check-infra.sh; its own pinned tools live in .venv-infra/).
-echo "==> tools/check-infra.sh"
-infra_status=0
-tools/check-infra.sh || infra_status=$?
+# The deployment templates (tools/check-infra.sh; its pinned tools live in .venv-infra/ and
+# .venv-sam/): they read the SAM template rendered from the manifest, so render it first, then
+# run the checks in the background while the workspace builds and tests; their report follows.
+echo "==> cargo run -p stack -- sam"
+cargo run --quiet -p stack -- sam
+echo "==> tools/check-infra.sh (in the background; its report comes after the tests)"
+infra_log="$root/target/check-infra.log"
+TEMPLATE_RENDERED=1 tools/check-infra.sh >"$infra_log" 2>&1 &
+infra_pid=$!
+stop_background() {
+    kill "$infra_pid" 2>/dev/null || true
+    stop_emulator
+}
+trap stop_background EXIT
 
 echo "==> validating OpenAPI documents"
 for spec in functions/*/openapi.yaml; do
@@ -76,6 +86,11 @@ echo "==> cargo build --workspace --bins"
 cargo build --workspace --bins
 echo "==> cargo test --workspace"
 cargo test --workspace "$@" 2>&1 | tee "$results" || status=$?
+
+infra_status=0
+wait "$infra_pid" || infra_status=$?
+echo "==> tools/check-infra.sh"
+cat "$infra_log"
 
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

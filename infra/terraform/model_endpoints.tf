@@ -102,8 +102,8 @@ resource "aws_iam_role_policy" "model_endpoint" {
 
 resource "aws_sagemaker_model" "this" {
   # checkov does not evaluate jsondecode(file()), so it cannot see the manifest's
-  # network_isolation bound below; infra/tests/test_drift.py checks the binding, and the SAM scan
-  # checks the same setting with its value.
+  # network_isolation bound below; infra/tests/deploy_test.py reads the deployed value back, and
+  # the scan of the rendered SAM template checks the same setting with its value.
   #checkov:skip=CKV_AWS_370:serverless endpoints do not support network isolation; the value is the manifest's network_isolation (false)
   for_each = local.model_endpoints
 

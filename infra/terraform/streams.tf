@@ -2,8 +2,8 @@
 # with the AWS-managed key alias/aws/kinesis when the manifest asks for encryption.
 resource "aws_kinesis_stream" "this" {
   # checkov does not evaluate jsondecode(file()), so it cannot see that encryption_type is "KMS"
-  # for an encrypted manifest stream; infra/tests/test_drift.py checks the binding, and the SAM
-  # scan checks the same setting with its value.
+  # for an encrypted manifest stream; infra/tests/deploy_test.py reads the deployed value back,
+  # and the scan of the rendered SAM template checks the same setting with its value.
   #checkov:skip=CKV_AWS_43:encryption_type is "KMS" when the manifest's encryption is true, a value checkov cannot evaluate
   for_each = local.streams
 

@@ -14,8 +14,8 @@ locals {
 
 resource "aws_dynamodb_table" "this" {
   # checkov does not evaluate jsondecode(file()), so it cannot see the manifest values bound
-  # below and reports these two as failed; infra/tests/test_drift.py checks the bindings, and
-  # the SAM scan checks the same settings with values.
+  # below and reports these two as failed; infra/tests/deploy_test.py reads the deployed values
+  # back, and the scan of the rendered SAM template checks the same settings with values.
   #checkov:skip=CKV_AWS_28:enabled is the manifest's point_in_time_recovery, a value checkov cannot evaluate
   #checkov:skip=CKV2_AWS_16:billing_mode is the manifest's (on demand: no capacity to scale), a value checkov cannot evaluate
   for_each = local.stack.tables

@@ -5,7 +5,7 @@
 //! first invocation of an execution environment, `warm` after), so cold-start latency is its own
 //! series. Metrics a function records without labels (inference's per-request latencies and
 //! prediction counts) have `FunctionName` only. `infra/dashboard.json` plots each with the
-//! dimensions it has, and the drift tests hold the two together.
+//! dimensions it has (inference's `tests/dashboard.rs` holds the two together).
 //! CloudWatch turns the records into metrics from the log stream: no API call, no extra latency.
 
 use std::io::Write;

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub mod monitoring;
 use monitoring::MonitoringSpec;
@@ -163,14 +163,14 @@ pub struct KeyAttribute {
     pub attribute_type: AttributeType,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum AttributeType {
     S,
     N,
     B,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BillingMode {
     PayPerRequest,
@@ -185,7 +185,7 @@ pub struct IndexSpec {
     pub projection: ProjectionType,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProjectionType {
     All,
@@ -214,14 +214,14 @@ pub struct FunctionSpec {
     pub reasons: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
     Arm64,
     X86_64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum LogFormat {
     #[serde(rename = "JSON")]
     Json,
@@ -311,7 +311,7 @@ pub struct EventSourceSpec {
     pub parallelization_factor: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StartingPosition {
     TrimHorizon,
@@ -426,6 +426,7 @@ impl Stack {
     pub fn from_json(text: &str) -> Result<Self, StackError> {
         let stack: Stack = serde_json::from_str(text)?;
         stack.validate()?;
+        check_reasons(&serde_json::from_str(text)?)?;
         Ok(stack)
     }
 
@@ -898,6 +899,49 @@ fn check_parameter_name(what: &str, name: &str) -> Result<(), StackError> {
     }
 }
 
+/// Every reason names a setting the manifest has, so a renamed or removed setting cannot leave
+/// its reason behind: top-level `reasons` by a dotted path from the root; the reasons of a
+/// function, model endpoint, the HTTP API and monitoring by a dotted path inside their owner.
+fn check_reasons(manifest: &serde_json::Value) -> Result<(), StackError> {
+    let setting = |owner: &serde_json::Value, path: &str| {
+        path.split('.')
+            .try_fold(owner, |node, part| node.get(part))
+            .is_some()
+            && path.split('.').next() != Some("reasons")
+    };
+    let mut owners = vec![("".to_owned(), manifest)];
+    for section in ["functions", "model_endpoints"] {
+        for (key, spec) in manifest[section].as_object().into_iter().flatten() {
+            owners.push((format!("{section}.{key}."), spec));
+        }
+    }
+    for section in ["http_api", "monitoring"] {
+        if manifest.get(section).is_some_and(|spec| !spec.is_null()) {
+            owners.push((format!("{section}."), &manifest[section]));
+        }
+    }
+    for (owner, spec) in owners {
+        for path in spec["reasons"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(path, _)| path)
+        {
+            if !setting(spec, path) {
+                return Err(StackError::Invalid(format!(
+                    "{owner}reasons.{path}: {} has no setting {path}",
+                    if owner.is_empty() {
+                        "the manifest"
+                    } else {
+                        owner.trim_end_matches('.')
+                    }
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -917,6 +961,31 @@ mod tests {
             stack.cost_allocation_tags,
             ["cost_center", "project", "environment"]
         );
+    }
+
+    #[test]
+    fn a_reason_must_name_a_setting_of_its_owner() {
+        let problem =
+            |edit: fn(&mut serde_json::Value)| manifest_with(edit).unwrap_err().to_string();
+        assert!(
+            problem(|m| m["functions"]["todo-api"]["reasons"]["memory"] = "why".into()).contains(
+                "functions.todo-api.reasons.memory: functions.todo-api has no setting memory"
+            )
+        );
+        assert!(
+            problem(|m| m["model_endpoints"]["model"]["reasons"]["serverless.max"] = "why".into())
+                .contains("has no setting serverless.max")
+        );
+        assert!(
+            problem(|m| m["reasons"]["queues.gone.fifo"] = "why".into())
+                .contains("reasons.queues.gone.fifo: the manifest has no setting")
+        );
+        assert!(
+            problem(|m| m["http_api"]["reasons"]["reasons"] = "why".into())
+                .contains("http_api has no setting reasons")
+        );
+        manifest_with(|m| m["reasons"]["queues.ingest.fifo"] = "why".into())
+            .expect("a dotted path to a real setting");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Stack, StackError, check_parameter_name, check_resource_key};
 
@@ -65,7 +65,7 @@ pub enum AlarmTarget {
     HttpApi(bool),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum Comparison {
     GreaterThanThreshold,
     GreaterThanOrEqualToThreshold,
@@ -73,7 +73,7 @@ pub enum Comparison {
     LessThanOrEqualToThreshold,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum MissingData {
     Breaching,
@@ -101,7 +101,7 @@ pub struct BudgetSpec {
     pub notifications: Vec<BudgetNotification>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BudgetTimeUnit {
     Daily,
@@ -118,7 +118,7 @@ pub struct BudgetNotification {
     pub threshold_percent: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BudgetNotificationType {
     Actual,
@@ -403,9 +403,18 @@ mod tests {
         assert!(message.contains("beside the manifest"), "{message}");
         let message = refused(|m| m["monitoring"]["budget"]["time_unit"] = "WEEKLY".into());
         assert!(message.contains("WEEKLY"), "{message}");
-        // No budget at all is fine: it is optional.
+        // No budget at all is fine: it is optional, but its reasons must go with it.
+        let message = refused(|m| {
+            m["monitoring"].as_object_mut().unwrap().remove("budget");
+        });
+        assert!(
+            message.contains("monitoring has no setting budget"),
+            "{message}"
+        );
         manifest_with(|m| {
             m["monitoring"].as_object_mut().unwrap().remove("budget");
+            let reasons = m["monitoring"]["reasons"].as_object_mut().unwrap();
+            reasons.retain(|path, _| !path.starts_with("budget"));
         })
         .unwrap();
     }
