@@ -11,7 +11,9 @@
 #    of every function (init plus a first event whose AWS calls go over TLS, through terminators
 #    whose certificate openssl makes here), zip sizes -> target/perf/measurements.json;
 # 6. tools/perf/cost_report.py: the cost model at the prices in tools/perf/prices.json
-#    -> target/perf/report.json, summary.md, cost-per-million.svg, init-time.svg.
+#    -> target/perf/report.json, summary.md, cost-per-million.svg, init-time.svg;
+# 7. the summary, headed by this command and the date, and both charts into docs/results/
+#    (performance.md, cost-per-million.svg, init-time.svg): the figures the docs link to.
 #
 # Extra arguments go to perf-report (e.g. `tools/perf.sh --runs 50 --events 20000`).
 # A benchmark, not a test: figures depend on the machine and are reported, never asserted.
@@ -74,3 +76,17 @@ target/release/perf-report --functions-dir target/release --moto-server "$venv/b
 echo "==> cost report"
 "$venv/bin/python" tools/perf/cost_report.py --measurements target/perf/measurements.json \
     --prices tools/perf/prices.json --out target/perf
+
+# The report the docs link to, written here rather than pasted by hand.
+results=docs/results
+mkdir -p "$results"
+command="tools/perf.sh${*:+ $*}"
+[ "${PERF_SKIP_PACKAGE:-0}" = 1 ] && command="PERF_SKIP_PACKAGE=1 $command"
+{
+    printf '_Written by `%s` on %s; do not edit by hand. What is measured and why:\n' \
+        "$command" "$(date -u +%Y-%m-%d)"
+    printf '[Performance and cost](../performance.md)._\n\n'
+    cat target/perf/summary.md
+} >"$results/performance.md"
+cp target/perf/cost-per-million.svg target/perf/init-time.svg "$results/"
+echo "==> wrote $results/performance.md, $results/cost-per-million.svg, $results/init-time.svg"

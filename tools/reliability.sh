@@ -21,7 +21,9 @@
 #      the features and aggregates must equal the reference: zero lost, zero double-counted;
 #    - bad input: a catalogue of malformed inputs through every trigger, good ones between
 #      them; each must be a reject with its reason or a clear error, and nothing is lost;
-#    then one summary of every count.
+#    then one summary of every count;
+# 4. once the run has completed (passed or failed), writes what it printed, headed by this
+#    command and the date, to docs/results/reliability.md: the counts the docs link to.
 #
 # Extra arguments go to `local-stack reliability` (see `--help`). CI runs the same checks
 # through the end-to-end tests of tools/local-stack (tools/test.sh).
@@ -33,5 +35,27 @@ source tools/lib/stack_build.sh
 ensure_venv tools/requirements.txt
 build_stack_binaries
 
-exec "target/$profile/local-stack" reliability --port 0 --functions-dir "target/$profile" \
-    --log-file target/local-stack/reliability.log "$@"
+report="$(mktemp)"
+trap 'rm -f "$report"' EXIT
+status=0
+# tee ignores Ctrl-C, so local-stack can stop the stack and print what it has before it exits.
+"target/$profile/local-stack" reliability --port 0 --functions-dir "target/$profile" \
+    --log-file target/local-stack/reliability.log "$@" | (trap '' INT; tee "$report") || status=$?
+
+# 0: every check passed, 1: one failed; anything else (could not start, interrupted) is no run.
+if [ "$status" = 0 ] || [ "$status" = 1 ]; then
+    command="tools/reliability.sh${*:+ $*}"
+    [ "$profile" = release ] && command="STACK_PROFILE=release $command"
+    mkdir -p docs/results
+    {
+        printf '# Reliability: the latest run\n\n'
+        printf '_Written by `%s` on %s (%s builds, %s cores); do not edit by hand. ' \
+            "$command" "$(date -u +%Y-%m-%d)" "$profile" "$(nproc)"
+        printf 'What each check does: [Testing and reliability](../testing.md#reliability)._\n\n'
+        printf '```text\n'
+        cat "$report"
+        printf '```\n'
+    } >docs/results/reliability.md
+    echo "==> wrote docs/results/reliability.md"
+fi
+exit "$status"
