@@ -13,13 +13,20 @@
 #               default /opt/tf-plugins; skipped, saying so, without terraform or the provider)
 #   sam-transform  python -m unittest discover -s infra/tests: what SAM makes of the rendered
 #               template (offline samtranslator): tags, authorizer, no generated roles
+#   deploy      infra/tests/deploy_test.py: terraform apply of examples/basic, in a copy of infra/,
+#               against moto (in-process, no AWS account), every deployed resource read back
+#               through the AWS APIs and compared with infra/stack.json, then terraform destroy;
+#               about two minutes, mostly the provider's polling. It runs in .venv (moto, boto3:
+#               tools/test.sh creates it), not .venv-infra; skipped, saying why, without .venv,
+#               terraform or the provider in TF_PLUGIN_DIR (its logs: target/deploy-test/)
 #
 # 1. creates .venv-infra/ and .venv-sam/ inside the repository and installs the pinned tools
 #    (tools/requirements-infra.txt, tools/requirements-sam.txt), only when the pins changed.
 #    Three environments because checkov's pins (boto3, networkx) conflict with the emulator's in
 #    tools/requirements.txt and with the SAM CLI's;
 # 2. runs the checks in parallel, prints one PASS/FAIL line per check (with the output of a
-#    failed one) and a closing `infra: N passed, N failed`; exits non-zero if any failed.
+#    failed one; SKIP with the reasons for a test run whose every test was skipped) and a
+#    closing `infra: N passed, N failed`; exits non-zero if any failed.
 #
 # Logs of the last run: target/check-infra/<check>.log
 set -uo pipefail
@@ -120,6 +127,23 @@ if $have_terraform && $have_provider; then
 fi
 start sam-transform "SAM transform of $template: python -m unittest discover -s infra/tests" \
     env TEMPLATE="$root/$template" "$venv/bin/python" -m unittest discover -s infra/tests
+# The deploy test needs moto, which is in .venv, not here; it says itself why it cannot run
+# (no terraform, no provider), and its name keeps it out of the discover above.
+have_emulator_venv=false
+[ -x "$root/.venv/bin/python" ] && have_emulator_venv=true
+if $have_emulator_venv; then
+    start deploy "deploy test: terraform apply of examples/basic to moto, read back, destroy" \
+        "$root/.venv/bin/python" -m unittest -v infra/tests/deploy_test.py
+fi
+
+# skip_reasons LOG: a unittest run that passed with every test skipped checked nothing; prints
+# the reasons (unittest -v's "... skipped 'why'") and succeeds, or fails if anything ran.
+skip_reasons() {
+    local ran
+    ran="$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in .*/\1/p' "$1")"
+    [ -n "$ran" ] && [ "$ran" != 0 ] && grep -qx "OK (skipped=$ran)" "$1" || return 1
+    grep -o "skipped '.*'\$" "$1" | sed "s/^skipped '\(.*\)'\$/\1/" | sort -u | paste -sd ';' -
+}
 
 passed=0
 failed=0
@@ -128,8 +152,12 @@ for id in "${ids[@]}"; do
     status="$(cat "$logs/$id.status" 2>/dev/null || echo 1)"
     end="$(cat "$logs/$id.end" 2>/dev/null || echo "$EPOCHREALTIME")"
     seconds="$(awk -v a="${started[$id]}" -v b="$end" 'BEGIN { printf "%.1f", b - a }')"
-    if [ "$status" = 0 ]; then
+    if [ "$status" = 0 ] && reasons="$(skip_reasons "$logs/$id.log")"; then
+        printf 'SKIP  %s (%ss): %s\n' "${labels[$id]}" "$seconds" "$reasons"
+    elif [ "$status" = 0 ]; then
         printf 'PASS  %s (%ss)\n' "${labels[$id]}" "$seconds"
+        # The deploy test's summary: the time of each step, what it created and compared.
+        [ "$id" != deploy ] || grep -h '^deploy test: \|^not shown by moto' "$logs/$id.log" | sed 's/^/      /'
         passed=$((passed + 1))
     else
         printf 'FAIL  %s (%ss, exit %s; log: target/check-infra/%s.log)\n' "${labels[$id]}" "$seconds" "$status" "$id"
@@ -142,6 +170,9 @@ if ! $have_terraform; then
     echo "SKIP  terraform validate infra/terraform (no terraform on PATH)"
 elif ! $have_provider; then
     echo "SKIP  terraform validate infra/terraform (no AWS provider in $TF_PLUGIN_DIR; set TF_PLUGIN_DIR to a provider plugin directory holding registry.terraform.io/hashicorp/aws)"
+fi
+if ! $have_emulator_venv; then
+    echo "SKIP  deploy test (no .venv, whose moto it needs: run tools/test.sh first, which creates it)"
 fi
 
 echo "infra: $passed passed, $failed failed"

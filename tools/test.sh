@@ -60,10 +60,18 @@ echo "==> cargo run -p stack -- sam"
 cargo run --quiet -p stack -- sam
 echo "==> tools/check-infra.sh (in the background; its report comes after the tests)"
 infra_log="$root/target/check-infra.log"
-TEMPLATE_RENDERED=1 tools/check-infra.sh >"$infra_log" 2>&1 &
+# In a process group of its own (set -m), so that an early exit stops its checks with it, not
+# only the script: the deploy test then stops terraform, and its emulator goes with it. (No
+# terminal input: a background process group reading it would be stopped.)
+set -m
+TEMPLATE_RENDERED=1 tools/check-infra.sh </dev/null >"$infra_log" 2>&1 &
 infra_pid=$!
+set +m
 stop_background() {
-    kill "$infra_pid" 2>/dev/null || true
+    if [ -n "$infra_pid" ]; then
+        kill -- "-$infra_pid" 2>/dev/null || true
+        wait "$infra_pid" 2>/dev/null || true
+    fi
     stop_emulator
 }
 trap stop_background EXIT
@@ -89,6 +97,7 @@ cargo test --workspace "$@" 2>&1 | tee "$results" || status=$?
 
 infra_status=0
 wait "$infra_pid" || infra_status=$?
+infra_pid=""
 echo "==> tools/check-infra.sh"
 cat "$infra_log"
 
