@@ -19,6 +19,11 @@ lacks or answers unlike AWS:
   "Requested resource not found", where DynamoDB says "...: Table: <name> not found", the text
   by which the provider knows the table is already gone. An SDK retry of a DeleteTable that
   went through (seen once under load) then failed the destroy. Here it gets DynamoDB's text.
+- CloudWatch DeleteDashboards of a dashboard that is not there: moto's ResourceNotFound answer
+  does not decode, in the provider's SDK, as the typed error by which the provider knows the
+  dashboard is already gone, so an SDK retry of a DeleteDashboards that went through (seen once,
+  in CI, with cargo building beside it) failed the destroy. Here dashboards already gone are
+  left out of the deletion: the end state the provider reaches against CloudWatch.
 - Budgets ListTagsForResource (and TagResource, UntagResource): not implemented, so reading an
   aws_budgets_budget fails and the provider retries until its timeout. Here the tags given to
   CreateBudget are kept per budget ARN, and the three tag calls read and change them.
@@ -40,6 +45,7 @@ from collections import defaultdict
 from moto.budgets.exceptions import NotFoundException
 from moto.budgets.models import BudgetsBackend
 from moto.budgets.responses import BudgetsResponse
+from moto.cloudwatch.models import CloudWatchBackend
 from moto.dynamodb.exceptions import ResourceNotFoundException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
@@ -77,6 +83,15 @@ def patch_dynamodb_delete_table() -> None:
             raise ResourceNotFoundException(table_name=name) from None
 
     DynamoDBBackend.delete_table = _delete_table
+
+
+def patch_cloudwatch_delete_dashboards() -> None:
+    delete_dashboards = CloudWatchBackend.delete_dashboards
+
+    def _delete_dashboards(self: CloudWatchBackend, dashboards: list[str]) -> str | None:
+        return delete_dashboards(self, [name for name in dashboards if name in self.dashboards])
+
+    CloudWatchBackend.delete_dashboards = _delete_dashboards
 
 
 def patch_budgets_tags() -> None:
@@ -155,6 +170,7 @@ def patch_budgets_tags() -> None:
 def main() -> None:
     patch_sqs_attributes()
     patch_dynamodb_delete_table()
+    patch_cloudwatch_delete_dashboards()
     patch_budgets_tags()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
