@@ -54,6 +54,9 @@ template="target/sam/template.json"
 if [ "${TEMPLATE_RENDERED:-0}" != 1 ]; then
     echo "==> cargo run -p stack -- sam"
     cargo run --quiet -p stack -- sam --out "$root/$template" || exit 1
+elif [ ! -f "$template" ]; then
+    echo "TEMPLATE_RENDERED=1 but there is no $template: render it with cargo run -p stack -- sam" >&2
+    exit 1
 fi
 
 logs="$root/target/check-infra"

@@ -57,7 +57,7 @@ unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
 # .venv-sam/): they read the SAM template rendered from the manifest, so render it first, then
 # run the checks in the background while the workspace builds and tests; their report follows.
 echo "==> cargo run -p stack -- sam"
-cargo run --quiet -p stack -- sam
+cargo run --quiet -p stack -- sam --out "$root/target/sam/template.json"
 echo "==> tools/check-infra.sh (in the background; its report comes after the tests)"
 infra_log="$root/target/check-infra.log"
 # In a process group of its own (set -m), so that an early exit stops its checks with it, not
@@ -91,9 +91,14 @@ echo "==> python -m unittest discover -s tools/tests"
 "$venv/bin/python" -m unittest discover -s tools/tests || status=$?
 # The local stack's end-to-end tests run the function binaries, so build them all first.
 echo "==> cargo build --workspace --bins"
-cargo build --workspace --bins
-echo "==> cargo test --workspace"
-cargo test --workspace "$@" 2>&1 | tee "$results" || status=$?
+cargo build --workspace --bins || status=$?
+# `--workspace` would override the packages given with -p: then test only those.
+packages=(--workspace)
+for argument in "$@"; do
+    case "$argument" in -p | --package | -p* | --package=*) packages=() ;; esac
+done
+echo "==> cargo test ${packages[*]} $*"
+cargo test "${packages[@]}" "$@" 2>&1 | tee "$results" || status=$?
 
 infra_status=0
 wait "$infra_pid" || infra_status=$?
@@ -104,6 +109,9 @@ cat "$infra_log"
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "workspace: %d passed, %d failed\n", p, f }' "$results"
+if [ "$status" != 0 ] && ! grep -q '^test result:' "$results"; then
+    echo "workspace: the tests did not build or run (see above)"
+fi
 if [ "$infra_status" != 0 ]; then
     echo "infra checks failed (see above and target/check-infra/)"
     [ "$status" != 0 ] || status="$infra_status"

@@ -77,6 +77,11 @@ NAMESPACES = {"queue": "AWS/SQS", "stream": "AWS/Kinesis", "endpoint": "AWS/Sage
 NOT_SHOWN = {("function", "log_format"): "GetFunctionConfiguration has no LoggingConfig (JSON format, log group)"}
 
 
+def every(client: Any, operation: str, **arguments: Any) -> dict[str, Any]:
+    """Every page of a list call, merged: a stack larger than one page must not look undeployed."""
+    return client.get_paginator(operation).paginate(**arguments).build_full_result()
+
+
 def why_skip() -> str | None:
     if shutil.which("terraform") is None:
         return "no terraform on PATH (install Terraform >= 1.5 to run the deploy test)"
@@ -218,7 +223,7 @@ def read_deployed(endpoint: str) -> dict[str, dict[str, Any]]:
     own = lambda deployed: deployed.startswith(f"{PREFIX}-")  # noqa: E731
 
     ddb = client("dynamodb")
-    for table in filter(own, ddb.list_tables()["TableNames"]):
+    for table in filter(own, every(ddb, "list_tables")["TableNames"]):
         t, key = ddb.describe_table(TableName=table)["Table"], key_of(table)
         types = {a["AttributeName"]: a["AttributeType"] for a in t["AttributeDefinitions"]}
         keys = lambda schema: [(k["AttributeName"], types[k["AttributeName"]]) for k in sorted(schema, key=lambda k: k["KeyType"])]  # noqa: E731
@@ -233,7 +238,7 @@ def read_deployed(endpoint: str) -> dict[str, dict[str, Any]]:
             "time_to_live_attribute": ttl.get("AttributeName") if ttl["TimeToLiveStatus"] == "ENABLED" else None,
             "indexes": {i["IndexName"]: (keys(i["KeySchema"]), i["Projection"]["ProjectionType"]) for i in t.get("GlobalSecondaryIndexes", [])}}
     sqs = client("sqs")
-    for url in sqs.list_queues(QueueNamePrefix=f"{PREFIX}-").get("QueueUrls", []):
+    for url in every(sqs, "list_queues", QueueNamePrefix=f"{PREFIX}-").get("QueueUrls", []):
         a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         key = key_of(a["QueueArn"].split(":")[-1])
         refs[a["QueueArn"]], refs[url] = f"queue {key}", f"queue-url {key}"
@@ -247,7 +252,7 @@ def read_deployed(endpoint: str) -> dict[str, dict[str, Any]]:
                               if s["Effect"] == "Allow" and s["Principal"] == {"Service": "events.amazonaws.com"}
                               and "sqs:SendMessage" in listing(s["Action"])} or None}
     kinesis = client("kinesis")
-    for stream in filter(own, kinesis.list_streams()["StreamNames"]):
+    for stream in filter(own, every(kinesis, "list_streams")["StreamNames"]):
         s = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
         refs[s["StreamARN"]] = f"stream {key_of(stream)}"
         got[refs[s["StreamARN"]]] = {**pick("stream", s), "mode": s["StreamModeDetails"]["StreamMode"],
@@ -273,13 +278,13 @@ def read_deployed(endpoint: str) -> dict[str, dict[str, Any]]:
     retention = {g["logGroupName"]: g.get("retentionInDays") for g in groups}
     refs.update({g["arn"]: f"log-group {key_of(g['logGroupName'].split('/')[-1])}" for g in groups if g["logGroupName"].startswith("/aws/lambda/")})
     lam = client("lambda")
-    for f in filter(lambda f: own(f["FunctionName"]), lam.list_functions()["Functions"]):
+    for f in filter(lambda f: own(f["FunctionName"]), every(lam, "list_functions")["Functions"]):
         refs[f["FunctionArn"]] = f"function {key_of(f['FunctionName'])}"
         got[refs[f["FunctionArn"]]] = {
             **pick("function", f), "handler": f.get("Handler"), "architecture": f["Architectures"][0], "role": f["Role"],
             "environment": f.get("Environment", {}).get("Variables", {}), "log_retention_days": retention.get(f"/aws/lambda/{f['FunctionName']}"),
             **({"log_format": f["LoggingConfig"].get("LogFormat")} if "LoggingConfig" in f else {})}
-    for m in lam.list_event_source_mappings()["EventSourceMappings"]:
+    for m in every(lam, "list_event_source_mappings")["EventSourceMappings"]:
         function, source = m["FunctionArn"].split(":")[-1], re.split("[:/]", m["EventSourceArn"])[-1]
         if own(function):
             got[f"mapping {key_of(function)}/{key_of(source)}"] = {
@@ -288,7 +293,7 @@ def read_deployed(endpoint: str) -> dict[str, dict[str, Any]]:
                 "on_failure": m.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
                 "maximum_concurrency": m.get("ScalingConfig", {}).get("MaximumConcurrency")}
     iam = client("iam")
-    for role in filter(lambda r: own(r["RoleName"]), iam.list_roles()["Roles"]):
+    for role in filter(lambda r: own(r["RoleName"]), every(iam, "list_roles")["Roles"]):
         refs[role["Arn"]] = f"role {key_of(role['RoleName'])}"
         grants: dict[str, set[str]] = {}
         for policy in iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]:
@@ -325,7 +330,7 @@ def read_deployed(endpoint: str) -> dict[str, dict[str, Any]]:
             "throttle": (stage["DefaultRouteSettings"].get("ThrottlingBurstLimit"), stage["DefaultRouteSettings"].get("ThrottlingRateLimit")),
             "access_log_retention_days": retention.get(stage.get("AccessLogSettings", {}).get("DestinationArn", "").split(":log-group:")[-1])}
     cloudwatch = client("cloudwatch")
-    for a in cloudwatch.describe_alarms(AlarmNamePrefix=f"{PREFIX}-")["MetricAlarms"]:
+    for a in every(cloudwatch, "describe_alarms", AlarmNamePrefix=f"{PREFIX}-")["MetricAlarms"]:
         got[f"alarm {key_of(a['AlarmName'])}"] = {
             **pick("alarm", a), "namespace": a.get("Namespace"), "dimensions": {d["Name"]: d["Value"] for d in a.get("Dimensions", [])},
             "statistic": a.get("Statistic") or a.get("ExtendedStatistic"), "alarm_actions": a["AlarmActions"], "ok_actions": a["OKActions"]}

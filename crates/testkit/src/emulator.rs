@@ -4,23 +4,18 @@
 //! [`endpoint`] is the one fixture: with `AWS_ENDPOINT_URL` set (as `tools/test.sh` does) the
 //! tests use that emulator; without it, the first test of a test binary starts the pinned moto
 //! server of `.venv/` on a free loopback port and points the standard SDK variables at it, so
-//! plain `cargo test -p <crate>` works. The server is started once per test binary and dies with
-//! it: it is spawned from a thread that lives as long as the process, with the kernel told to
-//! kill it when that thread ends (`PR_SET_PDEATHSIG`), which is at process exit.
+//! plain `cargo test -p <crate>` works. The server is started once per test binary (by the
+//! emulator library, as the local stack starts it; its log: `target/testkit/moto-<pid>.log`)
+//! and dies with it: it is spawned from a thread that lives as long as the process, with the
+//! kernel told to kill it when that thread ends (`PR_SET_PDEATHSIG`), which is at process exit.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use shared::clients::{self, ClientSettings};
 use stack::Stack;
-
-/// moto starts in one to three seconds; a loaded machine gets generous room.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How to install the emulator, said whenever it is missing.
 const INSTALL: &str = "install the pinned emulator with `tools/test.sh` (or `python3 -m venv .venv && \
@@ -39,8 +34,9 @@ pub fn endpoint() -> &'static str {
         Err(_) => {
             let started =
                 start_owned_emulator(&moto_server()).unwrap_or_else(|problem| panic!("{problem}"));
-            // SAFETY: set once, inside the OnceLock's initialisation, before this process builds
-            // any SDK client: every test that talks to AWS waits here first.
+            // SAFETY: set once, inside the OnceLock's initialisation. Every test that talks to
+            // AWS calls this before building a client and waits here meanwhile; a test of the
+            // same binary that reads the environment without calling it first could race.
             unsafe {
                 std::env::set_var("AWS_ENDPOINT_URL", &started);
                 for (name, value) in [
@@ -75,8 +71,9 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Starts `moto_server` from a thread that never ends, so that the kernel's parent-death signal
-/// (sent when the spawning thread exits) arrives only when the whole test process does.
+/// Starts `moto_server` through the emulator library (its start-up probe, its check that the
+/// process did not exit, its log) on a thread that never ends: the kernel's parent-death signal,
+/// sent when the spawning thread exits, then arrives only when the whole test process does.
 fn start_owned_emulator(server: &Path) -> Result<String, String> {
     let server = server.to_owned();
     if !server.is_file() {
@@ -85,14 +82,31 @@ fn start_owned_emulator(server: &Path) -> Result<String, String> {
             server.display()
         ));
     }
-    let port = emulator::moto::free_port()
-        .map_err(|error| format!("no free loopback port for the emulator: {error}"))?;
+    let log = workspace_root().join(format!("target/testkit/moto-{}.log", std::process::id()));
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let spawned = spawn_dying_with_parent(&server, port);
-        let failed = spawned.is_err();
-        let _ = sender.send(spawned.map(|_child| ()));
-        if !failed {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                let _ = sender.send(Err(format!("no runtime for the emulator: {error}")));
+                return;
+            }
+        };
+        let started = runtime.block_on(async {
+            let logs = emulator::logs::LogSink::create(&log, false)
+                .map_err(|error| format!("{}: {error}", log.display()))?;
+            emulator::moto::Emulator::start(&server, &logs)
+                .await
+                .map_err(|error| format!("{error}; its log: {}; {INSTALL}", log.display()))
+        });
+        let endpoint = started.as_ref().map(|emulator| emulator.endpoint.clone());
+        let _ = sender.send(endpoint.map_err(Clone::clone));
+        if let Ok(emulator) = started {
+            // Held, never dropped: the server lives as long as the test process.
+            let _keep = emulator;
             loop {
                 std::thread::park();
             }
@@ -100,30 +114,7 @@ fn start_owned_emulator(server: &Path) -> Result<String, String> {
     });
     receiver
         .recv()
-        .map_err(|_| "the emulator's thread ended".to_owned())??;
-    let deadline = Instant::now() + START_TIMEOUT;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!(
-                "the emulator did not accept connections on port {port} within {START_TIMEOUT:?}: {INSTALL}"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(format!("http://127.0.0.1:{port}"))
-}
-
-fn spawn_dying_with_parent(server: &Path, port: u16) -> Result<std::process::Child, String> {
-    let mut command = Command::new(server);
-    command
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    emulator::child::dies_with_parent_thread(&mut command);
-    command
-        .spawn()
-        .map_err(|error| format!("cannot start {}: {error}: {INSTALL}", server.display()))
+        .map_err(|_| "the emulator's thread ended".to_owned())?
 }
 
 /// `name` followed by what no other test of any run on the emulator has used.
@@ -193,6 +184,14 @@ mod tests {
     }
 
     #[test]
+    fn an_owned_emulator_starts_answers_and_logs() {
+        let started = start_owned_emulator(&moto_server()).expect("the pinned emulator starts");
+        assert!(std::net::TcpStream::connect(started.trim_start_matches("http://")).is_ok());
+        let log = workspace_root().join(format!("target/testkit/moto-{}.log", std::process::id()));
+        assert!(log.is_file(), "{}", log.display());
+    }
+
+    #[test]
     fn a_started_emulator_answers_and_is_reused() {
         if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
             // Given an emulator, the fixture must not start another.
@@ -200,7 +199,7 @@ mod tests {
             return;
         }
         let first = endpoint();
-        assert!(TcpStream::connect(first.trim_start_matches("http://")).is_ok());
+        assert!(std::net::TcpStream::connect(first.trim_start_matches("http://")).is_ok());
         assert_eq!(std::env::var("AWS_ENDPOINT_URL").unwrap(), first);
         assert_eq!(endpoint(), first, "one emulator per test process");
     }

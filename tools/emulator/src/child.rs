@@ -97,7 +97,7 @@ pub fn owned_by_stack(command: &mut Command) -> &mut Command {
 
 /// On Linux, has the kernel kill `command`'s process when the thread that spawns it ends (the
 /// parent-death signal follows the spawning thread, not the process).
-pub fn dies_with_parent_thread(command: &mut std::process::Command) {
+fn dies_with_parent_thread(command: &mut std::process::Command) {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe and touches only the child's own state.
     unsafe {

@@ -8,7 +8,7 @@
 //! Gateway would ([`gateway`], [`routes`], [`token`]) and hosts the model ([`model_endpoint`]);
 //! [`fault_proxy`] can stand between the functions and the AWS emulator.
 
-pub mod child;
+mod child;
 pub mod fault_proxy;
 pub mod functions;
 pub mod gateway;

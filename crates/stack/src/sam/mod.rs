@@ -45,6 +45,18 @@ pub struct RenderInput<'a> {
 /// The SAM template of `input.stack`.
 pub fn render(input: &RenderInput) -> Result<Value, StackError> {
     let stack = input.stack;
+    // One Architecture parameter for every function: the zips tools/package.sh builds share it.
+    let mut architectures: Vec<Architecture> = stack
+        .functions
+        .values()
+        .map(|function| function.architecture)
+        .collect();
+    architectures.dedup();
+    if architectures.len() > 1 {
+        return Err(StackError::Invalid(
+            "the functions name different architectures; the SAM template (and tools/package.sh) build every function for one".into(),
+        ));
+    }
     let mut resources = Resources::new();
     let tags = Tags::of(stack);
     data::tables(stack, &tags, &mut resources);

@@ -260,6 +260,24 @@ fn a_manifest_change_is_a_template_change() {
 }
 
 #[test]
+fn functions_of_different_architectures_are_refused() {
+    let mut manifest = workspace_manifest();
+    manifest["functions"]["inference"]["architecture"] = json!("x86_64");
+    let stack = Stack::from_json(&manifest.to_string()).unwrap();
+    let error = render(&RenderInput {
+        stack: &stack,
+        dashboard_body: Some(DASHBOARD),
+        code_dir: ".",
+    });
+    assert!(
+        error
+            .unwrap_err()
+            .to_string()
+            .contains("different architectures")
+    );
+}
+
+#[test]
 fn the_dashboard_body_is_substituted_and_must_be_json() {
     let template = render_manifest(&workspace_manifest());
     let body =
