@@ -105,11 +105,13 @@ fn start_owned_emulator(server: &Path) -> Result<String, String> {
         let endpoint = started.as_ref().map(|emulator| emulator.endpoint.clone());
         let _ = sender.send(endpoint.map_err(Clone::clone));
         if let Ok(emulator) = started {
-            // Held, never dropped: the server lives as long as the test process.
-            let _keep = emulator;
-            loop {
-                std::thread::park();
-            }
+            // Held, never dropped: the server lives as long as the test process. The runtime
+            // keeps running the tasks that copy its output into the log: parked, they would
+            // stop, the pipe would fill and moto would block on its next log line.
+            runtime.block_on(async move {
+                let _held = emulator;
+                std::future::pending::<()>().await
+            });
         }
     });
     receiver
@@ -189,6 +191,28 @@ mod tests {
         assert!(std::net::TcpStream::connect(started.trim_start_matches("http://")).is_ok());
         let log = workspace_root().join(format!("target/testkit/moto-{}.log", std::process::id()));
         assert!(log.is_file(), "{}", log.display());
+        // moto logs a line per request: more lines than a pipe holds must still be answered,
+        // so its output has to keep being drained into the log.
+        let address = started.trim_start_matches("http://");
+        for request in 0..1_000 {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(address).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            stream
+                .write_all(b"GET /moto-api/ HTTP/1.0\r\n\r\n")
+                .unwrap();
+            let mut answer = Vec::new();
+            stream
+                .read_to_end(&mut answer)
+                .unwrap_or_else(|error| panic!("request {request} unanswered: {error}"));
+            assert!(answer.starts_with(b"HTTP/1."), "request {request}");
+        }
+        assert!(
+            std::fs::metadata(&log).unwrap().len() > 64 * 1024,
+            "every request logged"
+        );
     }
 
     #[test]
