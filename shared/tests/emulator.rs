@@ -10,8 +10,7 @@ use shared::clients::{self, ClientSettings};
 use shared::dynamo::{self, WaitError};
 
 async fn client() -> aws_sdk_dynamodb::Client {
-    testkit::emulator::endpoint();
-    clients::dynamodb(&clients::load(ClientSettings::http_api()).await)
+    clients::dynamodb(&testkit::emulator::sdk_config(ClientSettings::http_api()).await)
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]

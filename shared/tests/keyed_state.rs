@@ -14,7 +14,7 @@ use aws_lambda_events::kinesis::KinesisEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::clients::{self, ClientSettings};
+use shared::clients::ClientSettings;
 use shared::keyed_state::applied_ids;
 use shared::keyed_state::memory::EventDigest;
 use shared::keyed_state::{
@@ -103,8 +103,7 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    fixtures::endpoint();
-    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
     let requests = RequestCounter::default();
     let dynamodb = requests.dynamodb(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);

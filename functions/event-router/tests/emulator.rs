@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use event_router::routing::{DEFAULT_ROUTING_TABLE, RoutingTable};
 use event_router::{Config, Router};
 use serde_json::{Value, json};
-use shared::clients::{self, ClientSettings};
+use shared::clients::ClientSettings;
 use shared::events::TimeLimits;
 use testkit::unique;
 use time::OffsetDateTime;
@@ -26,8 +26,7 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    testkit::emulator::endpoint();
-    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
     let kinesis = aws_sdk_kinesis::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let stream = unique("activity");
@@ -365,7 +364,7 @@ async fn a_redelivered_message_is_absorbed_by_event_id() {
 #[tokio::test]
 async fn the_deployed_rule_delivers_producer_events_to_the_ingest_queue() {
     let fixture = fixture().await;
-    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
     let events = aws_sdk_eventbridge::Client::new(&sdk);
     let stack = stack::Stack::workspace();
     let (bus_key, bus) = stack

@@ -12,7 +12,7 @@ use aws_lambda_events::kinesis::KinesisEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use feature_updates::{BatchReport, Config, FeatureUpdater, feature_updater};
 use serde_json::json;
-use shared::clients::{self, ClientSettings};
+use shared::clients::ClientSettings;
 use shared::features::{FeatureItem, FeatureValue, FeatureVector, evaluate};
 use testkit::emulator as fixtures;
 use testkit::request_count::RequestCounter;
@@ -30,8 +30,7 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    fixtures::endpoint();
-    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
     let requests = RequestCounter::default();
     let dynamodb = requests.dynamodb(&sdk);
     let sqs = requests.sqs(&sdk);

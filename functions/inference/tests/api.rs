@@ -53,8 +53,7 @@ struct Fixture {
 
 /// A handler with a fresh features table, its model calls going to `endpoint_url`.
 async fn fixture(endpoint_url: &str, settings: &[(&str, &str)]) -> Fixture {
-    testkit::emulator::endpoint();
-    let sdk = clients::load(ClientSettings::http_api()).await;
+    let sdk = testkit::emulator::sdk_config(ClientSettings::http_api()).await;
     let requests = RequestCounter::default();
     let dynamodb = requests.dynamodb(&sdk);
     let table = format!("features-{}", ulid::Ulid::new());

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_lambda_events::kinesis::KinesisEvent;
 use serde_json::{Value, json};
-use shared::clients::{self, ClientSettings};
+use shared::clients::ClientSettings;
 use shared::enriched::{EnrichedEvent, Profile};
 use shared::keyed_state::applied_ids;
 use stream_enrichment::state::UserState;
@@ -35,8 +35,7 @@ async fn fixture() -> Fixture {
 }
 
 async fn fixture_with(edit: impl FnOnce(&mut Config)) -> Fixture {
-    fixtures::endpoint();
-    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
     let requests = RequestCounter::default();
     let dynamodb = requests.dynamodb(&sdk);
     let kinesis = requests.kinesis(&sdk);

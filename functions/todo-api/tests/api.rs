@@ -19,8 +19,7 @@ const BOB: &str = "user-bob";
 
 /// A handler wired to a fresh table of its own, created the way the deployment creates it.
 async fn app() -> App {
-    testkit::emulator::endpoint();
-    let sdk = clients::load(ClientSettings::http_api()).await;
+    let sdk = testkit::emulator::sdk_config(ClientSettings::http_api()).await;
     let client = clients::dynamodb(&sdk);
     let table = format!("TodoList-{}", ulid::Ulid::new());
     let stack = stack::Stack::workspace();

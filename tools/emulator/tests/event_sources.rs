@@ -14,7 +14,7 @@ use emulator::kinesis_source::{self, StreamSource};
 use emulator::logs::LogSink;
 use emulator::resources::{Queue, queue_arn};
 use emulator::sqs_source::{self, EventSourceStats, QueueSource};
-use shared::clients::{self, ClientSettings};
+use shared::clients::ClientSettings;
 use stack::{EventSourceSpec, StartingPosition, StreamSourceSettings};
 
 fn fixture() -> PathBuf {
@@ -88,8 +88,7 @@ async fn depth(sqs: &aws_sdk_sqs::Client, queue: &Queue) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_items_come_back_and_end_in_the_dead_letter_queue() {
-    testkit::emulator::endpoint();
-    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let suffix = ulid::Ulid::new().to_string().to_lowercase();
     let dlq = queue(&sqs, &format!("esm-dlq-{suffix}"), None).await;
@@ -168,8 +167,7 @@ async fn failed_items_come_back_and_end_in_the_dead_letter_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_batches_retry_from_the_failed_record_bisect_and_give_up_to_the_destination() {
-    testkit::emulator::endpoint();
-    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let kinesis = aws_sdk_kinesis::Client::new(&sdk);
     let suffix = ulid::Ulid::new().to_string().to_lowercase();
