@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Resources, Tags, deployed_name, get_att, logical_id, reference, spelled};
+use super::{Resources, STACK_NAME, Tags, deployed_name, get_att, logical_id, reference, spelled};
 use crate::manifest::{BillingMode, Stack};
 
 /// checkov's CloudFormation check for queue encryption knows only KMS keys.
@@ -74,21 +74,12 @@ pub(super) fn tables(stack: &Stack, tags: &Tags, resources: &mut Resources) {
     }
 }
 
-/// `${AWS::StackName}-<key>`, with `.fifo` for a FIFO queue.
-fn queue_name(stack: &Stack, key: &str) -> String {
-    let fifo = stack.queues.get(key).is_some_and(|queue| queue.fifo);
-    format!(
-        "${{AWS::StackName}}-{key}{}",
-        if fifo { ".fifo" } else { "" }
-    )
-}
-
 pub(super) fn queues(stack: &Stack, tags: &Tags, resources: &mut Resources) {
     for (key, queue) in &stack.queues {
         // SQS-managed encryption: EventBridge can deliver without a key policy, and the
         // functions need no KMS permissions.
         let mut properties = json!({
-            "QueueName": { "Fn::Sub": queue_name(stack, key) },
+            "QueueName": { "Fn::Sub": queue.deployed_name(STACK_NAME, key) },
             "VisibilityTimeout": queue.visibility_timeout_seconds,
             "MessageRetentionPeriod": queue.message_retention_seconds,
             "SqsManagedSseEnabled": true,
@@ -111,10 +102,10 @@ pub(super) fn queues(stack: &Stack, tags: &Tags, resources: &mut Resources) {
             .queues
             .iter()
             .filter(|(_, source)| source.dead_letter.as_ref().is_some_and(|d| d.queue == *key))
-            .map(|(source, _)| {
+            .map(|(source, source_queue)| {
                 json!({ "Fn::Sub": format!(
                     "arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{}",
-                    queue_name(stack, source)
+                    source_queue.deployed_name(STACK_NAME, source)
                 ) })
             })
             .collect();

@@ -165,13 +165,15 @@ pub(super) fn functions(stack: &Stack, tags: &Tags, code_dir: &str, resources: &
             json!({ "Type": "AWS::Serverless::Function", "Properties": properties }),
         );
         for source in &function.event_sources {
-            let (source_id, mut mapping) = match (&source.queue, &source.stream) {
-                (Some(queue), _) => (logical_id(queue, "Queue"), json!({})),
-                (None, Some(stream)) => (logical_id(stream, "Stream"), json!({})),
+            let source_id = match (&source.queue, &source.stream) {
+                (Some(queue), _) => logical_id(queue, "Queue"),
+                (None, Some(stream)) => logical_id(stream, "Stream"),
                 (None, None) => unreachable!("the manifest's checks refuse a source without one"),
             };
-            mapping["FunctionName"] = reference(&function_id);
-            mapping["EventSourceArn"] = get_att(&source_id, "Arn");
+            let mut mapping = json!({
+                "FunctionName": reference(&function_id),
+                "EventSourceArn": get_att(&source_id, "Arn"),
+            });
             mapping["BatchSize"] = source.batch_size.into();
             mapping["MaximumBatchingWindowInSeconds"] =
                 source.maximum_batching_window_seconds.into();

@@ -185,9 +185,12 @@ fn get_att(logical_id: &str, attribute: &str) -> Value {
     json!({ "Fn::GetAtt": [logical_id, attribute] })
 }
 
-/// `${AWS::StackName}-<key>`.
+/// The stack's name inside a `Fn::Sub`: the prefix of every deployed name.
+const STACK_NAME: &str = "${AWS::StackName}";
+
+/// `${AWS::StackName}-<key>`, as [`crate::resource_name`] names it.
 fn deployed_name(key: &str) -> Value {
-    json!({ "Fn::Sub": format!("${{AWS::StackName}}-{key}") })
+    json!({ "Fn::Sub": crate::resource_name(STACK_NAME, key) })
 }
 
 /// A manifest enum as the manifest (and AWS) spells it.
