@@ -69,7 +69,7 @@ echo "==> cargo bench -p event-router -p stream-enrichment -p feature-updates"
 BENCH_REPORT="$bench_report" cargo bench -p event-router -p stream-enrichment -p feature-updates --benches
 
 echo "==> perf-report"
-target/release/perf-report --functions-dir target/release --moto-server "$venv/bin/moto_server" \
+target/release/perf-report --functions-dir target/release --emulator-python "$venv/bin/python" \
     --tls-certificate "$tls/certificate.pem" --tls-key "$tls/key.pem" --ca-bundle "$tls/bundle.pem" \
     --bench-report "$bench_report" --out target/perf/measurements.json "$@"
 

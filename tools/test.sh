@@ -3,7 +3,8 @@
 #
 # 1. creates .venv/ inside the repository and installs the pinned moto server
 #    (tools/requirements.txt), only when the pins changed (tools/lib/venv.sh);
-# 2. starts moto on a free loopback port;
+# 2. starts moto on a free loopback port, through tools/emulator/moto_server.py (its Kinesis
+#    resharding corrected);
 # 3. renders the SAM template and runs the checks of the deployment templates
 #    (tools/check-infra.sh) in the background; meanwhile validates the OpenAPI documents, runs
 #    the Python tests of tools/tests, builds every binary (the local stack's end-to-end tests
@@ -23,7 +24,7 @@ ensure_venv tools/requirements.txt
 port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 mkdir -p "$root/target"
 log="$root/target/moto-server.log"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+"$venv/bin/python" tools/emulator/moto_server.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 stop_emulator() {
     kill "$moto_pid" 2>/dev/null || true
@@ -49,7 +50,7 @@ echo "==> moto server on $endpoint (log: target/moto-server.log)"
 # Only the standard SDK variables: the code under test has no emulator switch of its own.
 export AWS_ENDPOINT_URL="$endpoint"
 # The local stack's command-line test starts an emulator of its own from here.
-export MOTO_SERVER="$venv/bin/moto_server"
+export EMULATOR_PYTHON="$venv/bin/python"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
 

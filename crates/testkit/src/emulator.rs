@@ -32,8 +32,8 @@ pub fn endpoint() -> &'static str {
     ENDPOINT.get_or_init(|| match std::env::var("AWS_ENDPOINT_URL") {
         Ok(given) => given,
         Err(_) => {
-            let started =
-                start_owned_emulator(&moto_server()).unwrap_or_else(|problem| panic!("{problem}"));
+            let started = start_owned_emulator(&emulator_python())
+                .unwrap_or_else(|problem| panic!("{problem}"));
             // SAFETY: set once, inside the OnceLock's initialisation. Every test that talks to
             // AWS calls this before building a client and waits here meanwhile; a test of the
             // same binary that reads the environment without calling it first could race.
@@ -60,18 +60,18 @@ pub async fn sdk_config(settings: ClientSettings) -> SdkConfig {
     clients::load(settings).await
 }
 
-/// The pinned `moto_server`: `MOTO_SERVER` when set, else the repository's `.venv/`.
-pub fn moto_server() -> PathBuf {
-    std::env::var_os("MOTO_SERVER")
+/// The Python with the pinned moto: `EMULATOR_PYTHON` when set, else the repository's `.venv/`.
+pub fn emulator_python() -> PathBuf {
+    std::env::var_os("EMULATOR_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".venv/bin/moto_server"))
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"))
 }
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Starts `moto_server` through the emulator library (its start-up probe, its check that the
+/// Starts moto through the emulator library (its start-up probe, its check that the
 /// process did not exit, its log) on a thread that never ends: the kernel's parent-death signal,
 /// sent when the spawning thread exits, then arrives only when the whole test process does.
 fn start_owned_emulator(server: &Path) -> Result<String, String> {
@@ -173,10 +173,10 @@ mod tests {
 
     #[test]
     fn a_missing_emulator_says_how_to_install_it() {
-        let problem = start_owned_emulator(Path::new("/nonexistent/.venv/bin/moto_server"))
+        let problem = start_owned_emulator(Path::new("/nonexistent/.venv/bin/python"))
             .expect_err("nothing to start");
         assert!(
-            problem.contains("/nonexistent/.venv/bin/moto_server"),
+            problem.contains("/nonexistent/.venv/bin/python"),
             "{problem}"
         );
         assert!(
@@ -187,7 +187,7 @@ mod tests {
 
     #[test]
     fn an_owned_emulator_starts_answers_and_logs() {
-        let started = start_owned_emulator(&moto_server()).expect("the pinned emulator starts");
+        let started = start_owned_emulator(&emulator_python()).expect("the pinned emulator starts");
         assert!(std::net::TcpStream::connect(started.trim_start_matches("http://")).is_ok());
         let log = workspace_root().join(format!("target/testkit/moto-{}.log", std::process::id()));
         assert!(log.is_file(), "{}", log.display());

@@ -1,5 +1,6 @@
 //! The AWS emulator: a moto server the stack starts on a free loopback port (and stops), or an
-//! emulator already running at a given endpoint.
+//! emulator already running at a given endpoint. moto starts through [`LAUNCHER`], which corrects
+//! its Kinesis resharding (see `tools/emulator/moto_server.py`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +13,10 @@ use crate::child::ServiceError;
 
 use crate::http_client::HttpClient;
 use crate::logs::LogSink;
+
+/// `tools/emulator/moto_server.py`: moto's server with the project's emulator fixes, run with
+/// `python -c` so that a built binary needs only the Python environment that holds moto.
+pub const LAUNCHER: &str = include_str!("../moto_server.py");
 
 /// moto starts in one to three seconds; a slow machine gets generous room.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,11 +37,12 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts `moto_server` on a free loopback port and waits until it answers.
-    pub async fn start(moto_server: &Path, logs: &Arc<LogSink>) -> Result<Self, EmulatorError> {
+    /// Starts moto's server through [`LAUNCHER`] with `python` (the one moto is installed in)
+    /// on a free loopback port and waits until it answers.
+    pub async fn start(python: &Path, logs: &Arc<LogSink>) -> Result<Self, EmulatorError> {
         let port = free_port().map_err(EmulatorError::Port)?;
-        let mut command = Command::new(moto_server);
-        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        let mut command = Command::new(python);
+        command.args(["-c", LAUNCHER, "-H", "127.0.0.1", "-p", &port.to_string()]);
         let endpoint = format!("http://127.0.0.1:{port}");
         let probe = format!("{endpoint}/moto-api/");
         let child =

@@ -25,8 +25,9 @@ use crate::token;
 /// The emulator the stack talks to.
 #[derive(Debug, Clone)]
 pub enum EmulatorChoice {
-    /// Start this `moto_server` on a free loopback port and stop it with the stack.
-    Start { moto_server: PathBuf },
+    /// Start moto with this Python (the one it is installed in) on a free loopback port, and
+    /// stop it with the stack.
+    Start { python: PathBuf },
     /// Use an emulator that is already running.
     Existing { endpoint: String },
 }
@@ -113,7 +114,7 @@ impl RunningStack {
             }
         })?;
         let emulator = match &options.emulator {
-            EmulatorChoice::Start { moto_server } => Emulator::start(moto_server, &logs).await?,
+            EmulatorChoice::Start { python } => Emulator::start(python, &logs).await?,
             EmulatorChoice::Existing { endpoint } => Emulator::existing(endpoint).await?,
         };
         let clients = emulator_clients(&emulator.endpoint, &options.region);

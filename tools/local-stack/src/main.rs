@@ -193,9 +193,9 @@ struct StackArgs {
     /// Use the AWS emulator already running at this URL instead of starting one.
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
-    /// The moto server to start when no --endpoint is given.
-    #[arg(long, default_value = ".venv/bin/moto_server")]
-    moto_server: PathBuf,
+    /// The Python with the pinned moto, to start the emulator with when no --endpoint is given.
+    #[arg(long, default_value = ".venv/bin/python")]
+    emulator_python: PathBuf,
     /// The deployment manifest to follow.
     #[arg(long, default_value = "infra/stack.json")]
     manifest: PathBuf,
@@ -257,7 +257,7 @@ async fn start(args: &StackArgs, fault_seed: Option<u64>) -> Result<RunningStack
             endpoint: endpoint.clone(),
         },
         None => EmulatorChoice::Start {
-            moto_server: args.moto_server.clone(),
+            python: args.emulator_python.clone(),
         },
     };
     let options = StackOptions {

@@ -331,7 +331,7 @@ fn wait_for_line(reader: &mut impl BufRead, prefix: &str, output: &mut String) -
 
 #[test]
 fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() {
-    let moto_server = testkit::emulator::moto_server();
+    let python = testkit::emulator::emulator_python();
     let prefix = unique_prefix("cli");
     let output = Command::new(env!("CARGO_BIN_EXE_local-stack"))
         .current_dir(workspace_root())
@@ -352,8 +352,8 @@ fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() 
             "--prefix",
             &prefix,
         ])
-        .arg("--moto-server")
-        .arg(moto_server)
+        .arg("--emulator-python")
+        .arg(python)
         .arg("--functions-dir")
         .arg(binaries_dir())
         .arg("--log-file")
@@ -439,11 +439,11 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn killing_the_stack_takes_its_emulator_and_functions_with_it() {
-    let moto_server = testkit::emulator::moto_server();
+    let python = testkit::emulator::emulator_python();
     let prefix = unique_prefix("sigkill");
     let (mut child, _, output) = spawn_serving_stack(
         &prefix,
-        &["--moto-server", moto_server.to_str().expect("a UTF-8 path")],
+        &["--emulator-python", python.to_str().expect("a UTF-8 path")],
     );
     let function_name = format!("{prefix}-todo-api");
     let port = output
@@ -457,7 +457,7 @@ fn killing_the_stack_takes_its_emulator_and_functions_with_it() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no emulator line in:\n{output}"))
         .to_owned();
-    let emulator = ["moto_server", "-p", port.as_str()];
+    let emulator = ["from moto.server import main", "-p", port.as_str()];
     assert_eq!(
         processes_running(&emulator).len(),
         1,
@@ -545,9 +545,8 @@ async fn a_second_run_on_the_same_emulator_reuses_its_resources() {
 /// exist, it fails that path and what depends on it, and says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_smoke_test_script_passes_against_the_local_stack_and_fails_on_a_wrong_bus() {
-    let moto_server = testkit::emulator::moto_server();
     // The venv that holds moto holds boto3 too.
-    let python = moto_server.with_file_name("python");
+    let python = testkit::emulator::emulator_python();
     let prefix = unique_prefix("smoke");
     let stack = start(&prefix).await;
     let token = token::mint("smoke-user", now(), 3600);
@@ -647,10 +646,9 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
     };
     let load = load::run(&stack.api_url, &format!("{prefix}-load"), options).await;
     // A few examples per operation and phase: every phase and check runs, briefly.
-    let moto_server = testkit::emulator::moto_server();
     let api_options = ApiTestOptions {
         // The venv that holds moto holds schemathesis too.
-        schemathesis: moto_server.with_file_name("schemathesis"),
+        schemathesis: testkit::emulator::emulator_python().with_file_name("schemathesis"),
         config: workspace_root().join("tools/schemathesis/schemathesis.toml"),
         root: workspace_root(),
         max_examples: 5,

@@ -39,9 +39,10 @@ struct Cli {
     profile: String,
     #[arg(long, default_value = "target/perf/measurements.json")]
     out: PathBuf,
-    /// The moto server the reference workload runs against (started on a free loopback port).
-    #[arg(long, default_value = ".venv/bin/moto_server")]
-    moto_server: PathBuf,
+    /// The Python with the pinned moto: the reference workload runs against the emulator it
+    /// starts on a free loopback port.
+    #[arg(long, default_value = ".venv/bin/python")]
+    emulator_python: PathBuf,
     /// Events of the reference workload (0: skip it).
     #[arg(long, default_value_t = 10_000)]
     events: usize,
@@ -312,7 +313,7 @@ async fn run_emulated(
 ) -> Result<(Option<WorkloadReport>, Vec<ColdPath>), String> {
     let logs = emulator::logs::LogSink::create(&out_dir.join("workload.log"), false)
         .map_err(|e| format!("workload log: {e}"))?;
-    let mut emulator = emulator::moto::Emulator::start(&cli.moto_server, &logs)
+    let mut emulator = emulator::moto::Emulator::start(&cli.emulator_python, &logs)
         .await
         .map_err(|e| e.to_string())?;
     let clients =
