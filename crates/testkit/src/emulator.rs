@@ -150,6 +150,19 @@ pub async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
         .expect("a queue URL")
 }
 
+/// A stream of one provisioned shard under a unique name starting with `name`; its name.
+pub async fn stream(kinesis: &aws_sdk_kinesis::Client, name: &str) -> String {
+    let name = unique(name);
+    kinesis
+        .create_stream()
+        .stream_name(&name)
+        .shard_count(1)
+        .send()
+        .await
+        .expect("create stream");
+    name
+}
+
 /// The keyed-state core's settings on fresh resources: the manifest's tables `state_table` and
 /// `applied_ids_table`, a rejects queue, the deployed defaults otherwise.
 pub async fn stream_core_settings(

@@ -29,14 +29,7 @@ async fn fixture() -> Fixture {
     let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
     let kinesis = aws_sdk_kinesis::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let stream = unique("activity");
-    kinesis
-        .create_stream()
-        .stream_name(&stream)
-        .shard_count(1)
-        .send()
-        .await
-        .expect("create stream");
+    let stream = testkit::emulator::stream(&kinesis, "activity").await;
     let orders_url = sqs
         .create_queue()
         .queue_name(format!("{}.fifo", unique("orders")))

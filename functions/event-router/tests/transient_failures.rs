@@ -9,7 +9,7 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use event_router::routing::RoutingTable;
 use event_router::{Config, Router};
 use serde_json::{Value, json};
-use shared::clients::{self, ClientSettings};
+use shared::clients::ClientSettings;
 use shared::events::TimeLimits;
 use testkit::fake_endpoint::{self, FakeResponse};
 use time::OffsetDateTime;
@@ -61,7 +61,8 @@ async fn throttling_kinesis(refuse: Refusals) -> (String, Arc<Mutex<Vec<Vec<Stri
 }
 
 async fn router_against(endpoint: &str) -> Router {
-    let sdk = clients::load(ClientSettings::batch_consumer()).await;
+    // Credentials and a region as every test gets them; the endpoint is the stand-in's.
+    let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
     let kinesis = aws_sdk_kinesis::Client::from_conf(
         aws_sdk_kinesis::config::Builder::from(&sdk)
             .endpoint_url(endpoint)

@@ -43,14 +43,7 @@ async fn fixture_with(edit: impl FnOnce(&mut Config)) -> Fixture {
     let core =
         fixtures::stream_core_settings(&dynamodb, &sqs, "aggregates", "aggregates-applied-ids")
             .await;
-    let enriched_stream = unique("enriched");
-    kinesis
-        .create_stream()
-        .stream_name(&enriched_stream)
-        .shard_count(1)
-        .send()
-        .await
-        .expect("create stream");
+    let enriched_stream = fixtures::stream(&kinesis, "enriched").await;
     let mut config = Config {
         core,
         profiles_table: fixtures::table(&dynamodb, "profiles").await,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::{Body, Request};
-use shared::clients::{self, ClientSettings};
+use shared::clients::ClientSettings;
 use shared::http::Problem;
 use testkit::fake_endpoint::{self, FakeResponse};
 use todo_api::{App, Config};
@@ -35,7 +35,8 @@ async fn failing_dynamodb(status: u16, error_type: &'static str) -> (String, Arc
 }
 
 async fn app_against(endpoint: &str) -> App {
-    let sdk = clients::load(ClientSettings::http_api()).await;
+    // Credentials and a region as every test gets them; the endpoint is the stand-in's.
+    let sdk = testkit::emulator::sdk_config(ClientSettings::http_api()).await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(endpoint)
         .build();

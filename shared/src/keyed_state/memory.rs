@@ -661,6 +661,38 @@ mod tests {
     }
 
     #[test]
+    fn after_a_reshard_the_childs_records_are_admitted_by_their_own_shard() {
+        let mut memory = Memory::default();
+        for n in 1..=500 {
+            let admitted = memory.admit("parent", &seq(n), digest(&format!("p{n}")), false);
+            if n == 500 {
+                assert_eq!(admitted, Admission::New(digest("p500")));
+            }
+        }
+        // The child numbers from 1: below the parent's checkpoint, and new all the same.
+        assert_eq!(
+            memory.admit("child", &seq(1), digest("c1"), false),
+            Admission::New(digest("c1"))
+        );
+        memory.remember(digest("c1"), 1_000);
+        assert_eq!(
+            memory.admit("child", &seq(1), digest("c1"), false),
+            Admission::AlreadyApplied,
+            "the child's own retry"
+        );
+        assert_eq!(
+            memory.admit("child", &seq(2), digest("c1"), false),
+            Admission::Duplicate,
+            "a resend of the same event through the child"
+        );
+        assert_eq!(
+            memory.checkpoints.len(),
+            1,
+            "the parent's checkpoint is gone"
+        );
+    }
+
+    #[test]
     fn the_memory_round_trips_through_an_item() {
         let mut memory = Memory::default();
         memory.remember(digest("a"), 1_000);

@@ -11,7 +11,8 @@ async fn main() -> Result<(), Error> {
     }
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         // A Kinesis event: a record whose data is "crash" fails the invocation; every record
-        // whose data is "fail" is reported as a batch item failure.
+        // whose data is "fail" is reported as a batch item failure; a batch with a record whose
+        // data starts with "slow" takes 100 ms.
         if let Some(records) = event.payload["Records"]
             .as_array()
             .filter(|records| records.iter().all(|r| r["kinesis"].is_object()))
@@ -22,6 +23,12 @@ async fn main() -> Result<(), Error> {
                     .decode(record["kinesis"]["data"].as_str().unwrap_or_default())
                     .unwrap_or_default()
             };
+            if records
+                .iter()
+                .any(|record| data(record).starts_with(b"slow"))
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             if records.iter().any(|record| data(record) == b"crash") {
                 return Err(Error::from("crashed on purpose"));
             }

@@ -52,6 +52,9 @@ pub struct StackOptions {
     /// Put a fault-injecting proxy between each function and the emulator, its faults drawn
     /// from this seed; it forwards everything until its plan says otherwise.
     pub fault_seed: Option<u64>,
+    /// Concurrent batches per shard of every stream source, instead of the manifest's
+    /// `parallelization_factor` (1 to 10).
+    pub parallelization_factor: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,7 +226,10 @@ impl RunningStack {
                     format!("{key}<-{}", source.source_key()),
                     Arc::clone(&stats),
                 );
-                if let Some(settings) = source.stream_settings() {
+                if let Some(mut settings) = source.stream_settings() {
+                    if let Some(factor) = options.parallelization_factor {
+                        settings.parallelization_factor = factor;
+                    }
                     let stream_source = StreamSource {
                         function: key.clone(),
                         pool: Arc::clone(&pool),

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::functions::FunctionPool;
+use crate::kinesis_source::order::OrderAudit;
 use crate::logs::LogSink;
 use crate::resources::Queue;
 
@@ -33,14 +34,21 @@ pub struct EventSourceStats {
     pub failed: AtomicUsize,
     /// Stream records given up (retries or age exhausted) and sent to the on-failure queue.
     pub discarded: AtomicUsize,
-    /// Batches being worked on right now: invoked, or waiting to be retried.
+    /// Batches being worked on right now: invoked, or waiting to be retried; and the most at once.
     pub busy: AtomicUsize,
+    pub busy_peak: AtomicUsize,
+    /// Stream sources: shards whose reading began, and closed shards read to their end.
+    pub shards_read: AtomicUsize,
+    pub shards_drained: AtomicUsize,
+    /// Stream sources: every record done, checked against its key's last one.
+    pub order: OrderAudit,
 }
 
 impl EventSourceStats {
     /// Counts a batch as busy until the returned guard is dropped.
     pub fn busy_guard(&self) -> BusyGuard<'_> {
-        self.busy.fetch_add(1, Ordering::Relaxed);
+        let now = self.busy.fetch_add(1, Ordering::Relaxed) + 1;
+        self.busy_peak.fetch_max(now, Ordering::Relaxed);
         BusyGuard(&self.busy)
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{Shard, ShardIteratorType};
+use emulator::kinesis_source::lineage;
 use shared::clients::ClientSettings;
 
 async fn kinesis_at(endpoint: Option<&str>) -> aws_sdk_kinesis::Client {
@@ -20,6 +21,7 @@ async fn kinesis_at(endpoint: Option<&str>) -> aws_sdk_kinesis::Client {
     aws_sdk_kinesis::Client::from_conf(builder.build())
 }
 
+/// A one-shard stream named `name` exactly (on any emulator); its shard's id.
 async fn one_shard_stream(kinesis: &aws_sdk_kinesis::Client, name: &str) -> String {
     kinesis
         .create_stream()
@@ -32,14 +34,7 @@ async fn one_shard_stream(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Stri
 }
 
 async fn shards(kinesis: &aws_sdk_kinesis::Client, stream: &str) -> Vec<Shard> {
-    kinesis
-        .list_shards()
-        .stream_name(stream)
-        .send()
-        .await
-        .unwrap()
-        .shards()
-        .to_vec()
+    lineage::list_shards(kinesis, stream).await.unwrap()
 }
 
 /// Puts one record per key; the shard each went to, per key, and the sequence numbers.
@@ -121,12 +116,7 @@ fn hash_range(shard: &Shard) -> (u128, u128) {
 fn open(shards: &[Shard]) -> Vec<&Shard> {
     shards
         .iter()
-        .filter(|shard| {
-            shard
-                .sequence_number_range()
-                .and_then(|range| range.ending_sequence_number())
-                .is_none()
-        })
+        .filter(|shard| lineage::is_open(shard))
         .collect()
 }
 

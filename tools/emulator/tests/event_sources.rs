@@ -1,7 +1,8 @@
 //! The event source emulations against the emulator. SQS: batches, partial batch responses,
 //! visibility timeout and redrive to the dead-letter queue after the maximum receives. Kinesis:
 //! retry from the first failed record, bisecting on function errors, and giving up after the
-//! maximum retries with a pointer on the on-failure queue.
+//! maximum retries with a pointer on the on-failure queue; shard lineage across splits, merges
+//! and shard count updates; concurrent batches of one shard with a parallelization factor.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use emulator::functions::{FunctionPool, FunctionSettings};
-use emulator::kinesis_source::{self, StreamSource};
+use emulator::kinesis_source::{self, StreamSource, lineage};
 use emulator::logs::LogSink;
 use emulator::resources::{Queue, queue_arn};
 use emulator::sqs_source::{self, EventSourceStats, QueueSource};
@@ -48,6 +49,15 @@ async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, redrive: Option<(&Queue, u
 
 /// The misbehaving fixture as function `key`, with its log under the test's temporary folder.
 async fn start_fixture(key: &str, suffix: &str) -> (Arc<FunctionPool>, Arc<LogSink>) {
+    start_fixtures(key, suffix, 1).await
+}
+
+/// The fixture with `instances` execution environments.
+async fn start_fixtures(
+    key: &str,
+    suffix: &str,
+    instances: usize,
+) -> (Arc<FunctionPool>, Arc<LogSink>) {
     let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("esm-{key}-{suffix}.log"));
     let logs = LogSink::create(&log, false).unwrap();
     let pool = FunctionPool::start(
@@ -60,7 +70,7 @@ async fn start_fixture(key: &str, suffix: &str) -> (Arc<FunctionPool>, Arc<LogSi
             timeout: Duration::from_secs(5),
             log_format: "JSON",
             region: "us-east-1".into(),
-            instances: 1,
+            instances,
         },
         Arc::clone(&logs),
     )
@@ -172,14 +182,7 @@ async fn stream_batches_retry_from_the_failed_record_bisect_and_give_up_to_the_d
     let kinesis = aws_sdk_kinesis::Client::new(&sdk);
     let suffix = ulid::Ulid::new().to_string().to_lowercase();
     let failures = queue(&sqs, &format!("esm-failures-{suffix}"), None).await;
-    let stream = format!("esm-stream-{suffix}");
-    kinesis
-        .create_stream()
-        .stream_name(&stream)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
+    let stream = testkit::emulator::stream(&kinesis, "esm-stream").await;
     let mut sequences = Vec::new();
     for data in ["ok-1", "fail", "ok-2", "crash", "ok-3"] {
         let put = kinesis
@@ -269,4 +272,199 @@ async fn stream_batches_retry_from_the_failed_record_bisect_and_give_up_to_the_d
     assert_eq!(pointers[0]["requestContext"]["approximateInvokeCount"], 4);
     assert_eq!(pointers[0]["KinesisBatchInfo"]["batchSize"], 1);
     assert_eq!(stats.discarded.load(Ordering::Relaxed), 2);
+}
+
+/// A stream source over `stream` feeding the fixture, with no retries to wait for.
+async fn stream_source(
+    stream: &str,
+    parallelization_factor: u32,
+    instances: usize,
+    suffix: &str,
+) -> (Arc<StreamSource>, Arc<FunctionPool>, Arc<LogSink>) {
+    let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
+    let (pool, logs) = start_fixtures("lineage-consumer", suffix, instances).await;
+    let source = Arc::new(StreamSource {
+        function: "lineage-consumer".into(),
+        pool: Arc::clone(&pool),
+        stream_name: stream.to_owned(),
+        batch_size: 10,
+        batching_window: Duration::ZERO,
+        report_batch_item_failures: true,
+        settings: StreamSourceSettings {
+            starting_position: StartingPosition::TrimHorizon,
+            bisect_batch_on_function_error: false,
+            maximum_retry_attempts: Some(0),
+            maximum_record_age_seconds: None,
+            on_failure_queue: None,
+            parallelization_factor,
+        },
+        on_failure: None,
+        region: "us-east-1".into(),
+        kinesis: aws_sdk_kinesis::Client::new(&sdk),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        logs: Arc::clone(&logs),
+        stats: Arc::new(EventSourceStats::default()),
+    });
+    (source, pool, logs)
+}
+
+/// Puts `count` slow records over `keys` partition keys, in one PutRecords.
+async fn put_slow(
+    kinesis: &aws_sdk_kinesis::Client,
+    stream: &str,
+    round: usize,
+    count: usize,
+    keys: usize,
+) {
+    let entries = (0..count)
+        .map(|n| {
+            aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                .partition_key(format!("key-{}", n % keys))
+                .data(aws_sdk_kinesis::primitives::Blob::new(format!(
+                    "slow-{round}-{n}"
+                )))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let answer = kinesis
+        .put_records()
+        .stream_name(stream)
+        .set_records(Some(entries))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.failed_record_count(), Some(0));
+}
+
+async fn open_shards(kinesis: &aws_sdk_kinesis::Client, stream: &str) -> Vec<String> {
+    lineage::list_shards(kinesis, stream)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|shard| lineage::is_open(shard))
+        .map(|shard| shard.shard_id().to_owned())
+        .collect()
+}
+
+/// Stops the source and its function; checks every record was done once, in its key's order.
+async fn stop_and_check_order(
+    source: &StreamSource,
+    pollers: Vec<tokio::task::JoinHandle<()>>,
+    pool: &FunctionPool,
+    records: usize,
+) {
+    for poller in pollers {
+        poller.abort();
+    }
+    pool.stop().await;
+    let order = &source.stats.order;
+    assert_eq!(
+        order.out_of_order.load(Ordering::Relaxed),
+        0,
+        "{:?}",
+        order.examples()
+    );
+    assert_eq!(
+        order.records.load(Ordering::Relaxed),
+        records,
+        "each record once"
+    );
+}
+
+/// Waits until `expected` records are done and no batch runs.
+async fn wait_until_done(source: &StreamSource, expected: usize, logs: &LogSink) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while source.stats.order.records.load(Ordering::Relaxed) < expected
+        || source.stats.busy.load(Ordering::Relaxed) > 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {expected} records done; log:\n{}",
+            source.stats.order.records.load(Ordering::Relaxed),
+            logs.tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn across_splits_and_merges_parents_are_drained_first_and_every_key_stays_in_order() {
+    let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk);
+    let suffix = ulid::Ulid::new().to_string().to_lowercase();
+    let stream = testkit::emulator::stream(&kinesis, "lineage").await;
+    let (source, pool, logs) = stream_source(&stream, 1, 2, &suffix).await;
+    let pollers = kinesis_source::start(Arc::clone(&source)).await.unwrap();
+
+    // Each reshard comes while the shards before it still hold records being processed
+    // (100 ms a batch), so children started early would overtake their parents.
+    put_slow(&kinesis, &stream, 0, 60, 12).await;
+    let first = open_shards(&kinesis, &stream).await;
+    kinesis
+        .split_shard()
+        .stream_name(&stream)
+        .shard_to_split(&first[0])
+        .new_starting_hash_key((u128::MAX / 2 + 1).to_string())
+        .send()
+        .await
+        .unwrap();
+    put_slow(&kinesis, &stream, 1, 60, 12).await;
+    let children = open_shards(&kinesis, &stream).await;
+    kinesis
+        .merge_shards()
+        .stream_name(&stream)
+        .shard_to_merge(&children[0])
+        .adjacent_shard_to_merge(&children[1])
+        .send()
+        .await
+        .unwrap();
+    put_slow(&kinesis, &stream, 2, 60, 12).await;
+    for target in [2, 1] {
+        kinesis
+            .update_shard_count()
+            .stream_name(&stream)
+            .target_shard_count(target)
+            .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+            .send()
+            .await
+            .unwrap();
+        put_slow(&kinesis, &stream, 3 + target as usize, 60, 12).await;
+    }
+    wait_until_done(&source, 300, &logs).await;
+    // Every shard was read, and every closed one to its end, before the source goes quiet.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while source.stats.shards_drained.load(Ordering::Relaxed) < 6 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop_and_check_order(&source, pollers, &pool, 300).await;
+    let stats = &source.stats;
+    // 1 shard, split into 2, merged into 1, split into 2, merged into 1: 7 shards, 6 closed.
+    assert_eq!(stats.shards_read.load(Ordering::Relaxed), 7);
+    assert_eq!(stats.shards_drained.load(Ordering::Relaxed), 6);
+    assert_eq!(stats.discarded.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallelization_factor_runs_batches_of_a_shard_at_once_in_key_order() {
+    let sdk = testkit::emulator::sdk_config(ClientSettings::batch_consumer()).await;
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk);
+    let suffix = ulid::Ulid::new().to_string().to_lowercase();
+    let mut peaks = Vec::new();
+    for factor in [1, 4] {
+        let stream = testkit::emulator::stream(&kinesis, &format!("lanes-{factor}")).await;
+        put_slow(&kinesis, &stream, 0, 200, 40).await;
+        let (source, pool, logs) =
+            stream_source(&stream, factor, 4, &format!("{factor}-{suffix}")).await;
+        let pollers = kinesis_source::start(Arc::clone(&source)).await.unwrap();
+        wait_until_done(&source, 200, &logs).await;
+        stop_and_check_order(&source, pollers, &pool, 200).await;
+        peaks.push(source.stats.busy_peak.load(Ordering::Relaxed));
+    }
+    assert_eq!(peaks[0], 1, "factor 1: one batch of the shard at a time");
+    assert!(
+        (2..=4).contains(&peaks[1]),
+        "factor 4: up to 4 batches at once, {} seen",
+        peaks[1]
+    );
 }

@@ -182,6 +182,17 @@ struct ReliabilityArgs {
     /// Skip the memory workloads (resends, hot user, environment swaps, spill kills).
     #[arg(long)]
     no_memory_workloads: bool,
+    /// Concurrent batches per shard of the stream sources during the run (1 to 10; the
+    /// manifest deploys 1): the checks hold with Lambda's concurrency within a shard too.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    parallelization_factor: u32,
+    /// Milliseconds between a part of the pipeline workloads and the reshard of every stream
+    /// that follows it (split, merge, shard count up and down).
+    #[arg(long, default_value_t = 1_000)]
+    reshard_pause_ms: u64,
+    /// Publish the pipeline workloads in one part, without resharding.
+    #[arg(long)]
+    no_reshards: bool,
 }
 
 /// Where and how the stack runs.
@@ -244,7 +255,11 @@ fn block_on(command: impl std::future::Future<Output = ExitCode>) -> ExitCode {
 }
 
 /// Starts the stack `args` describe; the exit status to end with when it cannot start.
-async fn start(args: &StackArgs, fault_seed: Option<u64>) -> Result<RunningStack, ExitCode> {
+async fn start(
+    args: &StackArgs,
+    fault_seed: Option<u64>,
+    parallelization_factor: Option<u32>,
+) -> Result<RunningStack, ExitCode> {
     let manifest = match Stack::load(&args.manifest) {
         Ok(manifest) => manifest,
         Err(error) => {
@@ -272,6 +287,7 @@ async fn start(args: &StackArgs, fault_seed: Option<u64>) -> Result<RunningStack
         echo_logs: args.echo_logs,
         region: args.region.clone(),
         fault_seed,
+        parallelization_factor,
     };
     eprintln!("local-stack: starting (logs: {})", args.log_file.display());
     tokio::select! {
@@ -305,7 +321,13 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
     let fault_seed = args.fault_seed.unwrap_or_else(rand::random);
     // The functions reach the emulator through the fault proxies, which forward untouched until
     // the pipeline workloads run.
-    let stack = match start(&args.stack, Some(fault_seed)).await {
+    let stack = match start(
+        &args.stack,
+        Some(fault_seed),
+        Some(args.parallelization_factor),
+    )
+    .await
+    {
         Ok(stack) => stack,
         Err(status) => return status,
     };
@@ -341,6 +363,8 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
             spill_kills: args.spill_kills,
             paced_parts: args.memory_paced_parts.max(1),
         }),
+        reshard_pause: (!args.no_reshards).then(|| Duration::from_millis(args.reshard_pause_ms)),
+        parallelization_factor: args.parallelization_factor,
     };
     let checks = async {
         let isolation = isolation::run(
@@ -395,7 +419,7 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
 }
 
 async fn up(args: UpArgs) -> ExitCode {
-    let stack = match start(&args.stack, None).await {
+    let stack = match start(&args.stack, None, None).await {
         Ok(stack) => stack,
         Err(status) => return status,
     };

@@ -54,10 +54,14 @@ fn unique_prefix(name: &str) -> String {
 }
 
 async fn start(prefix: &str) -> RunningStack {
-    start_with_faults(prefix, None).await
+    start_with_faults(prefix, None, None).await
 }
 
-async fn start_with_faults(prefix: &str, fault_seed: Option<u64>) -> RunningStack {
+async fn start_with_faults(
+    prefix: &str,
+    fault_seed: Option<u64>,
+    parallelization_factor: Option<u32>,
+) -> RunningStack {
     RunningStack::start(StackOptions {
         manifest: Stack::workspace(),
         prefix: prefix.to_owned(),
@@ -72,6 +76,7 @@ async fn start_with_faults(prefix: &str, fault_seed: Option<u64>) -> RunningStac
         echo_logs: false,
         region: "us-east-1".into(),
         fault_seed,
+        parallelization_factor,
     })
     .await
     .expect("the stack starts")
@@ -632,7 +637,7 @@ async fn the_smoke_test_script_passes_against_the_local_stack_and_fails_on_a_wro
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reliability_checks_pass_on_a_fresh_stack() {
     let prefix = unique_prefix("reliability");
-    let stack = start_with_faults(&prefix, Some(20261124)).await;
+    let stack = start_with_faults(&prefix, Some(20261124), Some(2)).await;
     let isolation = isolation::run(
         &stack.api_url,
         &format!("{prefix}-owner"),
@@ -680,6 +685,8 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
             spill_kills: 1,
             paced_parts: 4,
         }),
+        reshard_pause: Some(Duration::from_millis(500)),
+        parallelization_factor: 2,
     };
     let exactly_once = fault_workloads::run(&stack, &prefix, &exactly_once_options).await;
     let ingest_visibility =
@@ -703,6 +710,20 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
     );
     assert_eq!(bad_input.rejects_seen, total.rejected);
     assert!(exactly_once.passed(), "{}", exactly_once.render());
+    // Both streams through every step of the plan, each closed shard read to its end by its
+    // consumer: per stream, 1 shard up to 2 (1 closed), a split (1), a merge (2), down to 1 (2).
+    assert_eq!(exactly_once.reshards.len(), 8, "{}", exactly_once.render());
+    assert_eq!(
+        exactly_once.streams.shards_drained,
+        12,
+        "{}",
+        exactly_once.render()
+    );
+    assert!(
+        exactly_once.streams.records >= 2 * 360,
+        "{}",
+        exactly_once.render()
+    );
     let injected = exactly_once.injected();
     // Two kills per function an event source feeds, and one more of each stream function right
     // after a spill.

@@ -11,7 +11,13 @@
 //!   the events, to the one);
 //! - every user's aggregates item with the lifetime counts per type, total, first and last
 //!   event time of its events;
-//! - no message on the dead-letter, failure or rejects queues.
+//! - no message on the dead-letter, failure or rejects queues;
+//! - every stream record processed in its key's order, across concurrent batches of a shard and
+//!   across reshards (the event sources check each record done; see
+//!   [`emulator::kinesis_source::order`]).
+//!
+//! With resharding on, the workloads publish in parts, and between parts every stream is
+//! resharded one step of [`reshards::PLAN`] ([`crate::reliability::reshards`]).
 //!
 //! Then, with faults off, the workloads of [`crate::reliability::memory_workloads`]: resends an hour and a
 //! day after their originals, a hot user, the stream functions' environments swapped under a
@@ -34,6 +40,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::demo::events::queue_messages;
 use crate::demo::features::{self, GeneratedEvent, users_of};
 use crate::reliability::memory_workloads::{self, MemoryOptions, MemoryReport};
+use crate::reliability::reshards::{self, Reshard};
 use crate::report::render_verdict;
 use emulator::fault_proxy::{FaultCounts, FaultPlan};
 use emulator::resources::{Clients, Queue};
@@ -75,6 +82,11 @@ pub struct ExactlyOnceOptions {
     pub timeout: Duration,
     /// The memory workloads that follow, if any.
     pub memory: Option<MemoryOptions>,
+    /// Reshard every stream between parts of the workloads, after this pause (records of the
+    /// part before reach the streams meanwhile); none without.
+    pub reshard_pause: Option<Duration>,
+    /// Concurrent batches per shard the stack's stream sources run, for the report.
+    pub parallelization_factor: u32,
 }
 
 /// A fixed workload: its events, and how many times each is published.
@@ -209,7 +221,56 @@ pub struct ExactlyOnceReport {
     pub elapsed: Duration,
     /// What the memory workloads did, if they ran.
     pub memory: Option<MemoryReport>,
+    pub reshards: Vec<Reshard>,
+    pub streams: StreamOrder,
     pub failures: Vec<String>,
+}
+
+/// What the stream sources saw during the run: every record done, checked in its key's order.
+#[derive(Debug, Default, Clone)]
+pub struct StreamOrder {
+    pub parallelization_factor: u32,
+    pub records: usize,
+    pub out_of_order: usize,
+    /// Closed shards read to their end.
+    pub shards_drained: usize,
+}
+
+impl StreamOrder {
+    /// The sources' counts now, summed over every stream source of `stack`.
+    fn of(stack: &RunningStack, parallelization_factor: u32) -> (Self, Vec<String>) {
+        use std::sync::atomic::Ordering;
+        let mut order = Self {
+            parallelization_factor,
+            ..Self::default()
+        };
+        let mut examples = Vec::new();
+        for stats in stack.event_sources.values() {
+            order.records += stats.order.records.load(Ordering::Relaxed);
+            order.out_of_order += stats.order.out_of_order.load(Ordering::Relaxed);
+            order.shards_drained += stats.shards_drained.load(Ordering::Relaxed);
+            examples.extend(stats.order.examples());
+        }
+        (order, examples)
+    }
+
+    /// "12,345 stream records at parallelization factor 3, 0 out of their key's order; 12
+    /// closed shards read to their end".
+    pub fn render(&self) -> String {
+        format!(
+            "{} stream records at parallelization factor {}, {} out of their key's order; {} closed shards read to their end",
+            self.records, self.parallelization_factor, self.out_of_order, self.shards_drained
+        )
+    }
+
+    fn minus(&self, before: &Self) -> Self {
+        Self {
+            parallelization_factor: self.parallelization_factor,
+            records: self.records - before.records,
+            out_of_order: self.out_of_order - before.out_of_order,
+            shards_drained: self.shards_drained - before.shards_drained,
+        }
+    }
 }
 
 impl ExactlyOnceReport {
@@ -252,6 +313,20 @@ impl ExactlyOnceReport {
             ));
             out.push_str(&workload.render_outcome("    "));
         }
+        if !self.reshards.is_empty() {
+            out.push_str(&format!(
+                "  {} reshards between parts of the workloads ({}):\n",
+                self.reshards.len(),
+                reshards::tally(&self.reshards)
+            ));
+            for reshard in &self.reshards {
+                out.push_str(&format!(
+                    "    {}: {}, {} -> {} open shards\n",
+                    reshard.stream, reshard.kind, reshard.open_before, reshard.open_after
+                ));
+            }
+        }
+        out.push_str(&format!("  {}\n", self.streams.render()));
         if let Some(memory) = &self.memory {
             out.push_str(&memory.render());
         }
@@ -353,16 +428,8 @@ pub async fn run(
         }
     }
 
-    let mut published = Vec::new();
-    for workload in &workloads {
-        match publish(&stack.clients, bus, workload).await {
-            Ok(count) => published.push(count),
-            Err(error) => {
-                report.failures.push(error);
-                published.push(0);
-            }
-        }
-    }
+    let (streams_before, _) = StreamOrder::of(stack, options.parallelization_factor);
+    let published = publish_resharding(stack, bus, &workloads, options, &mut report).await;
     let deadline = Instant::now() + options.timeout;
     let all_events: Vec<GeneratedEvent> = workloads
         .iter()
@@ -446,6 +513,15 @@ pub async fn run(
             report.faults.insert(function.clone(), counts);
         }
     }
+    let (streams_after, examples) = StreamOrder::of(stack, options.parallelization_factor);
+    report.streams = streams_after.minus(&streams_before);
+    if report.streams.out_of_order > 0 {
+        report.failures.push(format!(
+            "{} stream records processed out of their key's order, e.g. {}",
+            report.streams.out_of_order,
+            examples.join("; ")
+        ));
+    }
     report.set_aside = set_aside(stack, &LOSS_QUEUES)
         .await
         .saturating_sub(set_aside_before);
@@ -523,15 +599,74 @@ async fn set_visibility(clients: &Clients, url: &str, seconds: &str) -> Result<(
         })
 }
 
-/// Publishes each event `deliveries` times in a row (a producer's resends carry the same
-/// eventId); the entries that went through.
-async fn publish(clients: &Clients, bus: &str, workload: &Workload) -> Result<usize, String> {
-    let entries: Vec<&Value> = workload
-        .details
+/// Publishes each workload's events, each `deliveries` times in a row (a producer's resends
+/// carry the same eventId), in one part, or, with `reshard_pause`, in one part more than
+/// [`reshards::PLAN`] has steps, resharding every stream between two parts; the entries of each
+/// workload that went through.
+async fn publish_resharding(
+    stack: &RunningStack,
+    bus: &str,
+    workloads: &[Workload],
+    options: &ExactlyOnceOptions,
+    report: &mut ExactlyOnceReport,
+) -> Vec<usize> {
+    let entries: Vec<Vec<&Value>> = workloads
         .iter()
-        .flat_map(|detail| std::iter::repeat_n(detail, workload.deliveries))
+        .map(|workload| {
+            workload
+                .details
+                .iter()
+                .flat_map(|detail| std::iter::repeat_n(detail, workload.deliveries))
+                .collect()
+        })
         .collect();
-    publish_details(clients, bus, &entries).await
+    let steps = if options.reshard_pause.is_some() {
+        reshards::PLAN.len()
+    } else {
+        0
+    };
+    // Each stream goes back to the shard count it had.
+    let mut deployed = BTreeMap::new();
+    for (key, stream) in &stack.resources.streams {
+        match reshards::open_shards(&stack.clients, stream).await {
+            Ok(open) => {
+                deployed.insert(key.clone(), open.len());
+            }
+            Err(error) => report.failures.push(error),
+        }
+    }
+    let mut published = vec![0; workloads.len()];
+    for part in 0..=steps {
+        for (count, entries) in published.iter_mut().zip(&entries) {
+            let range = part_of(entries.len(), part, steps + 1);
+            match publish_details(&stack.clients, bus, &entries[range]).await {
+                Ok(sent) => *count += sent,
+                Err(error) => report.failures.push(error),
+            }
+        }
+        let (Some(pause), Some(kind)) = (options.reshard_pause, reshards::PLAN.get(part)) else {
+            continue;
+        };
+        tokio::time::sleep(pause).await;
+        for (key, stream) in &stack.resources.streams {
+            let Some(shards) = deployed.get(key) else {
+                continue;
+            };
+            match reshards::reshard(&stack.clients, stream, *kind, *shards).await {
+                Ok(made) => report.reshards.push(Reshard {
+                    stream: key.clone(),
+                    ..made
+                }),
+                Err(error) => report.failures.push(error),
+            }
+        }
+    }
+    published
+}
+
+/// The `part`th of `parts` near-equal consecutive ranges of `0..len`.
+fn part_of(len: usize, part: usize, parts: usize) -> std::ops::Range<usize> {
+    len * part / parts..len * (part + 1) / parts
 }
 
 /// Publishes `entries` (`user_activity` details) in order; the entries that went through.

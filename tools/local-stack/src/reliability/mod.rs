@@ -7,6 +7,7 @@ pub mod fuzz;
 pub mod isolation;
 pub mod load;
 pub mod memory_workloads;
+pub mod reshards;
 
 use crate::reliability::api_tests::ApiTestReport;
 use crate::reliability::bad_input::BadInputReport;
@@ -14,7 +15,23 @@ use crate::reliability::fault_workloads::ExactlyOnceReport;
 use crate::reliability::fuzz::FuzzReport;
 use crate::reliability::isolation::IsolationReport;
 use crate::reliability::load::LoadReport;
+use crate::reliability::reshards::Reshard;
 use crate::report::render_verdict;
+
+/// The streams resharded, once each, in the order first resharded ("none" without any).
+fn streams_resharded(made: &[Reshard]) -> String {
+    let mut streams: Vec<&str> = Vec::new();
+    for reshard in made {
+        if !streams.contains(&reshard.stream.as_str()) {
+            streams.push(&reshard.stream);
+        }
+    }
+    if streams.is_empty() {
+        "no stream".to_owned()
+    } else {
+        streams.join(" and ")
+    }
+}
 
 #[derive(Debug)]
 pub struct ReliabilityReport {
@@ -96,6 +113,16 @@ impl ReliabilityReport {
                     self.exactly_once.set_aside
                 ),
             ),
+            (
+                "reshards",
+                self.exactly_once.reshards.len().to_string(),
+                format!(
+                    "{} of {}; {}",
+                    reshards::tally(&self.exactly_once.reshards),
+                    streams_resharded(&self.exactly_once.reshards),
+                    self.exactly_once.streams.render()
+                ),
+            ),
             ("memory workloads", memory.0, memory.1),
             (
                 "bad inputs tried",
@@ -121,7 +148,7 @@ mod tests {
 
     use super::*;
     use crate::reliability::api_tests::ApiTestRun;
-    use crate::reliability::fault_workloads::WorkloadReport;
+    use crate::reliability::fault_workloads::{StreamOrder, WorkloadReport};
     use crate::reliability::fuzz::TargetReport;
     use crate::reliability::memory_workloads::{CacheStats, ConsumerMemory, MemoryReport};
     use emulator::fault_proxy::FaultCounts;
@@ -141,6 +168,22 @@ mod tests {
             published: 1200,
             ..WorkloadReport::default()
         });
+        for stream in ["activity", "enriched"] {
+            for kind in crate::reliability::reshards::PLAN {
+                exactly_once.reshards.push(Reshard {
+                    stream: stream.into(),
+                    kind,
+                    open_before: 1,
+                    open_after: 2,
+                });
+            }
+        }
+        exactly_once.streams = StreamOrder {
+            parallelization_factor: 3,
+            records: 4321,
+            out_of_order: 0,
+            shards_drained: 12,
+        };
         let consumer = |found_spilled, spills, sticky_cached| ConsumerMemory {
             found_spilled,
             spills,
@@ -225,6 +268,9 @@ mod tests {
             "API cases                 975  0 failures",
             "faults injected            25  of 300 AWS requests; 5 processes killed",
             "pipeline events           600  1200 deliveries; drift 0",
+            "reshards                    8  shard count up 2, split 2, merge 2, shard count down 2 \
+             of activity and enriched; 4321 stream records at parallelization factor 3, 0 out \
+             of their key's order; 12 closed shards read to their end",
             "memory workloads         1202  resends 1 h and 23 h absorbed (4 found spilled), \
              hot user 180 events (12 spills), environment swaps 2 (0 conflicts after), \
              spill-crash kills 2, drift 0; warm cache: sticky 97 % of states cached, alternating 0 %",
