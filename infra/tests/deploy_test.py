@@ -4,7 +4,8 @@
 (deploy_emulator.py beside this file); every deployed table, queue, stream, event rule, model
 endpoint, function, role, event source mapping, alarm, route, topic and budget read back through
 the AWS APIs and compared, field by field, with infra/stack.json; `terraform destroy`, and nothing
-with the test's prefix left. From the repository root, in the emulator's venv (tools/test.sh
+with the test's prefix left. The copy's manifest has its enriched stream switched to on-demand
+(ON_DEMAND_STREAM), so that one apply deploys both capacity modes. From the repository root, in the emulator's venv (tools/test.sh
 creates .venv; tools/check-infra.sh runs this as its `deploy` check):
 
     .venv/bin/python -m unittest -v infra/tests/deploy_test.py
@@ -105,6 +106,19 @@ def listing(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# The stream deployed on-demand in the test (the manifest's streams are provisioned).
+ON_DEMAND_STREAM = "enriched"
+
+
+def on_demand(stack: dict[str, Any], key: str) -> dict[str, Any]:
+    """The manifest with stream `key` on-demand: no shard count, nor a reason for one."""
+    stream = stack["streams"][key]
+    stream["capacity_mode"] = "on_demand"
+    stream.pop("shard_count", None)
+    stack["reasons"].pop(f"streams.{key}.shard_count", None)
+    return stack
+
+
 def same(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {field: spec[field] for field in SAME[kind] if field in spec}
 
@@ -133,7 +147,9 @@ def expected(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
             # EventBridge may send to a rule's target queue on behalf of that rule only.
             "sent_by_rules": {f"rule {r}" for r, (_, spec) in rules.items() if spec["target"]["queue"] == key} or None}
     for key, stream in stack.get("streams", {}).items():
-        want[f"stream {key}"] = {**same("stream", stream), "mode": "PROVISIONED", "encryption": stream["encryption"]}
+        # An on-demand stream's shards are Kinesis's: the manifest has no count for them.
+        want[f"stream {key}"] = {**same("stream", stream), "mode": stream["capacity_mode"].upper(),
+                                 "encryption": stream["encryption"]}
     for bus in stack.get("event_buses", {}):
         want[f"bus {bus}"] = {"rules": {f"rule {r}" for r, (b, _) in rules.items() if b == bus}}
     for rule, (_, spec) in rules.items():
@@ -257,6 +273,8 @@ def read_deployed(endpoint: str) -> dict[str, dict[str, Any]]:
         refs[s["StreamARN"]] = f"stream {key_of(stream)}"
         got[refs[s["StreamARN"]]] = {**pick("stream", s), "mode": s["StreamModeDetails"]["StreamMode"],
                                      "encryption": s.get("EncryptionType") == "KMS" and s.get("KeyId") == "alias/aws/kinesis"}
+        if s["StreamModeDetails"]["StreamMode"] == "ON_DEMAND":
+            got[refs[s["StreamARN"]]].pop("shard_count", None)
     events = client("events")
     for bus in events.list_event_buses(NamePrefix=f"{PREFIX}-")["EventBuses"]:
         rules = events.list_rules(EventBusName=bus["Name"])["Rules"]
@@ -411,7 +429,8 @@ class DeployTest(unittest.TestCase):
         # file, state or tfvars must not take part.
         shutil.copytree(ROOT / "infra", temp / "infra", ignore=shutil.ignore_patterns(
             ".terraform", ".terraform.lock.hcl", "*.tfstate*", "*.tfvars", "__pycache__"))
-        cls.stack = json.loads((temp / "infra" / "stack.json").read_text())
+        cls.stack = on_demand(json.loads((temp / "infra" / "stack.json").read_text()), ON_DEMAND_STREAM)
+        (temp / "infra" / "stack.json").write_text(json.dumps(cls.stack, indent=2))
         # The module deploys <package_dir>/<function>/bootstrap.zip, which only tools/package.sh
         # builds (a release cargo build). The test checks the wiring, not the code: a tiny zip
         # stands in for each, where the module looks by default (<module>/../../target/lambda).

@@ -114,9 +114,31 @@ pub struct DeadLetterSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamSpec {
-    pub shard_count: u32,
+    /// `provisioned` (billed per shard-hour, `shard_count` shards) or `on_demand` (billed per
+    /// stream-hour and per GB in and out; Kinesis scales the shards).
+    pub capacity_mode: CapacityMode,
+    /// Provisioned streams only.
+    #[serde(default)]
+    pub shard_count: Option<u32>,
     pub retention_hours: u32,
     pub encryption: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapacityMode {
+    Provisioned,
+    OnDemand,
+}
+
+impl CapacityMode {
+    /// As Kinesis names it (`StreamModeDetails.StreamMode`).
+    pub fn stream_mode(self) -> &'static str {
+        match self {
+            Self::Provisioned => "PROVISIONED",
+            Self::OnDemand => "ON_DEMAND",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -548,10 +570,21 @@ impl Stack {
         }
         for (key, stream) in &self.streams {
             check_resource_key(key)?;
-            if stream.shard_count == 0 || !(24..=8760).contains(&stream.retention_hours) {
-                return invalid(format!(
-                    "stream {key}: needs at least one shard and a retention of 24..=8760 hours"
-                ));
+            if !(24..=8760).contains(&stream.retention_hours) {
+                return invalid(format!("stream {key}: retention_hours must be 24..=8760"));
+            }
+            match (stream.capacity_mode, stream.shard_count) {
+                (CapacityMode::Provisioned, Some(1..)) | (CapacityMode::OnDemand, None) => {}
+                (CapacityMode::Provisioned, _) => {
+                    return invalid(format!(
+                        "stream {key}: a provisioned stream needs a shard_count of at least 1"
+                    ));
+                }
+                (CapacityMode::OnDemand, Some(_)) => {
+                    return invalid(format!(
+                        "stream {key}: shard_count is for provisioned streams; an on_demand stream's shards are Kinesis's to scale"
+                    ));
+                }
             }
         }
         let mut rule_keys = std::collections::BTreeSet::new();
@@ -1169,6 +1202,57 @@ mod tests {
         assert_eq!(
             stack.queues[source.queue.as_deref().unwrap()].visibility_timeout_seconds,
             6 * router.timeout_seconds
+        );
+    }
+
+    #[test]
+    fn a_streams_capacity_mode_and_shard_count_agree() {
+        let stack = Stack::workspace();
+        assert_eq!(
+            stack.streams["activity"].capacity_mode,
+            CapacityMode::Provisioned
+        );
+        let on_demand = manifest_with(|m| {
+            m["streams"]["enriched"]["capacity_mode"] = "on_demand".into();
+            m["streams"]["enriched"]
+                .as_object_mut()
+                .unwrap()
+                .remove("shard_count");
+            // The reason for a setting that is gone goes with it.
+            m["reasons"]
+                .as_object_mut()
+                .unwrap()
+                .remove("streams.enriched.shard_count");
+        })
+        .expect("an on-demand stream without a shard count");
+        assert_eq!(on_demand.streams["enriched"].shard_count, None);
+        assert_eq!(
+            on_demand.streams["enriched"].capacity_mode.stream_mode(),
+            "ON_DEMAND"
+        );
+
+        let error = |edit: fn(&mut serde_json::Value)| manifest_with(edit).unwrap_err().to_string();
+        let message = error(|m| m["streams"]["activity"]["capacity_mode"] = "on_demand".into());
+        assert!(
+            message.contains("stream activity: shard_count is for provisioned streams"),
+            "{message}"
+        );
+        let message = error(|m| {
+            m["streams"]["activity"]
+                .as_object_mut()
+                .unwrap()
+                .remove("shard_count");
+        });
+        assert!(
+            message.contains("a provisioned stream needs a shard_count of at least 1"),
+            "{message}"
+        );
+        let message = error(|m| m["streams"]["activity"]["shard_count"] = 0.into());
+        assert!(message.contains("at least 1"), "{message}");
+        let message = error(|m| m["streams"]["activity"]["capacity_mode"] = "serverless".into());
+        assert!(
+            message.contains("unknown variant `serverless`"),
+            "{message}"
         );
     }
 

@@ -183,13 +183,20 @@ impl Resources {
 
         for (key, spec) in &stack.streams {
             let name = &self.streams[key];
-            let created = clients
+            let mut request = clients
                 .kinesis
                 .create_stream()
                 .stream_name(name)
-                .shard_count(spec.shard_count as i32)
-                .send()
-                .await;
+                .stream_mode_details(
+                    aws_sdk_kinesis::types::StreamModeDetails::builder()
+                        .stream_mode(spec.capacity_mode.stream_mode().into())
+                        .build()
+                        .expect("the stream mode is set"),
+                );
+            if let Some(shards) = spec.shard_count {
+                request = request.shard_count(i32::try_from(shards).unwrap_or(i32::MAX));
+            }
+            let created = request.send().await;
             match created {
                 Ok(_) => {}
                 // A re-run against a long-lived emulator: the stream is there already.
@@ -202,7 +209,12 @@ impl Resources {
             wait_for_stream(&clients.kinesis, name).await?;
             logs.line(
                 "stack",
-                &format!("stream {name} created ({} shard(s))", spec.shard_count),
+                &match spec.shard_count {
+                    Some(shards) => {
+                        format!("stream {name} created ({shards} provisioned shard(s))")
+                    }
+                    None => format!("stream {name} created (on demand)"),
+                },
             );
         }
 

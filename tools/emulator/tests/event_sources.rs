@@ -468,3 +468,68 @@ async fn a_parallelization_factor_runs_batches_of_a_shard_at_once_in_key_order()
         peaks[1]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_are_created_in_the_manifests_capacity_mode_and_read_on_every_shard() {
+    let endpoint = testkit::emulator::endpoint();
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(include_str!("../../../infra/stack.json")).unwrap();
+    manifest["streams"]["enriched"] = serde_json::json!({
+        "capacity_mode": "on_demand", "retention_hours": 24, "encryption": true
+    });
+    manifest["streams"]["activity"]["shard_count"] = 3.into();
+    manifest["reasons"]
+        .as_object_mut()
+        .unwrap()
+        .remove("streams.enriched.shard_count");
+    let stack = stack::Stack::from_json(&manifest.to_string()).unwrap();
+    let suffix = ulid::Ulid::new().to_string().to_lowercase();
+    let clients = emulator::running_stack::emulator_clients(endpoint, "us-east-1");
+    let mut resources = emulator::resources::Resources::name(&stack, &format!("modes-{suffix}"));
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("modes-{suffix}.log"));
+    resources
+        .create(&stack, &clients, &LogSink::create(&log, false).unwrap())
+        .await
+        .unwrap();
+
+    let mode = |stream: &str| {
+        let kinesis = clients.kinesis.clone();
+        let stream = stream.to_owned();
+        async move {
+            let summary = kinesis
+                .describe_stream_summary()
+                .stream_name(stream)
+                .send()
+                .await
+                .unwrap();
+            let summary = summary.stream_description_summary().unwrap().clone();
+            (
+                summary
+                    .stream_mode_details()
+                    .unwrap()
+                    .stream_mode()
+                    .as_str()
+                    .to_owned(),
+                summary.open_shard_count(),
+            )
+        }
+    };
+    assert_eq!(
+        mode(&resources.streams["activity"]).await,
+        ("PROVISIONED".to_owned(), 3)
+    );
+    let (enriched_mode, enriched_shards) = mode(&resources.streams["enriched"]).await;
+    assert_eq!(enriched_mode, "ON_DEMAND");
+    assert!(enriched_shards >= 1, "Kinesis picks the shards");
+
+    // Every shard of the on-demand stream is read: records of many keys all come through.
+    put_slow(&clients.kinesis, &resources.streams["enriched"], 0, 80, 40).await;
+    let (source, pool, logs) = stream_source(&resources.streams["enriched"], 1, 2, &suffix).await;
+    let pollers = kinesis_source::start(Arc::clone(&source)).await.unwrap();
+    wait_until_done(&source, 80, &logs).await;
+    assert_eq!(
+        source.stats.shards_read.load(Ordering::Relaxed),
+        enriched_shards as usize
+    );
+    stop_and_check_order(&source, pollers, &pool, 80).await;
+}

@@ -164,11 +164,13 @@ pub(super) fn streams(stack: &Stack, tags: &Tags, resources: &mut Resources) {
     for (key, stream) in &stack.streams {
         let mut properties = json!({
             "Name": deployed_name(key),
-            "StreamModeDetails": { "StreamMode": "PROVISIONED" },
-            "ShardCount": stream.shard_count,
+            "StreamModeDetails": { "StreamMode": stream.capacity_mode.stream_mode() },
             "RetentionPeriodHours": stream.retention_hours,
             "Tags": tags.list(),
         });
+        if let Some(shards) = stream.shard_count {
+            properties["ShardCount"] = shards.into();
+        }
         if stream.encryption {
             properties["StreamEncryption"] =
                 json!({ "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis" });

@@ -238,7 +238,22 @@ fn a_manifest_change_is_a_template_change() {
     manifest["monitoring"]["alarms"]["rejects-messages"]["threshold"] = json!(7);
     manifest["monitoring"]["alarms"]["rejects-messages"]["statistic"] = json!("p90");
     manifest["functions"]["todo-api"]["memory_mb"] = json!(512);
+    manifest["streams"]["enriched"] = json!({
+        "capacity_mode": "on_demand", "retention_hours": 48, "encryption": true
+    });
+    manifest["streams"]["activity"]["shard_count"] = json!(4);
+    manifest["reasons"]
+        .as_object_mut()
+        .unwrap()
+        .remove("streams.enriched.shard_count");
     let template = render_manifest(&manifest);
+    let enriched = &resource(&template, "EnrichedStream")["Properties"];
+    assert_eq!(enriched["StreamModeDetails"]["StreamMode"], "ON_DEMAND");
+    assert!(enriched.get("ShardCount").is_none(), "{enriched}");
+    assert_eq!(enriched["RetentionPeriodHours"], 48);
+    let activity = &resource(&template, "ActivityStream")["Properties"];
+    assert_eq!(activity["StreamModeDetails"]["StreamMode"], "PROVISIONED");
+    assert_eq!(activity["ShardCount"], 4);
     let audit = &resource(&template, "AuditQueue")["Properties"];
     assert_eq!(audit["VisibilityTimeout"], 45);
     assert_eq!(audit["RedrivePolicy"]["maxReceiveCount"], 3);

@@ -625,13 +625,15 @@ async fn publish_resharding(
     } else {
         0
     };
-    // Each stream goes back to the shard count it had.
+    // Each provisioned stream goes back to the shard count it had; Kinesis alone reshards an
+    // on-demand one.
     let mut deployed = BTreeMap::new();
     for (key, stream) in &stack.resources.streams {
-        match reshards::open_shards(&stack.clients, stream).await {
-            Ok(open) => {
-                deployed.insert(key.clone(), open.len());
+        match reshards::provisioned_shards(&stack.clients, stream).await {
+            Ok(Some(shards)) => {
+                deployed.insert(key.clone(), shards);
             }
+            Ok(None) => {}
             Err(error) => report.failures.push(error),
         }
     }

@@ -63,6 +63,31 @@ pub async fn open_shards(clients: &Clients, stream: &str) -> Result<Vec<Shard>, 
     Ok(open)
 }
 
+/// The open shards of a provisioned `stream`; `None` for an on-demand one (which Kinesis
+/// reshards by itself: `UpdateShardCount` refuses it).
+pub async fn provisioned_shards(clients: &Clients, stream: &str) -> Result<Option<usize>, String> {
+    let summary = clients
+        .kinesis
+        .describe_stream_summary()
+        .stream_name(stream)
+        .send()
+        .await
+        .map_err(|error| {
+            format!(
+                "DescribeStreamSummary {stream}: {}",
+                aws_sdk_kinesis::error::DisplayErrorContext(error)
+            )
+        })?;
+    let on_demand = summary
+        .stream_description_summary()
+        .and_then(|summary| summary.stream_mode_details())
+        .is_some_and(|mode| mode.stream_mode() == &aws_sdk_kinesis::types::StreamMode::OnDemand);
+    if on_demand {
+        return Ok(None);
+    }
+    Ok(Some(open_shards(clients, stream).await?.len()))
+}
+
 fn hash_range(shard: &Shard) -> (u128, u128) {
     let range = shard.hash_key_range();
     let parse = |key: Option<&str>| key.and_then(|key| key.parse().ok()).unwrap_or_default();
