@@ -88,5 +88,5 @@ command="tools/perf.sh${*:+ $*}"
     printf '[Performance and cost](../performance.md)._\n\n'
     cat target/perf/summary.md
 } >"$results/performance.md"
-cp target/perf/cost-per-million.svg target/perf/init-time.svg "$results/"
-echo "==> wrote $results/performance.md, $results/cost-per-million.svg, $results/init-time.svg"
+cp target/perf/cost-per-million.svg target/perf/init-time.svg target/perf/capacity-modes.svg "$results/"
+echo "==> wrote $results/performance.md and its charts (cost-per-million, init-time, capacity-modes)"

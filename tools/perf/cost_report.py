@@ -3,6 +3,7 @@
 
     python3 tools/perf/cost_report.py [--measurements target/perf/measurements.json]
                                       [--prices tools/perf/prices.json] [--out target/perf]
+                                      [--manifest infra/stack.json]
 
 writes, into --out:
 
@@ -15,6 +16,9 @@ writes, into --out:
                         event ids), how it is computed, and the price table with its date;
   cost-per-million.svg  cost per million events by design, stacked by service;
   init-time.svg         init time per function (median wall and CPU ms) against the 10 ms goal;
+  capacity-modes.svg    the streams' monthly cost, provisioned (by peak-to-average ratio) and
+                        on-demand, by events a month, with where on-demand becomes the cheaper
+                        (streams.py computes it);
 
 and prints the cost table to stdout.
 
@@ -31,6 +35,10 @@ import math
 import sys
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+# streams.py, beside this file, also when the report is loaded by path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import streams  # noqa: E402
 
 NOT_MEASURED = "not measured"
 
@@ -55,10 +63,7 @@ PIPELINE_USD_PER_MILLION_GOAL = 2.40
 ITEM_BYTES_GOAL = 64_000
 
 EVENTS_PER_REPORT = 1_000_000
-HOURS_PER_MONTH = 730
-# The provisioned Kinesis streams the stack deploys and their shards (infra/stack.json,
-# `streams`; a test keeps this in step with it). They cost by the hour, not by the event.
-KINESIS_SHARDS = {"activity": 1, "enriched": 1}
+HOURS_PER_MONTH = streams.HOURS_PER_MONTH
 
 # Every producer event is one EventBridge custom event (events are far below 64 KB) and one
 # SendMessage by the rule's target into the ingest queue.
@@ -89,6 +94,9 @@ REQUIRED_PRICES = (
     "sqs_fifo_requests",
     "kinesis_shard_hour",
     "kinesis_put_payload_units",
+    "kinesis_on_demand_stream_hour",
+    "kinesis_on_demand_data_in_gb",
+    "kinesis_on_demand_data_out_gb",
     "dynamodb_on_demand_write_request_units",
     "dynamodb_on_demand_read_request_units",
     "eventbridge_custom_events",
@@ -332,7 +340,13 @@ def parse_workload(value, check):
         "cold": None,
         "affinity_lost": None,
         "hot_users": None,
+        "stream_record_bytes": None,
     }
+    if value.get("stream_record_bytes") is not None:
+        workload["stream_record_bytes"] = {
+            name: check.number(size, "workload.stream_record_bytes.%s" % name, minimum=1)
+            for name, size in check.object(value["stream_record_bytes"], "workload.stream_record_bytes").items()
+        }
     if value.get("functions") is not None:
         workload["functions"] = parse_workload_functions(value["functions"], check, "workload.functions")
     if value.get("event_source_requests") is not None:
@@ -712,8 +726,39 @@ class Line:
         }
 
 
-def design_cost(workload, design, prices):
-    """Every priced line of one design, scaled from the workload's events to a million."""
+def on_demand_lines(function, units, scale, scale_text, workload, manifest_streams, prices):
+    """The lines of the records `function` puts (`units` PUT payload units: a record each) on an
+    on-demand stream, which bills data put and read instead of payload units; None when the
+    stream it writes is provisioned."""
+    written = [key for key, stream in manifest_streams.items()
+               if function in stream["writers"] and stream["capacity_mode"] == "on_demand"]
+    if not written:
+        return None
+    key = written[0]
+    readers = len(manifest_streams[key]["readers"])
+    put = Line("Kinesis", "data put by %s on the on-demand %s stream (a record rounded up to 1 KB)" % (function, key),
+               "GB", "kinesis_on_demand_data_in_gb", prices)
+    read = Line("Kinesis", "data read from the on-demand %s stream by its %d consumer%s"
+                % (key, readers, "" if readers == 1 else "s"), "GB", "kinesis_on_demand_data_out_gb", prices)
+    size = (workload.get("stream_record_bytes") or {}).get(key)
+    if size is None:
+        put.lacks = read.lacks = ["workload.stream_record_bytes.%s" % key]
+        return [put, read]
+    records = units * scale
+    data_in, data_out = streams.on_demand_data(records, size, readers)
+    for line, quantity, how in ((put, data_in, "× %s KiB" % math.ceil(size / 1024)),
+                                (read, data_out, "× %s bytes × %d" % (format_significant(size, 4), readers))):
+        line.inputs = {"records": units, "record_bytes": size, "readers": readers}
+        line.quantity = quantity
+        line.quantity_formula = "%s records in %s events %s %s / 2^30" % (
+            format_count(units), format_count(workload["events"]), scale_text, how)
+    return [put, read]
+
+
+def design_cost(workload, design, prices, manifest_streams=None):
+    """Every priced line of one design, scaled from the workload's events to a million; the
+    records put on an on-demand stream of `manifest_streams` priced as that mode bills them."""
+    manifest_streams = manifest_streams or {}
     functions, wheres, event_source, assumptions = design_functions(workload, design)
     events = workload["events"]
     scale = EVENTS_PER_REPORT / events
@@ -810,8 +855,12 @@ def design_cost(workload, design, prices):
         put_units.lacks = lacking("kinesis_put_payload_units")
         if not put_units.lacks:
             units = entry["kinesis_put_payload_units"]
+            on_demand = on_demand_lines(function, units, scale, scale_text, workload, manifest_streams, prices)
             if units == 0:
                 put_units = None
+            elif on_demand is not None:
+                put_units = None
+                lines.extend(on_demand)
             else:
                 put_units.inputs = {"kinesis_put_payload_units": units}
                 put_units.quantity = units * scale
@@ -868,40 +917,35 @@ def design_cost(workload, design, prices):
     }
 
 
-def fixed_monthly(prices):
-    price = prices["kinesis_shard_hour"]
-    lines = []
-    for stream, shards in KINESIS_SHARDS.items():
-        lines.append({
-            "service": "Kinesis",
-            "item": "%s stream: %d provisioned shard%s" % (stream, shards, "" if shards == 1 else "s"),
-            "formula": "%d shard × %d h × %s" % (shards, HOURS_PER_MONTH, format_price(price)),
-            "usd_per_month": shards * HOURS_PER_MONTH * price["usd"] / price["per"],
-        })
-    return {"lines": lines, "total_usd_per_month": sum(line["usd_per_month"] for line in lines)}
+def fixed_monthly(manifest_streams, prices):
+    lines = streams.fixed_monthly_lines(manifest_streams, prices)
+    for line in lines:
+        line["formula"] = "%s h × %s" % (format_count(line["quantity"]), format_price(prices[line["price"]]))
+    return {"lines": lines, "total_usd_per_month": sum(line["usd_per_month"] for line in lines),
+            "streams": manifest_streams}
 
 
-def cost_model(measurements, prices):
+def cost_model(measurements, prices, manifest_streams):
     workload = measurements["workload"]
     model = {
         "events_per_report": EVENTS_PER_REPORT,
         "computed": workload is not None,
         "lacks": [],
         "designs": {},
-        "fixed_monthly": fixed_monthly(prices["prices"]),
+        "fixed_monthly": fixed_monthly(manifest_streams, prices["prices"]),
         "ratios_to_pipeline": {design: None for design in DESIGNS[1:]},
         "ratio_naive_to_pipeline": None,
     }
     if workload is None:
         model["lacks"] = ["workload"]
         return model
-    model["designs"]["pipeline"] = design_cost(workload, "pipeline", prices["prices"])
+    model["designs"]["pipeline"] = design_cost(workload, "pipeline", prices["prices"], manifest_streams)
     for design in DESIGNS[1:]:
         source = DESIGN_SOURCES[design]
         if workload[source] is None:
             model["lacks"].append("workload." + source)
         else:
-            model["designs"][design] = design_cost(workload, design, prices["prices"])
+            model["designs"][design] = design_cost(workload, design, prices["prices"], manifest_streams)
     for design in model["designs"].values():
         model["lacks"].extend(key for key in design["lacks"] if key not in model["lacks"])
     pipeline = model["designs"]["pipeline"]["total"]
@@ -925,10 +969,13 @@ def formulas():
         "Lambda requests: invocations × the request price.",
         "Lambda duration: invocations × billed milliseconds per invocation, rounded up to the "
         "millisecond, / 1000 × memory MB / 1024 = GB-seconds × the arm64 price per GB-second.",
-        "Kinesis: PUT payload units (one per record of up to 25 KB) × the price per million units; "
-        "reads by the event source mappings are not billed per request. The shards are billed by "
-        "the hour whatever the traffic: shards × 730 h a month × the shard-hour price, shown apart "
-        "as a fixed monthly cost and left out of the cost per event.",
+        "Kinesis, a provisioned stream: PUT payload units (one per record of up to 25 KB) × the "
+        "price per million units; reads by the event source mappings are not billed per request. "
+        "The shards are billed by the hour whatever the traffic: shards × 730 h a month × the "
+        "shard-hour price, shown apart as a fixed monthly cost and left out of the cost per event. "
+        "An on-demand stream (the manifest's `capacity_mode`): the data put, each record rounded "
+        "up to 1 KB, and the data its consumers read, per GB (2^30 bytes), instead of PUT units; "
+        "730 stream-hours a month apart as the fixed cost.",
         "DynamoDB on demand: read request units × the read price + write request units × the "
         "write price, the units DynamoDB bills as the functions computed them from the items' "
         "sizes (on-demand billing, no provisioned capacity).",
@@ -1192,8 +1239,8 @@ def cost_table(model):
 def fixed_cost_sentence(model):
     fixed = model["fixed_monthly"]
     parts = " + ".join("%s (%s)" % (line["item"], line["formula"]) for line in fixed["lines"])
-    return ("Fixed, whatever the traffic and the same for every design: Kinesis shard-hours, "
-            "%s a month: %s." % (format_usd(fixed["total_usd_per_month"]), parts))
+    return ("Fixed, whatever the traffic and the same for every design: the Kinesis streams by "
+            "the hour, %s a month: %s." % (format_usd(fixed["total_usd_per_month"]), parts))
 
 
 def consumer_units_section(units, goals):
@@ -1284,7 +1331,53 @@ def hot_users_section(hot):
     return out
 
 
-def render_summary(measurements, prices, model, goals, svg_names, units, hot):
+def format_volume(events_per_month):
+    """`3.2 billion events a month (1,218 a second)`."""
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand")):
+        if events_per_month >= size:
+            text = "%s %s" % (format_significant(events_per_month / size, 2), word)
+            break
+    else:
+        text = format_count(round(events_per_month))
+    return "%s events a month (%s a second on average)" % (
+        text, format_significant(events_per_month / streams.SECONDS_PER_MONTH, 3))
+
+
+def capacity_section(capacity, manifest_streams, svg_name):
+    out = ["## Capacity modes", ""]
+    modes = ", ".join("%s %s%s" % (key, s["capacity_mode"].replace("_", "-"),
+                                   " (%d shard%s)" % (s["shard_count"], "" if s["shard_count"] == 1 else "s")
+                                   if s["shard_count"] else "")
+                      for key, s in manifest_streams.items())
+    out.append("What the two streams cost a month together, provisioned or on-demand, by traffic "
+               "(the manifest deploys: %s). A provisioned stream is sized for its peak second; an "
+               "on-demand one bills what goes through, so the comparison depends on how much higher "
+               "the peak is than the average (`tools/perf/streams.py` computes it)." % modes)
+    out.append("")
+    if not capacity["computed"]:
+        out.append("Not computed: lacks %s." % ", ".join("`%s`" % key for key in capacity["lacks"]))
+        out.append("")
+        return out
+    inputs = capacity["streams"]
+    out.append("Per stream, from the workload: " + "; ".join(
+        "%s, %s per event of %s bytes on average, read by %d consumer%s" % (
+            key, "a record" if s["records_per_event"] == 1 else "%s records" % format_significant(s["records_per_event"], 3),
+            format_significant(s["record_bytes"], 4), s["readers"], "" if s["readers"] == 1 else "s")
+        for key, s in inputs.items()) + ".")
+    out.append("")
+    rows = []
+    for ratio in capacity["peak_to_average"]:
+        volume = capacity["crossovers"][ratio]
+        rows.append(["%s×" % ratio, "provisioned at every volume up to 10^12 events a month" if volume is None
+                     else "on-demand from %s" % format_volume(volume)])
+    out.append(markdown_table(["peak / average", "cheaper"], rows))
+    out.append("")
+    out.append("![monthly cost of the streams by capacity mode](%s)" % svg_name)
+    out.append("")
+    return out
+
+
+def render_summary(measurements, prices, model, goals, svg_names, units, hot, capacity=None):
     out = []
     out.append("# Performance and cost report")
     out.append("")
@@ -1393,6 +1486,9 @@ def render_summary(measurements, prices, model, goals, svg_names, units, hot):
             out.append("")
             out.extend("- %s" % text for text in design["assumptions"])
         out.append("")
+
+    if capacity is not None:
+        out.extend(capacity_section(capacity, model["fixed_monthly"]["streams"], svg_names["capacity"]))
 
     out.append("## How it is computed")
     out.append("")
@@ -1510,6 +1606,9 @@ def legend(x, y, entries):
         elif kind == "line":
             parts.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2" '
                          'stroke-dasharray="6 4"/>' % (x, row_y + 6, x + 14, row_y + 6, colour))
+        elif kind == "circle":
+            parts.append('<circle cx="%.1f" cy="%.1f" r="5" fill="none" stroke="%s" stroke-width="2"/>'
+                         % (x + 7, row_y + 6, colour))
         else:
             parts.append('<rect x="%.1f" y="%.1f" width="14" height="12" fill="%s"/>' % (x, row_y, colour))
         parts.append(svg_text(x + 20, row_y + 11, label))
@@ -1576,7 +1675,7 @@ def render_cost_svg(measurements, model):
         "%s %s" % (DESIGN_TITLES[d], "%s×" % format_significant(ratios[d], 3) if ratios[d] else NOT_MEASURED)
         for d in DESIGNS[1:])]
     fixed = model["fixed_monthly"]
-    notes.append("Not per event: Kinesis shard-hours, %s a month (%d streams × 730 h), the same for every design."
+    notes.append("Not per event: the Kinesis streams by the hour, %s a month (%d streams × 730 h), the same for every design."
                  % (format_usd(fixed["total_usd_per_month"]), len(fixed["lines"])))
     for i, note in enumerate(notes):
         body.append(svg_text(plot.left, height - 28 + i * 16, note, size=11, fill="#444"))
@@ -1655,11 +1754,76 @@ def render_init_svg(measurements):
     return svg_document(width, height, "Init time by function", subtitle, body)
 
 
+# The capacity chart's series: on-demand, then provisioned by peak-to-average ratio.
+ON_DEMAND_COLOUR = "#D55E00"
+PROVISIONED_COLOURS = {1: "#0072B2", 3: "#56B4E9", 10: "#009E73", 30: "#999999"}
+
+
+def render_capacity_svg(measurements, prices, capacity):
+    """The streams' monthly cost by events a month, log-log: on-demand as one line, provisioned
+    as one step line per peak-to-average ratio, each crossover marked."""
+    width, height = 940, 560
+    left, right, top, bottom = 90, 230, 70, 80
+    subtitle = "%s list prices taken %s; measured %s" % (
+        prices["region"], prices["taken_on"], format_date(measurements["date"]))
+    title = "Monthly cost of the two streams by capacity mode"
+    if not capacity["computed"]:
+        body = [svg_text(width / 2, height / 2, "not computed: lacks %s" % ", ".join(capacity["lacks"]),
+                         anchor="middle", fill="#777")]
+        return svg_document(width, height, title, subtitle, body)
+    volumes = capacity["volumes"]
+    series = [("on-demand", ON_DEMAND_COLOUR, capacity["on_demand"], None)]
+    for ratio in capacity["peak_to_average"]:
+        series.append(("provisioned, peak %s× average" % ratio, PROVISIONED_COLOURS.get(ratio, "#555"),
+                       [point["usd"] for point in capacity["provisioned"][ratio]], ratio))
+    costs = [cost for _, _, values, _ in series for cost in values]
+    y_low = 10 ** math.floor(math.log10(min(costs)))
+    y_high = 10 ** math.ceil(math.log10(max(costs)))
+    x_low, x_high = math.log10(volumes[0]), math.log10(volumes[-1])
+    plot_width, plot_height = width - left - right, height - top - bottom
+
+    def x(volume):
+        return left + (math.log10(volume) - x_low) / (x_high - x_low) * plot_width
+
+    def y(cost):
+        return top + plot_height - (math.log10(cost) - math.log10(y_low)) / (
+            math.log10(y_high) - math.log10(y_low)) * plot_height
+
+    body = ['<g class="axes">']
+    for power in range(int(x_low), int(x_high) + 1):
+        body.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>' % (x(10 ** power), top, x(10 ** power), top + plot_height))
+        body.append(svg_text(x(10 ** power), top + plot_height + 18, "10^%d" % power, anchor="middle"))
+    for power in range(round(math.log10(y_low)), round(math.log10(y_high)) + 1):
+        body.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>' % (left, y(10 ** power), left + plot_width, y(10 ** power)))
+        body.append(svg_text(left - 8, y(10 ** power) + 4, format_usd(10 ** power), anchor="end"))
+    body.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#333"/>' % (left, top, plot_width, plot_height))
+    body.append(svg_text(left + plot_width / 2, height - 30, "events a month (log scale)", size=13, anchor="middle"))
+    middle = top + plot_height / 2
+    body.append(svg_text(22, middle, "USD a month (log scale)", size=13, anchor="middle",
+                         extra=' transform="rotate(-90 22 %.1f)"' % middle))
+    body.append("</g>")
+    for label, colour, values, ratio in series:
+        points = " ".join("%.1f,%.1f" % (x(v), y(c)) for v, c in zip(volumes, values))
+        body.append('<polyline class="series" data-series="%s" points="%s" fill="none" stroke="%s" stroke-width="2"/>'
+                    % (escape(label), points, colour))
+        if ratio is None:
+            continue
+        crossing = capacity["crossovers"][ratio]
+        if crossing is not None:
+            cost = values[volumes.index(crossing)]
+            body.append('<circle class="crossover" data-ratio="%s" cx="%.1f" cy="%.1f" r="5" fill="none" '
+                        'stroke="%s" stroke-width="2"><title>on-demand is cheaper from %s</title></circle>'
+                        % (ratio, x(crossing), y(cost), colour, escape(format_volume(crossing))))
+    body.extend(legend(width - right + 20, top + 10, [(label, colour, "line") for label, colour, _, _ in series]
+                       + [("crossover: on-demand cheaper", "#333", "circle")]))
+    return svg_document(width, height, title, subtitle, body)
+
+
 # ---------------------------------------------------------------------------------------------
 # report.json and the command line
 
 
-def report_json(raw_measurements, measurements, prices, model, goals, units, hot):
+def report_json(raw_measurements, measurements, prices, model, goals, units, hot, manifest_streams, capacity):
     designs = {}
     for name, design in model["designs"].items():
         designs[name] = {
@@ -1684,7 +1848,7 @@ def report_json(raw_measurements, measurements, prices, model, goals, units, hot
             "formulas": formulas(),
             "constants": {
                 "hours_per_month": HOURS_PER_MONTH,
-                "kinesis_shards": KINESIS_SHARDS,
+                "streams": manifest_streams,
                 "eventbridge_events_per_event": EVENTBRIDGE_EVENTS_PER_EVENT,
                 "ingest_sends_per_event": INGEST_SENDS_PER_EVENT,
                 "lambda_price": "arm64",
@@ -1707,6 +1871,7 @@ def report_json(raw_measurements, measurements, prices, model, goals, units, hot
             **{name: units["runs"][name] for name, _ in AFFINITY_RUNS if name in units["runs"]},
             "lacks": units["lacks"],
         },
+        "capacity_modes": capacity,
         "hot_users": {
             "goal": hot["goal"],
             "item_bytes_limit": ITEM_BYTES_GOAL,
@@ -1716,25 +1881,30 @@ def report_json(raw_measurements, measurements, prices, model, goals, units, hot
     }
 
 
-SVG_NAMES = {"cost": "cost-per-million.svg", "init": "init-time.svg"}
+SVG_NAMES = {"cost": "cost-per-million.svg", "init": "init-time.svg", "capacity": "capacity-modes.svg"}
+DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "infra" / "stack.json"
 
 
-def build_report(measurements_path, prices_path):
+def build_report(measurements_path, prices_path, manifest_path=DEFAULT_MANIFEST):
     """Everything the report writes, as {file name: text}, and the table for stdout."""
     raw = load_json(measurements_path, "measurements",
                     " (write it with `perf-report measure`, or name another with --measurements)")
     measurements = parse_measurements(raw, measurements_path)
     prices = parse_prices(load_json(prices_path, "prices", " (name one with --prices)"), prices_path)
-    model = cost_model(measurements, prices)
+    manifest = load_json(manifest_path, "manifest", " (name one with --manifest)")
+    manifest_streams = streams.manifest_streams(manifest)
+    model = cost_model(measurements, prices, manifest_streams)
+    capacity = streams.capacity_model(manifest_streams, measurements["workload"], prices["prices"])
     units = consumer_units(measurements["workload"])
     hot = hot_user_units(measurements["workload"])
     goals = goal_rows(measurements) + keyed_state_goal_rows(units, hot, model)
     files = {
-        "report.json": json.dumps(report_json(raw, measurements, prices, model, goals, units, hot), indent=2,
-                                  ensure_ascii=False) + "\n",
-        "summary.md": render_summary(measurements, prices, model, goals, SVG_NAMES, units, hot),
+        "report.json": json.dumps(report_json(raw, measurements, prices, model, goals, units, hot,
+                                              manifest_streams, capacity), indent=2, ensure_ascii=False) + "\n",
+        "summary.md": render_summary(measurements, prices, model, goals, SVG_NAMES, units, hot, capacity),
         SVG_NAMES["cost"]: render_cost_svg(measurements, model),
         SVG_NAMES["init"]: render_init_svg(measurements),
+        SVG_NAMES["capacity"]: render_capacity_svg(measurements, prices, capacity),
     }
     table = "\n".join([
         "Cost per million events, %s list prices taken %s; measured %s on %s"
@@ -1755,9 +1925,11 @@ def main(argv=None):
     parser.add_argument("--prices", default="tools/perf/prices.json",
                         help="the dated price table (default: %(default)s)")
     parser.add_argument("--out", default="target/perf", help="where the report goes (default: %(default)s)")
+    parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST),
+                        help="the deployment manifest, for its streams (default: infra/stack.json)")
     args = parser.parse_args(argv)
     try:
-        files, table = build_report(args.measurements, args.prices)
+        files, table = build_report(args.measurements, args.prices, args.manifest)
     except InputError as error:
         print("cost_report: %s" % error, file=sys.stderr)
         return 2

@@ -50,6 +50,10 @@ TEST_PRICES = {
         "kinesis_shard_hour": {"usd": 0.015, "per": 1, "unit": "shard-hour", "source": "https://example.test/kinesis"},
         "kinesis_put_payload_units": {"usd": 0.014, "per": 1000000, "unit": "PUT payload units",
                                       "source": "https://example.test/kinesis"},
+        "kinesis_on_demand_stream_hour": {"usd": 0.04, "per": 1, "unit": "stream-hour",
+                                          "source": "https://example.test/kinesis"},
+        "kinesis_on_demand_data_in_gb": {"usd": 0.08, "per": 1, "unit": "GB", "source": "https://example.test/kinesis"},
+        "kinesis_on_demand_data_out_gb": {"usd": 0.04, "per": 1, "unit": "GB", "source": "https://example.test/kinesis"},
         "dynamodb_on_demand_write_request_units": {"usd": 0.625, "per": 1000000, "unit": "write request units",
                                                    "source": "https://example.test/dynamodb"},
         "dynamodb_on_demand_read_request_units": {"usd": 0.125, "per": 1000000, "unit": "read request units",
@@ -244,7 +248,8 @@ class Inputs:
     def model(self):
         measurements = cost_report.parse_measurements(json.loads(self.measurements.read_text()), self.measurements)
         prices = cost_report.parse_prices(json.loads(self.prices.read_text()), self.prices)
-        return measurements, prices, cost_report.cost_model(measurements, prices)
+        manifest_streams = cost_report.streams.manifest_streams(json.loads(STACK.read_text(encoding="utf-8")))
+        return measurements, prices, cost_report.cost_model(measurements, prices, manifest_streams)
 
     def report(self):
         return cost_report.build_report(self.measurements, self.prices)
@@ -418,8 +423,101 @@ class CostArithmetic(unittest.TestCase):
         self.assertIn("| **total** | **$2.18** | **$2.52** | **$3.03** | **$4.53** |", text)
         self.assertIn("| ratio to the pipeline, warm |  | 1.16× | 1.39× | 2.08× |", text)
         self.assertIn("$21.90 a month", text)
-        for name in ("report.json", "summary.md", "cost-per-million.svg", "init-time.svg"):
+        for name in ("report.json", "summary.md", "cost-per-million.svg", "init-time.svg", "capacity-modes.svg"):
             self.assertTrue((inputs.out / name).is_file(), name)
+
+
+class CapacityModes(unittest.TestCase):
+    """The streams' cost in both capacity modes, checked by hand at round prices."""
+
+    PRICES = {key: {"usd": entry["usd"], "per": entry["per"]} for key, entry in TEST_PRICES["prices"].items()}
+    STREAMS = {
+        "activity": {"capacity_mode": "provisioned", "shard_count": 1, "writers": ["event-router"],
+                     "readers": ["stream-enrichment"]},
+        "enriched": {"capacity_mode": "on_demand", "shard_count": None, "writers": ["stream-enrichment"],
+                     "readers": ["feature-updates", "archiver"]},
+    }
+
+    def test_a_provisioned_stream_is_sized_for_its_peak_records_or_bytes(self):
+        streams = cost_report.streams
+        self.assertEqual(streams.shards_for(0.5, 300), 1, "at least one shard")
+        self.assertEqual(streams.shards_for(1000, 300), 1)
+        self.assertEqual(streams.shards_for(1001, 300), 2, "1,000 records a second a shard")
+        self.assertEqual(streams.shards_for(600, 2048), 2, "1 MiB a second a shard: 600 × 2 KiB")
+        # 2,628,000 records a month: 1 a second on average, 10 at the peak.
+        month = streams.provisioned_month(2_628_000, 10, 300, self.PRICES)
+        self.assertEqual(month["shards"], 1)
+        self.assertAlmostEqual(month["usd"], 730 * 0.015 + 2.628 * 0.014)
+        big = streams.provisioned_month(2_628_000_000, 3, 30 * 1024, self.PRICES)
+        # 1,000 records of 30 KiB a second, 3,000 at the peak: 88 MiB a second, 88 shards; 2 units each.
+        self.assertEqual(big["shards"], 88)
+        self.assertAlmostEqual(big["usd"], 88 * 730 * 0.015 + 2 * 2628 * 0.014)
+
+    def test_an_on_demand_stream_bills_a_rounded_kilobyte_in_and_each_consumers_bytes_out(self):
+        streams = cost_report.streams
+        data_in, data_out = streams.on_demand_data(2 ** 20, 300, 2)
+        self.assertAlmostEqual(data_in, 1.0, msg="2^20 records of 300 bytes: 1 KiB each put")
+        self.assertAlmostEqual(data_out, 2 ** 20 * 300 * 2 / 2 ** 30)
+        self.assertAlmostEqual(streams.on_demand_month(2 ** 20, 300, 2, self.PRICES),
+                               730 * 0.04 + 1.0 * 0.08 + data_out * 0.04)
+
+    def test_the_crossover_is_where_on_demand_stays_cheaper(self):
+        crossover = cost_report.streams.crossover
+        volumes = [1, 2, 3, 4, 5]
+        self.assertEqual(crossover(volumes, lambda v: 10, lambda v: 2 * v), None, "cheaper only below")
+        self.assertEqual(crossover(volumes, lambda v: 5.5, lambda v: 10 - v), 5)
+        self.assertEqual(crossover(volumes, lambda v: 3 * v, lambda v: 7), 3)
+        self.assertEqual(crossover(volumes, lambda v: {2: 9}.get(v, 4), lambda v: 5), None,
+                         "cheaper at 2 only, then not")
+
+    def test_steady_traffic_is_cheaper_provisioned_and_spiky_traffic_on_demand(self):
+        measurements = cost_report.parse_measurements(json.loads(SAMPLE.read_text(encoding="utf-8")), SAMPLE)
+        streams = cost_report.streams.manifest_streams(json.loads(STACK.read_text(encoding="utf-8")))
+        model = cost_report.streams.capacity_model(streams, measurements["workload"], self.PRICES)
+        self.assertTrue(model["computed"], model["lacks"])
+        self.assertIsNone(model["crossovers"][1])
+        crossing = model["crossovers"][30]
+        self.assertIsNotNone(crossing)
+        at = model["volumes"].index(crossing)
+        self.assertLess(model["on_demand"][at], model["provisioned"][30][at]["usd"])
+        self.assertGreaterEqual(model["on_demand"][at - 1], model["provisioned"][30][at - 1]["usd"])
+        # The same traffic costs the same on-demand whatever its peak; provisioned, more shards.
+        self.assertGreater(model["provisioned"][30][-1]["shards"], model["provisioned"][1][-1]["shards"])
+        svg = ElementTree.fromstring(cost_report.render_capacity_svg(
+            measurements, cost_report.parse_prices(TEST_PRICES, "prices"), model))
+        series = [line.get("data-series") for line in svg.iter(SVG + "polyline")]
+        self.assertEqual(series, ["on-demand"] + ["provisioned, peak %s× average" % r for r in (1, 3, 10, 30)])
+        marked = [circle.get("data-ratio") for circle in svg.iter(SVG + "circle") if circle.get("data-ratio")]
+        self.assertEqual(marked, [str(r) for r in (1, 3, 10, 30) if model["crossovers"][r] is not None])
+
+    def test_without_record_sizes_the_comparison_says_what_it_lacks(self):
+        measurements = cost_report.parse_measurements(json.loads(SAMPLE.read_text(encoding="utf-8")), SAMPLE)
+        del measurements["workload"]["stream_record_bytes"]
+        streams = cost_report.streams.manifest_streams(json.loads(STACK.read_text(encoding="utf-8")))
+        model = cost_report.streams.capacity_model(streams, measurements["workload"], self.PRICES)
+        self.assertFalse(model["computed"])
+        self.assertIn("workload.stream_record_bytes.activity", model["lacks"])
+        text = "\n".join(cost_report.capacity_section(model, streams, "capacity-modes.svg"))
+        self.assertIn("Not computed: lacks `workload.stream_record_bytes.activity`", text)
+
+    def test_an_on_demand_stream_prices_its_records_as_data_and_bills_its_hours(self):
+        measurements = cost_report.parse_measurements(json.loads(SAMPLE.read_text(encoding="utf-8")), SAMPLE)
+        workload = measurements["workload"]
+        prices = cost_report.parse_prices(TEST_PRICES, "prices")["prices"]
+        design = cost_report.design_cost(workload, "pipeline", prices, self.STREAMS)
+        items = [line.item for line in design["lines"] if line.service == "Kinesis"]
+        self.assertIn("records put by event-router", items, "the provisioned stream: PUT units")
+        self.assertNotIn("records put by stream-enrichment", items)
+        put = next(line for line in design["lines"] if line.item.startswith("data put by stream-enrichment"))
+        read = next(line for line in design["lines"] if line.item.startswith("data read from the on-demand enriched"))
+        records = workload["functions"]["stream-enrichment"]["kinesis_put_payload_units"] * 1_000_000 / workload["events"]
+        size = workload["stream_record_bytes"]["enriched"]
+        self.assertAlmostEqual(put.quantity, records * 1024 / 2 ** 30)
+        self.assertAlmostEqual(read.quantity, records * size * 2 / 2 ** 30, msg="two consumers")
+        fixed = cost_report.fixed_monthly(self.STREAMS, prices)
+        self.assertEqual([line["item"] for line in fixed["lines"]],
+                         ["activity stream: 1 provisioned shard", "enriched stream: on-demand"])
+        self.assertAlmostEqual(fixed["total_usd_per_month"], 730 * 0.015 + 730 * 0.04)
 
 
 class NotMeasured(unittest.TestCase):
@@ -1018,10 +1116,17 @@ class ShippedFiles(unittest.TestCase):
         self.assertEqual(list(report["hot_users"]["workloads"]), ["share", "rate"])
         self.assertIn("**total**", table)
 
-    def test_kinesis_shards_match_the_manifest(self):
+    def test_the_streams_come_from_the_manifest_with_their_writers_and_readers(self):
         stack = json.loads(STACK.read_text(encoding="utf-8"))
-        self.assertEqual({name: stream["shard_count"] for name, stream in stack["streams"].items()},
-                         cost_report.KINESIS_SHARDS)
+        found = cost_report.streams.manifest_streams(stack)
+        self.assertEqual(set(found), set(stack["streams"]))
+        self.assertEqual(found["activity"]["writers"], ["event-router"])
+        self.assertEqual(found["activity"]["readers"], ["stream-enrichment"])
+        self.assertEqual(found["enriched"]["writers"], ["stream-enrichment"])
+        self.assertEqual(found["enriched"]["readers"], ["feature-updates"])
+        for key, stream in stack["streams"].items():
+            self.assertEqual(found[key]["capacity_mode"], stream["capacity_mode"])
+            self.assertEqual(found[key]["shard_count"], stream.get("shard_count"))
 
     def test_memory_of_the_sample_matches_the_manifest(self):
         stack = json.loads(STACK.read_text(encoding="utf-8"))

@@ -47,7 +47,7 @@ impl StreamBatches {
         resources: &emulator::resources::Resources,
     ) -> Result<Self, ColdCaseError> {
         let first_batch = async |stream: &str, consumer: &str| {
-            let records = workload::read_stream(kinesis, &resources.streams[stream]).await?;
+            let (records, _) = workload::read_stream(kinesis, &resources.streams[stream]).await?;
             let size = (workload::batch_size(stack, consumer) as usize).min(records.len());
             Ok::<_, ColdCaseError>(workload::kinesis_batch(0, &records[..size]))
         };

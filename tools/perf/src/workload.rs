@@ -125,6 +125,9 @@ pub struct WorkloadReport {
     pub affinity_lost: BTreeMap<String, ConsumerWorkload>,
     /// Hot users: `share` of the reference events to one user; one user at a rate.
     pub hot_users: BTreeMap<String, ConsumerWorkload>,
+    /// Per stream, the reference's mean record size in bytes, data and partition key: what an
+    /// on-demand stream bills by.
+    pub stream_record_bytes: BTreeMap<String, f64>,
 }
 
 /// The design this one is measured against: every event read and written on its own (one
@@ -304,21 +307,32 @@ pub fn kinesis_batch(first: usize, records: &[Vec<u8>]) -> KinesisEvent {
     testkit::kinesis_events::batch("shardId-000000000000", 1 + first as u64, records)
 }
 
-/// Every record's data on the stream, oldest first.
+/// Every record's data on the stream, oldest first, and the records' mean size with their
+/// partition keys (what Kinesis meters).
 pub async fn read_stream(
     kinesis: &aws_sdk_kinesis::Client,
     stream: &str,
-) -> Result<Vec<Vec<u8>>, WorkloadError> {
+) -> Result<(Vec<Vec<u8>>, f64), WorkloadError> {
     let records = testkit::stream_reader::read_all(kinesis, stream)
         .await
         .map_err(|message| WorkloadError::Read {
             stream: stream.to_owned(),
             message,
         })?;
-    Ok(records
+    let bytes: usize = records
         .iter()
-        .map(|record| record.data().as_ref().to_vec())
-        .collect())
+        .map(|record| {
+            record.data().as_ref().len() + record.partition_key().unwrap_or_default().len()
+        })
+        .sum();
+    let mean = bytes as f64 / records.len().max(1) as f64;
+    Ok((
+        records
+            .iter()
+            .map(|record| record.data().as_ref().to_vec())
+            .collect(),
+        mean,
+    ))
 }
 
 fn median_ms(durations: &mut [Duration]) -> f64 {
@@ -768,7 +782,8 @@ pub async fn run(
     let bodies = events(options, OffsetDateTime::now_utc());
     let work = router_stage(stack, &clients, clients.kinesis.clone(), reference, &bodies).await?;
     functions.insert("event-router".to_owned(), work);
-    let activity = read_stream(&clients.kinesis, &reference.streams["activity"]).await?;
+    let (activity, activity_bytes) =
+        read_stream(&clients.kinesis, &reference.streams["activity"]).await?;
     let work = enrichment_stage(
         stack,
         &clients,
@@ -779,7 +794,8 @@ pub async fn run(
     )
     .await?;
     functions.insert("stream-enrichment".to_owned(), work);
-    let enriched = read_stream(&clients.kinesis, &reference.streams["enriched"]).await?;
+    let (enriched, enriched_bytes) =
+        read_stream(&clients.kinesis, &reference.streams["enriched"]).await?;
     let work = features_stage(stack, &clients, reference, &enriched, Environments::One).await?;
     functions.insert("feature-updates".to_owned(), work);
 
@@ -903,6 +919,10 @@ pub async fn run(
         affinity_lost,
         hot_users,
         functions,
+        stream_record_bytes: BTreeMap::from([
+            ("activity".to_owned(), activity_bytes),
+            ("enriched".to_owned(), enriched_bytes),
+        ]),
     })
 }
 

@@ -100,6 +100,11 @@ async fn the_workload_counts_each_request_and_the_naive_design_one_read_and_writ
     assert_eq!((router.invocations, router.records), (3, 250));
     assert_eq!(router.requests["kinesis:PutRecords"], 3);
     assert_eq!(router.kinesis_put_payload_units, 250);
+    // Records' mean size, data and partition key: an activity record is a small JSON object, an
+    // enriched one carries the activity and the profile's fields besides.
+    let sizes = &report.stream_record_bytes;
+    assert!((100.0..1024.0).contains(&sizes["activity"]), "{sizes:?}");
+    assert!(sizes["enriched"] > sizes["activity"], "{sizes:?}");
     for function in ["stream-enrichment", "feature-updates"] {
         let warm = &report.functions[function];
         let cold = &report.cold.functions[function];
