@@ -112,6 +112,7 @@ WORKLOAD_FUNCTION_KEYS = (
     ("invocations", 0.0),
     ("records", 0),
     ("billed_ms_per_invocation", 0.0),
+    ("p99_ms_per_invocation", 0.0),
     ("read_request_units", 0.0),
     ("write_request_units", 0.0),
     ("kinesis_put_payload_units", 0.0),
@@ -341,7 +342,10 @@ def parse_workload(value, check):
         "affinity_lost": None,
         "hot_users": None,
         "stream_record_bytes": None,
+        "throughput": None,
     }
+    if value.get("throughput") is not None:
+        workload["throughput"] = parse_throughput(value["throughput"], check, "workload.throughput")
     if value.get("stream_record_bytes") is not None:
         workload["stream_record_bytes"] = {
             name: check.number(size, "workload.stream_record_bytes.%s" % name, minimum=1)
@@ -369,6 +373,28 @@ def parse_workload(value, check):
             for name, entry in check.object(value["hot_users"], "workload.hot_users").items()
         }
     return workload
+
+
+def parse_throughput(value, check, where):
+    """The throughput run: the latency model it put in front of the emulator and each
+    consumer's batches under it."""
+    check.object(value, where)
+    model = check.object(value.get("latency_model") or {}, where + ".latency_model")
+    services = {}
+    for service in ("dynamodb", "kinesis", "sqs"):
+        entry = model.get(service)
+        if entry is None:
+            check.missing("%s.latency_model.%s" % (where, service), 'an object with "median_ms" and "p99_ms"')
+        check.object(entry, "%s.latency_model.%s" % (where, service))
+        services[service] = {key: check.number(entry.get(key), "%s.latency_model.%s.%s" % (where, service, key))
+                             for key in ("median_ms", "p99_ms")}
+    return {
+        "description": check.optional(value, "description", where, check.string),
+        "latency_model": services,
+        "latency_source": check.optional(model, "source", where + ".latency_model", check.string),
+        "functions": parse_workload_functions(value.get("functions") or {}, check, where + ".functions"),
+        "calls_modelled": check.optional(value, "calls_modelled", where, check.integer),
+    }
 
 
 def parse_alternative_design(value, check, where):
@@ -1343,6 +1369,118 @@ def format_volume(events_per_month):
         text, format_significant(events_per_month / streams.SECONDS_PER_MONTH, 3))
 
 
+def sizing_model(workload, model, manifest_streams, prices):
+    """For each rate of streams.SIZING_RATES: per stream, shards (Kinesis's write limit) and the
+    parallelization factor at which its consumer keeps up with a shard (from the throughput
+    run), and what a month costs; `lacks` names what is missing."""
+    throughput = (workload or {}).get("throughput")
+    inputs, lacks = streams.stream_inputs(manifest_streams, workload)
+    if throughput is None:
+        lacks.append("workload.throughput")
+    lanes = {}
+    for key, stream in manifest_streams.items():
+        rates = [streams.lane_records_per_second((throughput or {}).get("functions", {}).get(reader))
+                 for reader in stream["readers"]]
+        if throughput is not None and (not rates or None in rates):
+            lacks.append("workload.throughput.functions.<consumer of %s>" % key)
+        elif rates:
+            lanes[key] = min(rates)
+    result = {"lacks": lacks, "rows": [], "lane_records_per_second": lanes}
+    if lacks:
+        return result
+    for rate in streams.SIZING_RATES:
+        sized = {key: streams.size_stream(rate * s["records_per_event"], s["record_bytes"], lanes[key])
+                 for key, s in inputs.items()}
+        factor_one = all(factor == 1 for _, factor in sized.values())
+        design = model["designs"].get("pipeline" if factor_one else "pipeline_cold") or {}
+        per_million = design.get("total")
+        shards = sum(shards for shards, _ in sized.values())
+        streams_usd = streams.usd(prices, "kinesis_shard_hour", shards * streams.HOURS_PER_MONTH)
+        events = rate * streams.SECONDS_PER_MONTH
+        result["rows"].append({
+            "events_per_second": rate,
+            "streams": {key: {"shards": s, "parallelization_factor": f} for key, (s, f) in sized.items()},
+            "design": "pipeline" if factor_one else "pipeline_cold",
+            "usd_per_million_events": per_million,
+            "streams_usd_per_month": streams_usd,
+            "usd_per_month": None if per_million is None else events / 1e6 * per_million + streams_usd,
+        })
+    return result
+
+
+def throughput_section(workload, sizing):
+    """What one shard's consumers sustain under the latency model, and the sizing table."""
+    out = ["## Throughput per shard", ""]
+    throughput = (workload or {}).get("throughput")
+    if throughput is None:
+        out.extend(["Not measured: the measurements have no `workload.throughput`.", ""])
+        return out
+    model = throughput["latency_model"]
+    out.append("Each stream consumer's batches of the reference workload, one warm execution "
+               "environment each, with every AWS call answered no sooner than a latency model of "
+               "the service in a region draws (log-normal; the proxies of `emulator::latency` in "
+               "front of the emulator, and of a stand-in Kinesis that keeps the records):")
+    out.append("")
+    out.append(markdown_table(["service", "median per call", "p99 per call"], [
+        [name, "%s ms" % format_significant(model[service]["median_ms"], 3),
+         "%s ms" % format_significant(model[service]["p99_ms"], 3)]
+        for service, name in (("dynamodb", "DynamoDB"), ("kinesis", "Kinesis"), ("sqs", "SQS"))]))
+    out.append("")
+    if throughput["latency_source"]:
+        out.append("Source: %s." % throughput["latency_source"].rstrip("."))
+        out.append("")
+    rows = []
+    for function, work in throughput["functions"].items():
+        lane = streams.lane_records_per_second(work)
+        reference = (workload["functions"].get(function) or {}).get("billed_ms_per_invocation")
+        p99 = work.get("p99_ms_per_invocation")
+        per_batch = work["records"] / work["invocations"] if work.get("invocations") else None
+        rows.append([
+            function,
+            NOT_MEASURED if per_batch is None else format_significant(per_batch, 3),
+            format_ms(work.get("billed_ms_per_invocation")) if work.get("billed_ms_per_invocation") else NOT_MEASURED,
+            format_ms(p99) if p99 else NOT_MEASURED,
+            format_ms(reference) if reference else NOT_MEASURED,
+            NOT_MEASURED if lane is None else format_count(round(lane)),
+            NOT_MEASURED if lane is None or not p99 else format_count(round(per_batch / (p99 / 1000))),
+        ])
+    out.append(markdown_table(["consumer", "records per batch", "batch, median", "batch, p99",
+                               "batch against the emulator alone, median", "records/s per shard at factor 1",
+                               "records/s at the p99 batch"], rows))
+    out.append("")
+    out.append("A shard takes at most 1,000 records or 1 MiB a second; a consumer keeps up with a "
+               "full shard when its records per second (times the parallelization factor: that "
+               "many batches of the shard at once, each key in order) reach 1,000. Lambda's own "
+               "time per invocation and polling are not in the batch time.")
+    out.append("")
+    out.append("### Sizing")
+    out.append("")
+    if sizing["lacks"]:
+        out.append("Not computed: lacks %s." % ", ".join("`%s`" % key for key in sizing["lacks"]))
+        out.append("")
+        return out
+    keys = list(sizing["rows"][0]["streams"])
+    rows = []
+    for row in sizing["rows"]:
+        rows.append(["%s" % format_count(row["events_per_second"])]
+                    + ["%d × %d" % (row["streams"][k]["shards"], row["streams"][k]["parallelization_factor"])
+                       for k in keys]
+                    + [format_usd(row["usd_per_million_events"]) + (" (cold)" if row["design"] == "pipeline_cold" else ""),
+                       format_usd(row["streams_usd_per_month"]),
+                       format_usd(row["usd_per_month"])])
+    out.append(markdown_table(["events/s"] + ["%s: shards × factor" % k for k in keys]
+                              + ["per million events", "streams a month", "a month in all"], rows))
+    out.append("")
+    out.append("Shards: enough for Kinesis's write limit, then more only where a factor of 10 "
+               "would not let the consumer keep up. Factor: the least at which each shard's "
+               "consumer keeps up at its median batch time. A month: the events at the cost per "
+               "million of the pipeline, warm (cold where a factor is above 1: the shard's "
+               "batches then run in several environments and the warm state cache rarely "
+               "helps), plus the shards' hours; provisioned streams at a steady rate.")
+    out.append("")
+    return out
+
+
 def capacity_section(capacity, manifest_streams, svg_name):
     out = ["## Capacity modes", ""]
     modes = ", ".join("%s %s%s" % (key, s["capacity_mode"].replace("_", "-"),
@@ -1377,7 +1515,7 @@ def capacity_section(capacity, manifest_streams, svg_name):
     return out
 
 
-def render_summary(measurements, prices, model, goals, svg_names, units, hot, capacity=None):
+def render_summary(measurements, prices, model, goals, svg_names, units, hot, capacity=None, sizing=None):
     out = []
     out.append("# Performance and cost report")
     out.append("")
@@ -1488,6 +1626,7 @@ def render_summary(measurements, prices, model, goals, svg_names, units, hot, ca
         out.append("")
 
     if capacity is not None:
+        out.extend(throughput_section(workload, sizing))
         out.extend(capacity_section(capacity, model["fixed_monthly"]["streams"], svg_names["capacity"]))
 
     out.append("## How it is computed")
@@ -1823,7 +1962,8 @@ def render_capacity_svg(measurements, prices, capacity):
 # report.json and the command line
 
 
-def report_json(raw_measurements, measurements, prices, model, goals, units, hot, manifest_streams, capacity):
+def report_json(raw_measurements, measurements, prices, model, goals, units, hot, manifest_streams, capacity,
+                sizing):
     designs = {}
     for name, design in model["designs"].items():
         designs[name] = {
@@ -1872,6 +2012,7 @@ def report_json(raw_measurements, measurements, prices, model, goals, units, hot
             "lacks": units["lacks"],
         },
         "capacity_modes": capacity,
+        "sizing": sizing,
         "hot_users": {
             "goal": hot["goal"],
             "item_bytes_limit": ITEM_BYTES_GOAL,
@@ -1895,13 +2036,15 @@ def build_report(measurements_path, prices_path, manifest_path=DEFAULT_MANIFEST)
     manifest_streams = streams.manifest_streams(manifest)
     model = cost_model(measurements, prices, manifest_streams)
     capacity = streams.capacity_model(manifest_streams, measurements["workload"], prices["prices"])
+    sizing = sizing_model(measurements["workload"], model, manifest_streams, prices["prices"])
     units = consumer_units(measurements["workload"])
     hot = hot_user_units(measurements["workload"])
     goals = goal_rows(measurements) + keyed_state_goal_rows(units, hot, model)
     files = {
         "report.json": json.dumps(report_json(raw, measurements, prices, model, goals, units, hot,
-                                              manifest_streams, capacity), indent=2, ensure_ascii=False) + "\n",
-        "summary.md": render_summary(measurements, prices, model, goals, SVG_NAMES, units, hot, capacity),
+                                              manifest_streams, capacity, sizing), indent=2,
+                                  ensure_ascii=False) + "\n",
+        "summary.md": render_summary(measurements, prices, model, goals, SVG_NAMES, units, hot, capacity, sizing),
         SVG_NAMES["cost"]: render_cost_svg(measurements, model),
         SVG_NAMES["init"]: render_init_svg(measurements),
         SVG_NAMES["capacity"]: render_capacity_svg(measurements, prices, capacity),

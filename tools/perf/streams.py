@@ -156,6 +156,35 @@ def capacity_model(streams, workload, prices):
     return model
 
 
+# The rates the sizing table is drawn up for, in events a second.
+SIZING_RATES = (100, 1_000, 10_000, 50_000)
+MAX_PARALLELIZATION_FACTOR = 10
+
+
+def lane_records_per_second(work):
+    """What one batch lane of a shard sustains: a batch's records over its median handler time
+    (a consumer entry of the throughput run); None without the figures."""
+    invocations, records, median = (work or {}).get("invocations"), (work or {}).get("records"), \
+        (work or {}).get("billed_ms_per_invocation")
+    if not invocations or not records or not median:
+        return None
+    return records / invocations / (median / 1000)
+
+
+def size_stream(records_per_second, record_bytes, lane_rate):
+    """Shards and parallelization factor for a stream taking `records_per_second`, read by a
+    consumer whose batch lanes each sustain `lane_rate` records a second: enough shards for
+    Kinesis's write limit, then the least factor (up to 10) at which each shard's consumer
+    keeps up, with more shards where even 10 does not."""
+    shards = shards_for(records_per_second, record_bytes)
+    per_shard = records_per_second / shards
+    factor = max(1, math.ceil(per_shard / lane_rate - 1e-9))
+    if factor > MAX_PARALLELIZATION_FACTOR:
+        shards = math.ceil(records_per_second / (MAX_PARALLELIZATION_FACTOR * lane_rate) - 1e-9)
+        factor = max(1, math.ceil(records_per_second / shards / lane_rate - 1e-9))
+    return shards, factor
+
+
 def fixed_monthly_lines(streams, prices):
     """What the manifest's streams cost a month whatever the traffic: a provisioned stream's
     shard-hours, an on-demand stream's stream-hours."""

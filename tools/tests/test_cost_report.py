@@ -520,6 +520,72 @@ class CapacityModes(unittest.TestCase):
         self.assertAlmostEqual(fixed["total_usd_per_month"], 730 * 0.015 + 730 * 0.04)
 
 
+class Sizing(unittest.TestCase):
+    """Shards and parallelization factor by rate, from the consumers' batch times."""
+
+    PRICES = CapacityModes.PRICES
+
+    def test_a_stream_gets_shards_for_its_writes_then_a_factor_for_its_consumer(self):
+        size = cost_report.streams.size_stream
+        self.assertEqual(size(1000, 300, 1600), (1, 1), "a full shard, a consumer faster than it")
+        self.assertEqual(size(1000, 300, 400), (1, 3), "400 records/s a lane: 3 lanes for 1,000")
+        self.assertEqual(size(600, 2048, 1600), (2, 1), "1.2 MiB/s: two shards by bytes")
+        self.assertEqual(size(1000, 300, 50), (2, 10), "20 lanes needed: more shards, 10 lanes each")
+        self.assertEqual(size(50_000, 300, 1600), (50, 1))
+        self.assertEqual(size(100, 300, 1600), (1, 1))
+
+    def test_a_lane_sustains_a_batch_of_records_per_median_batch_time(self):
+        lane = cost_report.streams.lane_records_per_second
+        self.assertAlmostEqual(lane({"invocations": 100, "records": 10000, "billed_ms_per_invocation": 62.5}), 1600)
+        self.assertIsNone(lane({"invocations": 100, "records": 10000}))
+        self.assertIsNone(lane(None))
+
+    def model(self, **changes):
+        raw = json.loads(SAMPLE.read_text(encoding="utf-8"))
+        for function, median in changes.items():
+            raw["workload"]["throughput"]["functions"][function]["billed_ms_per_invocation"] = median
+        measurements = cost_report.parse_measurements(raw, SAMPLE)
+        prices = cost_report.parse_prices(TEST_PRICES, "prices")
+        manifest_streams = cost_report.streams.manifest_streams(json.loads(STACK.read_text(encoding="utf-8")))
+        model = cost_report.cost_model(measurements, prices, manifest_streams)
+        return measurements, model, cost_report.sizing_model(measurements["workload"], model, manifest_streams,
+                                                              prices["prices"])
+
+    def test_the_sizing_table_costs_each_rate_a_month(self):
+        measurements, model, sizing = self.model()
+        self.assertEqual(sizing["lacks"], [])
+        rates = [row["events_per_second"] for row in sizing["rows"]]
+        self.assertEqual(rates, [100, 1000, 10000, 50000])
+        top = sizing["rows"][-1]
+        self.assertEqual(top["streams"]["activity"], {"shards": 50, "parallelization_factor": 1})
+        self.assertEqual(top["design"], "pipeline")
+        warm = model["designs"]["pipeline"]["total"]
+        self.assertAlmostEqual(top["streams_usd_per_month"], 100 * 730 * 0.015)
+        self.assertAlmostEqual(top["usd_per_month"], 50_000 * 730 * 3600 / 1e6 * warm + 100 * 730 * 0.015)
+        text = "\n".join(cost_report.throughput_section(measurements["workload"], sizing))
+        self.assertIn("| stream-enrichment | 100 | 62.5 ms | 131 ms |", text)
+        self.assertIn("| 50,000 | 50 × 1 | 50 × 1 |", text)
+
+    def test_a_slow_consumer_needs_a_factor_and_then_costs_as_cold(self):
+        _, model, sizing = self.model(**{"feature-updates": 400.0})
+        row = next(row for row in sizing["rows"] if row["events_per_second"] == 1000)
+        self.assertEqual(row["streams"]["enriched"], {"shards": 1, "parallelization_factor": 4})
+        self.assertEqual(row["streams"]["activity"]["parallelization_factor"], 1)
+        self.assertEqual(row["design"], "pipeline_cold")
+        self.assertEqual(row["usd_per_million_events"], model["designs"]["pipeline_cold"]["total"])
+
+    def test_without_the_throughput_run_nothing_is_sized(self):
+        raw = json.loads(SAMPLE.read_text(encoding="utf-8"))
+        del raw["workload"]["throughput"]
+        measurements = cost_report.parse_measurements(raw, SAMPLE)
+        sizing = cost_report.sizing_model(measurements["workload"], {"designs": {}},
+                                          cost_report.streams.manifest_streams(json.loads(STACK.read_text())),
+                                          self.PRICES)
+        self.assertEqual(sizing["lacks"], ["workload.throughput"])
+        text = "\n".join(cost_report.throughput_section(measurements["workload"], sizing))
+        self.assertIn("Not measured: the measurements have no `workload.throughput`.", text)
+
+
 class NotMeasured(unittest.TestCase):
     MINIMAL = {"schema": 1, "date": "2026-11-23T18:30:00Z", "machine": {"cpu": "Test CPU"},
                "zip_bytes": {"event-router": None}}

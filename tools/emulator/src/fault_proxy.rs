@@ -19,6 +19,10 @@
 //! of one operation ([`KillPoint::after`]): right after a stream function's first
 //! `BatchWriteItem` (its spill of applied ids), say, before the state writes that follow it.
 //!
+//! With a latency model ([`FaultProxy::set_latency`]), a forwarded call is answered no sooner
+//! than a latency drawn for its service ([`crate::latency`]): AWS in a region, in front of the
+//! emulator.
+//!
 //! Faults are drawn from a seeded generator: the same seed draws the same sequence.
 
 use std::collections::VecDeque;
@@ -41,6 +45,7 @@ use tokio::task::JoinHandle;
 
 use crate::functions::FunctionPool;
 use crate::http_server::{self, DropConnection};
+use crate::latency::LatencyModel;
 
 /// How long a crashed call is held open: the process is gone well before.
 const CRASH_HOLD: Duration = Duration::from_secs(10);
@@ -218,7 +223,10 @@ impl KillPoint {
 /// What to do with one request.
 #[derive(Debug, Clone, PartialEq)]
 enum Action {
-    Forward,
+    /// Forwarded, and answered no sooner than this after it arrived.
+    Forward {
+        answer_after: Duration,
+    },
     Inject {
         fault: Fault,
         delay: Duration,
@@ -232,6 +240,7 @@ enum Action {
 /// The plan, its generator and the kill schedule: decides each request's fate.
 struct Control {
     plan: FaultPlan,
+    latency: Option<LatencyModel>,
     rng: StdRng,
     crash_points: VecDeque<KillPoint>,
     /// Requests counted towards the next point since the last kill.
@@ -243,6 +252,7 @@ impl Control {
     fn new(seed: u64) -> Self {
         Self {
             plan: FaultPlan::NONE,
+            latency: None,
             rng: StdRng::seed_from_u64(seed),
             crash_points: VecDeque::new(),
             since_crash: 0,
@@ -250,8 +260,11 @@ impl Control {
         }
     }
 
-    /// The fate of the next request, of `operation` (`None`: not named).
-    fn next(&mut self, operation: Option<&str>) -> Action {
+    /// The fate of the next request, `target` its `X-Amz-Target` (`None`: not named).
+    fn next(&mut self, target: Option<&str>) -> Action {
+        let operation = target
+            .and_then(|target| target.rsplit_once('.'))
+            .map(|(_, operation)| operation);
         self.counts.requests += 1;
         if let Some(point) = self.crash_points.front()
             && point.counts(operation)
@@ -264,7 +277,11 @@ impl Control {
             }
         }
         if self.plan.rate <= 0.0 || !self.rng.random_bool(self.plan.rate.min(1.0)) {
-            return Action::Forward;
+            let answer_after = match self.latency.as_ref().and_then(|model| model.of(target)) {
+                Some(latency) => latency.draw(&mut self.rng),
+                None => Duration::ZERO,
+            };
+            return Action::Forward { answer_after };
         }
         let fault = Fault::ALL[self.rng.random_range(0..Fault::ALL.len())];
         let slowest = self.plan.slowest.max(SLOWEST_FLOOR);
@@ -361,6 +378,12 @@ impl FaultProxy {
         self.state.control.lock().unwrap().plan = plan;
     }
 
+    /// Answers each forwarded call no sooner than a latency `model` draws for its service;
+    /// `None` answers as soon as the emulator does.
+    pub fn set_latency(&self, model: Option<LatencyModel>) {
+        self.state.control.lock().unwrap().latency = model;
+    }
+
     /// Kills the busy process after its `points[0]`-th request, then (counting again from the
     /// crash) after the `points[1]`-th, and so on.
     pub fn schedule_crashes(&self, points: impl IntoIterator<Item = u64>) {
@@ -393,16 +416,16 @@ async fn handle(
     state: Arc<ProxyState>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
+    let arrived = tokio::time::Instant::now();
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map_err(|_| DropConnection)?.to_bytes();
-    let operation = target(&parts).and_then(|target| target.rsplit_once('.'));
-    let action = state
-        .control
-        .lock()
-        .unwrap()
-        .next(operation.map(|(_, operation)| operation));
+    let action = state.control.lock().unwrap().next(target(&parts));
     match action {
-        Action::Forward => Ok(state.forward(&parts, body).await),
+        Action::Forward { answer_after } => {
+            let response = state.forward(&parts, body).await;
+            tokio::time::sleep_until(arrived + answer_after).await;
+            Ok(response)
+        }
         Action::Inject {
             fault,
             delay,
@@ -568,6 +591,10 @@ fn injected_error(fault: Fault, target: Option<&str>, variant: bool) -> Response
 mod tests {
     use super::*;
 
+    const FORWARD: Action = Action::Forward {
+        answer_after: Duration::ZERO,
+    };
+
     fn draws(seed: u64, plan: FaultPlan, n: usize) -> Vec<Action> {
         let mut control = Control::new(seed);
         control.plan = plan;
@@ -601,11 +628,37 @@ mod tests {
     fn the_same_seed_draws_the_same_faults_and_no_plan_draws_none() {
         assert_eq!(draws(3, TEN_PERCENT, 500), draws(3, TEN_PERCENT, 500));
         assert_ne!(draws(3, TEN_PERCENT, 500), draws(4, TEN_PERCENT, 500));
+        assert!(draws(3, FaultPlan::NONE, 500).iter().all(|a| *a == FORWARD));
+    }
+
+    #[test]
+    fn with_a_latency_model_forwarded_calls_wait_their_services_draw() {
+        let mut control = Control::new(5);
+        control.latency = Some(LatencyModel::region());
+        let waits = |control: &mut Control, target: Option<&str>| -> Vec<Duration> {
+            (0..2_000)
+                .map(|_| match control.next(target) {
+                    Action::Forward { answer_after } => answer_after,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let median = |mut waits: Vec<Duration>| {
+            waits.sort();
+            waits[waits.len() / 2].as_secs_f64() * 1000.0
+        };
+        let dynamodb = median(waits(&mut control, Some("DynamoDB_20120810.GetItem")));
+        let kinesis = median(waits(&mut control, Some("Kinesis_20131202.PutRecords")));
+        assert!((4.5..5.5).contains(&dynamodb), "{dynamodb} ms");
+        assert!((18.0..22.0).contains(&kinesis), "{kinesis} ms");
         assert!(
-            draws(3, FaultPlan::NONE, 500)
+            waits(&mut control, Some("AWSEvents.PutEvents"))
                 .iter()
-                .all(|a| *a == Action::Forward)
+                .all(Duration::is_zero),
+            "no latency for a service the model does not know"
         );
+        control.latency = None;
+        assert_eq!(control.next(Some("DynamoDB_20120810.GetItem")), FORWARD);
     }
 
     #[test]
@@ -625,20 +678,22 @@ mod tests {
     fn crashes_come_after_the_scheduled_request_counted_from_the_last_crash() {
         let mut control = Control::new(1);
         control.crash_points = schedule(&[1, 3]);
-        let actions: Vec<Action> = (0..6).map(|_| control.next(Some("PutItem"))).collect();
+        let actions: Vec<Action> = (0..6)
+            .map(|_| control.next(Some("DynamoDB_20120810.PutItem")))
+            .collect();
         assert_eq!(
             actions,
             [
                 Action::Crash {
                     point: KillPoint::any(1)
                 },
-                Action::Forward,
-                Action::Forward,
+                FORWARD,
+                FORWARD,
                 Action::Crash {
                     point: KillPoint::any(3)
                 },
-                Action::Forward,
-                Action::Forward,
+                FORWARD,
+                FORWARD,
             ]
         );
         assert!(control.crash_points.is_empty());
@@ -665,21 +720,21 @@ mod tests {
         ];
         let actions: Vec<Action> = requests
             .iter()
-            .map(|operation| control.next(Some(operation)))
+            .map(|operation| control.next(Some(&format!("DynamoDB_20120810.{operation}"))))
             .collect();
         let crash = |point| Action::Crash { point };
         assert_eq!(
             actions,
             [
-                Action::Forward,
-                Action::Forward,
-                Action::Forward,
+                FORWARD,
+                FORWARD,
+                FORWARD,
                 crash(KillPoint::after("BatchWriteItem", 2)),
                 crash(KillPoint::before("PutItem", 1)),
-                Action::Forward,
+                FORWARD,
                 crash(KillPoint::any(2)),
-                Action::Forward,
-                Action::Forward,
+                FORWARD,
+                FORWARD,
             ]
         );
         assert_eq!(
@@ -702,13 +757,13 @@ mod tests {
     fn a_crash_that_finds_no_process_waits_for_the_same_point_of_the_next() {
         let mut control = Control::new(1);
         control.crash_points = schedule(&[2]);
-        assert_eq!(control.next(None), Action::Forward);
+        assert_eq!(control.next(None), FORWARD);
         let Action::Crash { point } = control.next(None) else {
             panic!("expected a crash");
         };
         assert_eq!(point, KillPoint::any(2));
         control.missed_crash(point);
-        assert_eq!(control.next(None), Action::Forward);
+        assert_eq!(control.next(None), FORWARD);
         assert_eq!(
             control.next(None),
             Action::Crash {

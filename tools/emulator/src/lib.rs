@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod http_client;
 pub mod http_server;
 pub mod kinesis_source;
+pub mod latency;
 pub mod logs;
 pub mod model_endpoint;
 pub mod moto;

@@ -133,3 +133,49 @@ async fn every_fault_reaches_the_sdk_as_aws_would_cause_it_and_only_forwarded_wr
     );
     proxy.stop();
 }
+
+#[tokio::test]
+async fn with_a_latency_model_a_call_is_answered_no_sooner_than_its_service_takes() {
+    use emulator::latency::{LatencyModel, ServiceLatency};
+    let proxy = FaultProxy::start("latency", &endpoint(), 1).await.unwrap();
+    let client = single_attempt_client(&proxy.url);
+    let table = table(&client).await;
+    // No spread: every DynamoDB call takes 400 ms, whatever the emulator takes below that.
+    let fixed = ServiceLatency {
+        median_ms: 400.0,
+        p99_ms: 400.0,
+    };
+    proxy.set_latency(Some(LatencyModel {
+        dynamodb: fixed,
+        ..LatencyModel::region()
+    }));
+    for n in 0..3 {
+        let started = std::time::Instant::now();
+        client
+            .put_item()
+            .table_name(&table)
+            .item("id", AttributeValue::S(n.to_string()))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(400),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    proxy.set_latency(None);
+    let started = std::time::Instant::now();
+    client
+        .get_item()
+        .table_name(&table)
+        .key("id", AttributeValue::S("0".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "answered as soon as the emulator does: {:?}",
+        started.elapsed()
+    );
+}

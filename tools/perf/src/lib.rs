@@ -10,6 +10,7 @@ pub mod init;
 pub mod machine;
 pub mod stats;
 pub mod stub_runtime;
+pub mod throughput;
 pub mod tls_proxy;
 pub mod warm;
 pub mod workload;

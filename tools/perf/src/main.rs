@@ -320,8 +320,15 @@ async fn run_emulated(
         emulator::running_stack::emulator_clients(&emulator.endpoint, perf::environment::REGION);
     let prefix = format!("perf-{}", ulid::Ulid::new().to_string().to_lowercase());
     let mut resources = emulator::resources::Resources::name(stack, &prefix);
-    let mut more = ["cold", "alternating", "trusting", "share", "rate"]
-        .map(|run| emulator::resources::Resources::name(stack, &format!("{prefix}-{run}")));
+    let mut more = [
+        "cold",
+        "alternating",
+        "trusting",
+        "share",
+        "rate",
+        "throughput",
+    ]
+    .map(|run| emulator::resources::Resources::name(stack, &format!("{prefix}-{run}")));
     let outcome = async {
         resources
             .create(stack, &clients, &logs)
@@ -342,9 +349,11 @@ async fn run_emulated(
                 alternating_trusting_cache,
                 hot_share,
                 hot_rate,
+                throughput,
             ] = &more;
             let sets = WorkloadResources {
                 reference: &resources,
+                throughput,
                 cold,
                 alternating,
                 alternating_trusting_cache,

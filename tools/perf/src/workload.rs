@@ -62,6 +62,8 @@ pub struct FunctionWork {
     pub records: usize,
     /// Median handler time per invocation, in ms.
     pub billed_ms_per_invocation: f64,
+    /// The 99th percentile of handler time per invocation, in ms.
+    pub p99_ms_per_invocation: f64,
     /// Requests by `service:Operation`, as the SDK sent them (retries included).
     pub requests: BTreeMap<String, usize>,
     pub read_request_units: f64,
@@ -128,6 +130,9 @@ pub struct WorkloadReport {
     /// Per stream, the reference's mean record size in bytes, data and partition key: what an
     /// on-demand stream bills by.
     pub stream_record_bytes: BTreeMap<String, f64>,
+    /// The reference's activity through the two consumers with AWS's latency in a region
+    /// modelled in front of the emulator: what one shard's consumers sustain.
+    pub throughput: crate::throughput::ThroughputReport,
 }
 
 /// The design this one is measured against: every event read and written on its own (one
@@ -140,16 +145,16 @@ pub struct NaiveDesign {
 }
 
 /// SDK clients against the emulator, counting what they send, one counter per service.
-struct CountedClients {
+pub(crate) struct CountedClients {
     endpoint: String,
     dynamodb: aws_sdk_dynamodb::Client,
-    kinesis: aws_sdk_kinesis::Client,
+    pub(crate) kinesis: aws_sdk_kinesis::Client,
     sqs: aws_sdk_sqs::Client,
     counters: [(&'static str, RequestCounter); 3],
 }
 
 impl CountedClients {
-    fn new(endpoint: &str) -> Self {
+    pub(crate) fn new(endpoint: &str) -> Self {
         let counters =
             ["dynamodb", "kinesis", "sqs"].map(|service| (service, RequestCounter::default()));
         let clients = emulator::running_stack::emulator_clients_with(
@@ -335,6 +340,15 @@ pub async fn read_stream(
     ))
 }
 
+/// The `share` percentile (nearest rank) of sorted `durations`, in ms; 0 for none.
+fn percentile_ms(sorted: &[Duration], share: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64 * share).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1000.0
+}
+
 fn median_ms(durations: &mut [Duration]) -> f64 {
     durations.sort();
     durations
@@ -468,6 +482,7 @@ where
     }
     work.requests = clients.take();
     work.billed_ms_per_invocation = median_ms(&mut times);
+    work.p99_ms_per_invocation = percentile_ms(&times, 0.99);
     Ok(work)
 }
 
@@ -475,6 +490,8 @@ where
 /// cold run and each hot-user workload (their tables start empty).
 pub struct WorkloadResources<'a> {
     pub reference: &'a Resources,
+    /// The throughput run's ([`crate::throughput`]).
+    pub throughput: &'a Resources,
     pub cold: &'a Resources,
     pub alternating: &'a Resources,
     pub alternating_trusting_cache: &'a Resources,
@@ -484,7 +501,7 @@ pub struct WorkloadResources<'a> {
 
 /// How a consumer's batches meet execution environments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Environments {
+pub(crate) enum Environments {
     /// One environment takes every batch: what it keeps warm is current.
     One,
     /// A new environment for every batch: nothing is warm.
@@ -500,13 +517,13 @@ enum Environments {
 const SHARD: &str = "shardId-000000000000";
 
 /// A stand-in Kinesis endpoint that takes every PutRecords and keeps the records' data.
-struct CapturedStream {
-    endpoint: String,
+pub(crate) struct CapturedStream {
+    pub(crate) endpoint: String,
     records: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl CapturedStream {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let records: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
         let kept = Arc::clone(&records);
         let endpoint = testkit::fake_endpoint::serve(move |request| {
@@ -533,7 +550,7 @@ impl CapturedStream {
     }
 
     /// A client of `clients`' Kinesis (its request counter too) that puts here.
-    fn client(&self, clients: &CountedClients) -> aws_sdk_kinesis::Client {
+    pub(crate) fn client(&self, clients: &CountedClients) -> aws_sdk_kinesis::Client {
         aws_sdk_kinesis::Client::from_conf(
             clients
                 .kinesis
@@ -545,7 +562,7 @@ impl CapturedStream {
     }
 
     /// The records put since the last call.
-    fn take(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn take(&self) -> Vec<Vec<u8>> {
         std::mem::take(&mut *self.records.lock().expect("captured records lock"))
     }
 }
@@ -653,7 +670,7 @@ async fn consumer_stage<C: Consumer>(
 }
 
 /// stream-enrichment on `activity`, putting its enriched records on `kinesis`.
-async fn enrichment_stage(
+pub(crate) async fn enrichment_stage(
     stack: &Stack,
     clients: &CountedClients,
     kinesis: aws_sdk_kinesis::Client,
@@ -687,7 +704,7 @@ async fn enrichment_stage(
 }
 
 /// feature-updates on `enriched`.
-async fn features_stage(
+pub(crate) async fn features_stage(
     stack: &Stack,
     clients: &CountedClients,
     resources: &Resources,
@@ -887,6 +904,15 @@ pub async fn run(
         hot_users.insert("rate".to_owned(), work);
     }
 
+    let throughput = crate::throughput::measure(
+        stack,
+        &clients.endpoint,
+        resources.throughput,
+        &activity,
+        emulator::latency::LatencyModel::region(),
+    )
+    .await?;
+
     let size = batch_size(stack, "event-router") as usize;
     let naive = NaiveDesign {
         description: "one GetItem (strongly consistent) and one PutItem per event in stream-enrichment and feature-updates instead of one read and one write per user per batch, and no memory of event ids applied; batches, Kinesis and SQS as built".into(),
@@ -919,6 +945,7 @@ pub async fn run(
         affinity_lost,
         hot_users,
         functions,
+        throughput,
         stream_record_bytes: BTreeMap::from([
             ("activity".to_owned(), activity_bytes),
             ("enriched".to_owned(), enriched_bytes),

@@ -57,8 +57,16 @@ async fn the_workload_counts_each_request_and_the_naive_design_one_read_and_writ
         false,
     )
     .unwrap();
-    let mut sets = ["", "-cold", "-alternating", "-trusting", "-share", "-rate"]
-        .map(|run| emulator::resources::Resources::name(&stack, &format!("{prefix}{run}")));
+    let mut sets = [
+        "",
+        "-cold",
+        "-alternating",
+        "-trusting",
+        "-share",
+        "-rate",
+        "-throughput",
+    ]
+    .map(|run| emulator::resources::Resources::name(&stack, &format!("{prefix}{run}")));
     for resources in &mut sets {
         resources.create(&stack, &clients, &logs).await.unwrap();
     }
@@ -69,9 +77,11 @@ async fn the_workload_counts_each_request_and_the_naive_design_one_read_and_writ
         alternating_trusting_cache,
         hot_share,
         hot_rate,
+        throughput,
     ] = &sets;
     let resources = WorkloadResources {
         reference,
+        throughput,
         cold,
         alternating,
         alternating_trusting_cache,
@@ -102,6 +112,17 @@ async fn the_workload_counts_each_request_and_the_naive_design_one_read_and_writ
     assert_eq!(router.kinesis_put_payload_units, 250);
     // Records' mean size, data and partition key: an activity record is a small JSON object, an
     // enriched one carries the activity and the profile's fields besides.
+    // The throughput run: every call the consumers made went through the latency model.
+    let throughput = &report.throughput;
+    let mut calls = 0;
+    for function in ["stream-enrichment", "feature-updates"] {
+        let work = &throughput.functions[function];
+        assert_eq!((work.invocations, work.records), (3, 250), "{function}");
+        assert!(work.p99_ms_per_invocation >= work.billed_ms_per_invocation);
+        calls += work.requests.values().sum::<usize>() as u64;
+    }
+    assert!(calls > 0);
+    assert_eq!(throughput.calls_modelled, calls);
     let sizes = &report.stream_record_bytes;
     assert!((100.0..1024.0).contains(&sizes["activity"]), "{sizes:?}");
     assert!(sizes["enriched"] > sizes["activity"], "{sizes:?}");
