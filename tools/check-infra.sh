@@ -2,10 +2,11 @@
 # Runs every offline check of the deployment templates; needs no AWS account and, once the
 # tools are installed, no network:
 #
-#   render      the SAM template, from infra/stack.json: target/sam/template.json
-#               (`cargo run -p stack -- sam`, unless TEMPLATE_RENDERED=1 says it was just rendered)
-#   cfn-lint    the rendered template
-#   sam         validate --lint of the rendered template (pinned aws-sam-cli, in .venv-sam)
+#   render      the SAM template, from infra/stack.json: target/sam/template.json, and as
+#               deployed with the low-latency profile: target/sam/template-low-latency.json
+#               (`cargo run -p stack -- sam`, unless TEMPLATE_RENDERED=1 says they were just rendered)
+#   cfn-lint    both rendered templates
+#   sam         validate --lint of both (pinned aws-sam-cli, in .venv-sam)
 #   checkov     target/sam (CloudFormation/SAM) and infra/terraform, with infra/checkov.yaml
 #   terraform   fmt -check -recursive infra/terraform (skipped, saying so, without terraform)
 #   terraform   validate of infra/terraform/examples/basic, which calls the module, in a copy of
@@ -51,12 +52,18 @@ install_pinned "$sam_venv" "$root/tools/requirements-sam.txt" || exit 1
 # The template is a build output of the manifest (never committed): rendered here, unless the
 # caller just rendered it (tools/test.sh sets TEMPLATE_RENDERED=1 and builds in parallel).
 template="target/sam/template.json"
+profile_template="target/sam/template-low-latency.json"
 if [ "${TEMPLATE_RENDERED:-0}" != 1 ]; then
-    echo "==> cargo run -p stack -- sam"
+    echo "==> cargo run -p stack -- sam (as it is, and with --profile low-latency)"
     cargo run --quiet -p stack -- sam --out "$root/$template" || exit 1
-elif [ ! -f "$template" ]; then
-    echo "TEMPLATE_RENDERED=1 but there is no $template: render it with cargo run -p stack -- sam" >&2
-    exit 1
+    cargo run --quiet -p stack -- sam --profile low-latency --out "$root/$profile_template" || exit 1
+else
+    for rendered in "$template" "$profile_template"; do
+        if [ ! -f "$rendered" ]; then
+            echo "TEMPLATE_RENDERED=1 but there is no $rendered: render it with cargo run -p stack -- sam" >&2
+            exit 1
+        fi
+    done
 fi
 
 logs="$root/target/check-infra"
@@ -111,11 +118,13 @@ terraform_validate() {
     return "$status"
 }
 
-start cfn-lint "cfn-lint $template" \
-    "$venv/bin/cfn-lint" -- "$template"
+start cfn-lint "cfn-lint $template $profile_template" \
+    "$venv/bin/cfn-lint" -- "$template" "$profile_template"
 # The SAM CLI reads the region from the environment even offline; telemetry stays off.
 start sam-validate "sam validate --lint $template" \
     env AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$sam_venv/bin/sam" validate --lint --template-file "$template"
+start sam-validate-profile "sam validate --lint $profile_template" \
+    env AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$sam_venv/bin/sam" validate --lint --template-file "$profile_template"
 start checkov-sam "checkov target/sam (cloudformation)" \
     "$venv/bin/checkov" --config-file infra/checkov.yaml --skip-download --framework cloudformation -d target/sam
 start checkov-terraform "checkov infra/terraform (terraform)" \

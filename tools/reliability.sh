@@ -32,6 +32,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source tools/lib/stack_build.sh
+source tools/lib/results.sh
 ensure_venv tools/requirements.txt
 build_stack_binaries
 
@@ -44,18 +45,7 @@ status=0
 
 # 0: every check passed, 1: one failed; anything else (could not start, interrupted) is no run.
 if [ "$status" = 0 ] || [ "$status" = 1 ]; then
-    command="tools/reliability.sh${*:+ $*}"
-    [ "$profile" = release ] && command="STACK_PROFILE=release $command"
-    mkdir -p docs/results
-    {
-        printf '# Reliability: the latest run\n\n'
-        printf '_Written by `%s` on %s (%s builds, %s cores); do not edit by hand. ' \
-            "$command" "$(date -u +%Y-%m-%d)" "$profile" "$(nproc)"
-        printf 'What each check does: [Testing and reliability](../testing.md#reliability)._\n\n'
-        printf '```text\n'
-        cat "$report"
-        printf '```\n'
-    } >docs/results/reliability.md
-    echo "==> wrote docs/results/reliability.md"
+    write_results_page reliability "Reliability: the latest run" "tools/reliability.sh${*:+ $*}" \
+        "$report" "What each check does: [Testing and reliability](../testing.md#reliability)"
 fi
 exit "$status"

@@ -57,8 +57,9 @@ unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
 # The deployment templates (tools/check-infra.sh; its pinned tools live in .venv-infra/ and
 # .venv-sam/): they read the SAM template rendered from the manifest, so render it first, then
 # run the checks in the background while the workspace builds and tests; their report follows.
-echo "==> cargo run -p stack -- sam"
+echo "==> cargo run -p stack -- sam (as it is, and with --profile low-latency)"
 cargo run --quiet -p stack -- sam --out "$root/target/sam/template.json"
+cargo run --quiet -p stack -- sam --profile low-latency --out "$root/target/sam/template-low-latency.json"
 echo "==> tools/check-infra.sh (in the background; its report comes after the tests)"
 infra_log="$root/target/check-infra.log"
 # In a process group of its own (set -m), so that an early exit stops its checks with it, not

@@ -44,15 +44,25 @@ locals {
   # Queue key -> the keys of the rules that target it: one queue policy per target queue.
   rule_target_queues = { for key, rule in local.event_rules : rule.queue => key... }
 
-  # Every event source of every function (an SQS queue or a Kinesis stream), by
-  # "<function>/<queue or stream>".
+  # The deployment profile (var.profile): per event source (by the key of its queue or stream)
+  # settings, and per function environment values, that replace the manifest's, as
+  # crates/stack's Stack::with_profile makes them for the SAM render and the local stack, which
+  # also check that they name what exists. An unknown profile fails the plan here.
+  profile = var.profile == "" ? null : local.stack.profiles[var.profile]
+
+  # Every event source of every function (an SQS queue or a Kinesis stream), with the profile's
+  # settings, by "<function>/<queue or stream>".
   event_sources = {
     for source in flatten([
       for function, spec in local.stack.functions : [
-        for source in try(spec.event_sources, []) : merge(source, { function = function })
+        for source in try(spec.event_sources, []) : merge(
+          source, try(local.profile.event_sources[try(source.queue, source.stream)], {}), { function = function }
+        )
       ]
     ]) : "${source.function}/${try(source.queue, source.stream)}" => source
   }
+  # The stream sources that read through an enhanced fan-out consumer of their own.
+  fan_out_sources = { for key, source in local.event_sources : key => source if try(source.enhanced_fan_out, false) }
 }
 
 # The partition, region and account deployed to: the SageMaker role's ARNs (model_endpoints.tf),

@@ -53,6 +53,13 @@ variable "architecture" {
   }
 }
 
+variable "profile" {
+  description = "One of the manifest's profiles (infra/stack.json `profiles`, e.g. low-latency): its event source settings and environment values replace the manifest's. Empty (the default) deploys the manifest as it is."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
 variable "package_dir" {
   description = "Directory holding <function>/bootstrap.zip for every manifest function, as tools/package.sh writes them. null means the repository's target/lambda (<module>/../../target/lambda)."
   type        = string

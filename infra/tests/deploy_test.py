@@ -5,7 +5,9 @@
 endpoint, function, role, event source mapping, alarm, route, topic and budget read back through
 the AWS APIs and compared, field by field, with infra/stack.json; `terraform destroy`, and nothing
 with the test's prefix left. The copy's manifest has its enriched stream switched to on-demand
-(ON_DEMAND_STREAM), so that one apply deploys both capacity modes. From the repository root, in the emulator's venv (tools/test.sh
+(ON_DEMAND_STREAM), so that one apply deploys both capacity modes. Before the destroy, a plan
+with `-var profile=low-latency` beside a plan without it must differ by the profile's changes
+and nothing else (enhanced fan-out consumers, mappings, their permissions, strong reads). From the repository root, in the emulator's venv (tools/test.sh
 creates .venv; tools/check-infra.sh runs this as its `deploy` check):
 
     .venv/bin/python -m unittest -v infra/tests/deploy_test.py
@@ -41,7 +43,7 @@ PREFIX = "deploytest"
 REGION = "us-east-1"
 # Seconds a step may take. Apply and destroy take about a minute, mostly the provider's own
 # polling (SQS attributes, Kinesis stream status).
-TIMEOUTS = {"init": 120, "apply": 300, "destroy": 300}
+TIMEOUTS = {"init": 120, "apply": 300, "destroy": 300, "plan": 300, "show": 60}
 # examples/basic's inputs, with both optional parts (alarm email, budget) on, so that they deploy too.
 VARIABLES = {
     "region": REGION, "name_prefix": PREFIX, "table_deletion_protection": False,
@@ -521,6 +523,47 @@ class DeployTest(unittest.TestCase):
         self.counts.update({"resources compared": len(want), "items compared": compared})
         if problems:
             self.fail(f"{len(problems)} of {compared} items differ from infra/stack.json:\n" + "\n".join(problems))
+
+
+    def plan(self, name: str, *args: str) -> dict[str, Any]:
+        """The resource changes of `terraform plan <args>` against the deployed stack, by address."""
+        self.terraform("plan", "-input=false", *args, f"-out={name}.plan")
+        shown = self.terraform("show", "-json", f"{name}.plan")
+        # The plan as JSON: one line, after whatever the CLI warns about first.
+        plan = json.loads(next(line for line in shown.splitlines() if line.startswith("{")))
+        return {change["address"]: change for change in plan["resource_changes"]}
+
+    def test_the_low_latency_profile_plans_its_consumers_and_settings(self) -> None:
+        """`terraform plan -var profile=low-latency` against the deployed stack, beside a plan
+        without it (moto answers some attributes unlike AWS, so a plain plan is not empty):
+        the profile's changes, and only those. Not applied: moto cannot map a function to a
+        stream consumer."""
+        plain = self.plan("plain")
+        profiled = self.plan("profile", "-var", "profile=low-latency")
+        changed = {address: change for address, change in profiled.items()
+                   if address not in plain or (change["change"]["after"], change["change"]["after_unknown"])
+                   != (plain[address]["change"]["after"], plain[address]["change"]["after_unknown"])}
+        kinds = sorted((c["type"], c["index"]) for c in changed.values())
+        self.assertEqual(kinds, [
+            ("aws_iam_role_policy", "feature-updates"), ("aws_iam_role_policy", "stream-enrichment"),
+            ("aws_kinesis_stream_consumer", "feature-updates/enriched"),
+            ("aws_kinesis_stream_consumer", "stream-enrichment/activity"),
+            ("aws_lambda_event_source_mapping", "event-router/ingest"),
+            ("aws_lambda_event_source_mapping", "feature-updates/enriched"),
+            ("aws_lambda_event_source_mapping", "stream-enrichment/activity"),
+            ("aws_lambda_function", "inference"),
+        ], "the profile's changes, and nothing else")
+        consumers = [c["change"]["after"]["name"] for c in changed.values() if c["type"] == "aws_kinesis_stream_consumer"]
+        self.assertEqual(sorted(consumers), [f"{PREFIX}-feature-updates", f"{PREFIX}-stream-enrichment"])
+        mappings = {c["index"]: c["change"] for c in changed.values() if c["type"] == "aws_lambda_event_source_mapping"}
+        ingest = mappings["event-router/ingest"]["after"]
+        self.assertEqual((ingest["batch_size"], ingest["maximum_batching_window_in_seconds"]), (10, 0))
+        for key in ("stream-enrichment/activity", "feature-updates/enriched"):
+            # The mapping reads from its consumer, whose ARN is known once it exists.
+            self.assertTrue(mappings[key]["after_unknown"].get("event_source_arn"), key)
+            self.assertEqual(mappings[key]["after"]["maximum_batching_window_in_seconds"], 0, key)
+        inference = next(c for c in changed.values() if c["type"] == "aws_lambda_function")
+        self.assertEqual(inference["change"]["after"]["environment"][0]["variables"]["FEATURES_CONSISTENT_READ"], "true")
 
 
 def summary(times: dict[str, float], counts: dict[str, int], unseen: set[Any]) -> str:

@@ -38,6 +38,7 @@ from xml.sax.saxutils import escape
 
 # streams.py, beside this file, also when the report is loaded by path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import freshness  # noqa: E402
 import streams  # noqa: E402
 
 NOT_MEASURED = "not measured"
@@ -61,6 +62,9 @@ READ_UNITS_PER_EVENT_GOAL = 0.65
 PIPELINE_USD_PER_MILLION_GOAL = 2.40
 # Every item under 64 KB, in decimal kilobytes as for the zips: the stricter reading.
 ITEM_BYTES_GOAL = 64_000
+# The low-latency profile's modelled p99 from PutEvents to the features POST /predict reads.
+LOW_LATENCY_PROFILE = "low-latency"
+FRESHNESS_P99_GOAL_SECONDS = 2.0
 
 EVENTS_PER_REPORT = 1_000_000
 HOURS_PER_MONTH = streams.HOURS_PER_MONTH
@@ -97,6 +101,8 @@ REQUIRED_PRICES = (
     "kinesis_on_demand_stream_hour",
     "kinesis_on_demand_data_in_gb",
     "kinesis_on_demand_data_out_gb",
+    "kinesis_enhanced_fan_out_consumer_shard_hour",
+    "kinesis_enhanced_fan_out_data_gb",
     "dynamodb_on_demand_write_request_units",
     "dynamodb_on_demand_read_request_units",
     "eventbridge_custom_events",
@@ -1369,6 +1375,78 @@ def format_volume(events_per_month):
         text, format_significant(events_per_month / streams.SECONDS_PER_MONTH, 3))
 
 
+def freshness_model(manifest, workload, model, prices):
+    """Modelled freshness and cost per million events of the deployed settings, of each
+    setting changed alone, and of each profile; `lacks` names what is missing."""
+    throughput = (workload or {}).get("throughput")
+    pipeline = model["designs"].get("pipeline", {}).get("total")
+    lacks = []
+    if throughput is None:
+        lacks.append("workload.throughput")
+    if pipeline is None:
+        lacks.append("the pipeline's cost per million events")
+    result = {"lacks": lacks, "variants": [], "rates": list(freshness.COST_RATES)}
+    if lacks:
+        return result
+    for label, settings in freshness.variants(manifest):
+        modelled = freshness.model(settings, throughput)
+        costs = [freshness.profile_cost(settings, workload, pipeline, prices, rate) for rate in freshness.COST_RATES]
+        result["variants"].append({
+            "label": label, "settings": settings, "p50_seconds": modelled["p50"], "p99_seconds": modelled["p99"],
+            "stages": [{"stage": name, "p50_seconds": p50, "p99_seconds": p99, "how": how}
+                       for name, p50, p99, how in modelled["stages"]],
+            "usd_per_million_events": [cost["usd_per_million"] for cost in costs],
+            "records_per_batch": [cost["batches"] for cost in costs],
+        })
+    return result
+
+
+def freshness_goal_rows(fresh):
+    variant = next((v for v in fresh["variants"] if v["label"] == "profile %s" % LOW_LATENCY_PROFILE), None)
+    value = None if variant is None else variant["p99_seconds"]
+    return [{"goal": "freshness p99, modelled for AWS", "function": "profile %s" % LOW_LATENCY_PROFILE,
+             "limit": "≤ %s s" % format_significant(FRESHNESS_P99_GOAL_SECONDS), "value": value,
+             "measured": NOT_MEASURED if value is None else "%s s" % format_significant(value, 3),
+             "met": verdict(value, FRESHNESS_P99_GOAL_SECONDS)}]
+
+
+def freshness_section(fresh):
+    out = ["## Freshness", ""]
+    out.append("From an event's PutEvents to its effect in the features `POST /predict` reads, modelled "
+               "for AWS stage by stage (`tools/perf/freshness.py`: the event sources' documented polling "
+               "and batching, the manifest's windows, the consumers' batch times under the latency "
+               "model; each stage a distribution, their sum drawn %s times). Measured through the local "
+               "stack: [freshness](freshness.md)." % format_count(freshness.DRAWS))
+    out.append("")
+    if fresh["lacks"]:
+        out.append("Not computed: lacks %s." % ", ".join("`%s`" % key for key in fresh["lacks"]))
+        out.append("")
+        return out
+    rates = fresh["rates"]
+    out.append(markdown_table(
+        ["settings", "p50", "p99"] + ["per million events at %s events/s" % format_count(r) for r in rates],
+        [[v["label"], "%s s" % format_significant(v["p50_seconds"], 2), "%s s" % format_significant(v["p99_seconds"], 2)]
+         + [format_usd(cost) for cost in v["usd_per_million_events"]] for v in fresh["variants"]]))
+    out.append("")
+    out.append("The cost: the pipeline's measured cost per million events (batches of the deployed size, "
+               "warm), adjusted for the batches each setting makes at that rate on one shard per stream "
+               "(Lambda requests and duration, the ingest queue's receives and deletes, write units, "
+               "which coalesce less in smaller batches), plus enhanced fan-out's consumer-shard-hours "
+               "and data. Strongly consistent feature reads cost inference a read unit per item instead "
+               "of half of one, per prediction, not per event.")
+    out.append("")
+    for v in fresh["variants"]:
+        if v["label"] not in ("as deployed", "profile %s" % LOW_LATENCY_PROFILE):
+            continue
+        out.append("### Stages: %s" % v["label"])
+        out.append("")
+        out.append(markdown_table(["stage", "p50", "p99", "how"], [
+            [s["stage"], "%s ms" % format_significant(s["p50_seconds"] * 1000, 3),
+             "%s ms" % format_significant(s["p99_seconds"] * 1000, 3), s["how"]] for s in v["stages"]]))
+        out.append("")
+    return out
+
+
 def sizing_model(workload, model, manifest_streams, prices):
     """For each rate of streams.SIZING_RATES: per stream, shards (Kinesis's write limit) and the
     parallelization factor at which its consumer keeps up with a shard (from the throughput
@@ -1515,7 +1593,8 @@ def capacity_section(capacity, manifest_streams, svg_name):
     return out
 
 
-def render_summary(measurements, prices, model, goals, svg_names, units, hot, capacity=None, sizing=None):
+def render_summary(measurements, prices, model, goals, svg_names, units, hot, capacity=None, sizing=None,
+                   fresh=None):
     out = []
     out.append("# Performance and cost report")
     out.append("")
@@ -1627,6 +1706,7 @@ def render_summary(measurements, prices, model, goals, svg_names, units, hot, ca
 
     if capacity is not None:
         out.extend(throughput_section(workload, sizing))
+        out.extend(freshness_section(fresh))
         out.extend(capacity_section(capacity, model["fixed_monthly"]["streams"], svg_names["capacity"]))
 
     out.append("## How it is computed")
@@ -1963,7 +2043,7 @@ def render_capacity_svg(measurements, prices, capacity):
 
 
 def report_json(raw_measurements, measurements, prices, model, goals, units, hot, manifest_streams, capacity,
-                sizing):
+                sizing, fresh):
     designs = {}
     for name, design in model["designs"].items():
         designs[name] = {
@@ -2013,6 +2093,7 @@ def report_json(raw_measurements, measurements, prices, model, goals, units, hot
         },
         "capacity_modes": capacity,
         "sizing": sizing,
+        "freshness": fresh,
         "hot_users": {
             "goal": hot["goal"],
             "item_bytes_limit": ITEM_BYTES_GOAL,
@@ -2037,14 +2118,16 @@ def build_report(measurements_path, prices_path, manifest_path=DEFAULT_MANIFEST)
     model = cost_model(measurements, prices, manifest_streams)
     capacity = streams.capacity_model(manifest_streams, measurements["workload"], prices["prices"])
     sizing = sizing_model(measurements["workload"], model, manifest_streams, prices["prices"])
+    fresh = freshness_model(manifest, measurements["workload"], model, prices["prices"])
     units = consumer_units(measurements["workload"])
     hot = hot_user_units(measurements["workload"])
-    goals = goal_rows(measurements) + keyed_state_goal_rows(units, hot, model)
+    goals = goal_rows(measurements) + keyed_state_goal_rows(units, hot, model) + freshness_goal_rows(fresh)
     files = {
         "report.json": json.dumps(report_json(raw, measurements, prices, model, goals, units, hot,
-                                              manifest_streams, capacity, sizing), indent=2,
+                                              manifest_streams, capacity, sizing, fresh), indent=2,
                                   ensure_ascii=False) + "\n",
-        "summary.md": render_summary(measurements, prices, model, goals, SVG_NAMES, units, hot, capacity, sizing),
+        "summary.md": render_summary(measurements, prices, model, goals, SVG_NAMES, units, hot, capacity, sizing,
+                                     fresh),
         SVG_NAMES["cost"]: render_cost_svg(measurements, model),
         SVG_NAMES["init"]: render_init_svg(measurements),
         SVG_NAMES["capacity"]: render_capacity_svg(measurements, prices, capacity),

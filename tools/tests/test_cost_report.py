@@ -54,6 +54,9 @@ TEST_PRICES = {
                                           "source": "https://example.test/kinesis"},
         "kinesis_on_demand_data_in_gb": {"usd": 0.08, "per": 1, "unit": "GB", "source": "https://example.test/kinesis"},
         "kinesis_on_demand_data_out_gb": {"usd": 0.04, "per": 1, "unit": "GB", "source": "https://example.test/kinesis"},
+        "kinesis_enhanced_fan_out_consumer_shard_hour": {"usd": 0.015, "per": 1, "unit": "consumer-shard-hour",
+                                                         "source": "https://example.test/kinesis"},
+        "kinesis_enhanced_fan_out_data_gb": {"usd": 0.013, "per": 1, "unit": "GB", "source": "https://example.test/kinesis"},
         "dynamodb_on_demand_write_request_units": {"usd": 0.625, "per": 1000000, "unit": "write request units",
                                                    "source": "https://example.test/dynamodb"},
         "dynamodb_on_demand_read_request_units": {"usd": 0.125, "per": 1000000, "unit": "read request units",
@@ -584,6 +587,84 @@ class Sizing(unittest.TestCase):
         self.assertEqual(sizing["lacks"], ["workload.throughput"])
         text = "\n".join(cost_report.throughput_section(measurements["workload"], sizing))
         self.assertIn("Not measured: the measurements have no `workload.throughput`.", text)
+
+
+class Freshness(unittest.TestCase):
+    """The modelled freshness of the deployed settings and of each profile, and its cost."""
+
+    def setUp(self):
+        self.manifest = json.loads(STACK.read_text(encoding="utf-8"))
+        raw = json.loads(SAMPLE.read_text(encoding="utf-8"))
+        self.workload = cost_report.parse_measurements(raw, SAMPLE)["workload"]
+        self.throughput = self.workload["throughput"]
+        self.fresh = cost_report.freshness
+
+    def test_the_profile_changes_what_the_manifest_deploys_and_nothing_else(self):
+        deployed = self.fresh.profile_settings(self.manifest)
+        low = self.fresh.profile_settings(self.manifest, "low-latency")
+        self.assertEqual(deployed["ingest"], {"window": 1, "batch_size": 100, "enhanced_fan_out": False})
+        self.assertEqual(low["ingest"], {"window": 0, "batch_size": 10, "enhanced_fan_out": False})
+        self.assertTrue(low["activity"]["enhanced_fan_out"] and low["enriched"]["enhanced_fan_out"])
+        self.assertFalse(deployed["consistent_read"])
+        self.assertTrue(low["consistent_read"])
+        with self.assertRaises(KeyError):
+            self.fresh.profile_settings(self.manifest, "fastest")
+
+    def test_each_stage_is_in_the_path_only_when_its_setting_puts_it_there(self):
+        deployed = [name for name, _, _, _ in self.fresh.model(self.fresh.profile_settings(self.manifest),
+                                                               self.throughput)["stages"]]
+        self.assertIn("activity stream to stream-enrichment (polled)", deployed)
+        self.assertIn("feature-updates's batching window", deployed)
+        self.assertIn("the read's replication lag", deployed)
+        low = [name for name, _, _, _ in self.fresh.model(
+            self.fresh.profile_settings(self.manifest, "low-latency"), self.throughput)["stages"]]
+        self.assertIn("activity stream to stream-enrichment (enhanced fan-out)", low)
+        self.assertFalse(any("window" in name or "replication" in name for name in low), low)
+
+    def test_the_total_is_the_sum_of_the_stages_drawn_together(self):
+        # Polling alone: two uniform waits of up to a second; their sum's median is about 1 s.
+        settings = self.fresh.profile_settings(self.manifest)
+        modelled = self.fresh.model(settings, self.throughput)
+        medians = sum(p50 for _, p50, _, _ in modelled["stages"])
+        self.assertLess(abs(modelled["p50"] - medians) / medians, 0.25, "sums of skewed stages, near the sum of medians")
+        self.assertGreater(modelled["p99"], max(p99 for _, _, p99, _ in modelled["stages"]))
+        self.assertLess(modelled["p99"], sum(p99 for _, _, p99, _ in modelled["stages"]))
+        again = self.fresh.model(settings, self.throughput)
+        self.assertEqual(modelled["p99"], again["p99"], "seeded")
+
+    def test_smaller_batches_cost_more_per_event_and_fan_out_adds_its_hours(self):
+        prices = cost_report.parse_prices(TEST_PRICES, "prices")["prices"]
+        deployed = self.fresh.profile_settings(self.manifest)
+        at = lambda settings, rate: self.fresh.profile_cost(settings, self.workload, 2.0, prices, rate)
+        full = at(deployed, 100)
+        self.assertEqual(full["batches"]["event-router"], 100, "100 events/s fill a 1 s window")
+        self.assertAlmostEqual(full["usd_per_million"], 2.0, places=6, msg="as measured")
+        slow = at(deployed, 10)
+        self.assertEqual(slow["batches"]["stream-enrichment"], 10)
+        extra_invocations = 1_000_000 / 10 - 1_000_000 / 100
+        self.assertGreater(slow["usd_per_million"] - 2.0, extra_invocations * 0.2 / 1e6 * 3)
+        low = self.fresh.profile_settings(self.manifest, "low-latency")
+        fan_out = at(low, 1000)["usd_per_million"] - at(dict(low, activity=dict(low["activity"], enhanced_fan_out=False),
+                                                              enriched=dict(low["enriched"], enhanced_fan_out=False)),
+                                                          1000)["usd_per_million"]
+        hours = 2 * 730 / (1000 * 730 * 3600 / 1e6)
+        data = sum(self.workload["stream_record_bytes"].values()) * 1e6 / 2 ** 30
+        self.assertAlmostEqual(fan_out, hours * 0.015 + data * 0.013)
+        self.assertAlmostEqual(self.fresh.distinct_users(1, 1000, 1.1), 1.0)
+        self.assertLess(self.fresh.distinct_users(100, 1000, 1.1), 100)
+
+    def test_the_report_holds_the_low_latency_profile_to_two_seconds(self):
+        files, _ = Inputs(self, json.loads(SAMPLE.read_text(encoding="utf-8"))).report()
+        summary = files["summary.md"]
+        text = section(summary, "Freshness")
+        self.assertIn("| profile low-latency |", text)
+        self.assertIn("### Stages: as deployed", text)
+        goal = next(line for line in summary.splitlines() if line.startswith("| freshness p99"))
+        self.assertTrue(goal.endswith("| met |"), goal)
+        report = json.loads(files["report.json"])
+        labels = [variant["label"] for variant in report["freshness"]["variants"]]
+        self.assertEqual(labels[0], "as deployed")
+        self.assertEqual(labels[-1], "profile low-latency")
 
 
 class NotMeasured(unittest.TestCase):

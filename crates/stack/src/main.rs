@@ -2,7 +2,8 @@
 //!
 //!   stack check [--manifest PATH]                  validate the manifest, say what is wrong
 //!   stack sam [--manifest PATH] [--out PATH]       render the SAM template (default
-//!                                                  target/sam/template.json)
+//!             [--profile NAME]                     target/sam/template.json), as deployed
+//!                                                  with one of the manifest's profiles
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,9 @@ enum Command {
         /// Where tools/package.sh leaves the zips (`<dir>/<function>/bootstrap.zip`).
         #[arg(long, default_value_os_t = workspace().join("target/lambda"))]
         code_dir: PathBuf,
+        /// Render the manifest as deployed with this profile (its `profiles`, e.g. low-latency).
+        #[arg(long)]
+        profile: Option<String>,
     },
 }
 
@@ -44,7 +48,11 @@ fn main() -> ExitCode {
         Command::Check => stack::Stack::load(&cli.manifest).map(|_| {
             println!("{}: valid", cli.manifest.display());
         }),
-        Command::Sam { out, code_dir } => stack::sam::render_to_file(&cli.manifest, code_dir, out)
+        Command::Sam {
+            out,
+            code_dir,
+            profile,
+        } => stack::sam::render_to_file(&cli.manifest, profile.as_deref(), code_dir, out)
             .map(|()| println!("wrote {}", out.display())),
     };
     match done {

@@ -59,6 +59,34 @@ pub struct Stack {
     /// Alarms, their topic, the dashboard and the budget (deployed only, not run locally).
     #[serde(default)]
     pub monitoring: Option<MonitoringSpec>,
+    /// Named sets of settings that replace the manifest's when deployed with that profile
+    /// ([`Stack::with_profile`]).
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileSpec>,
+}
+
+/// A deployment profile: what it changes, by event source and by function.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    pub description: String,
+    /// By the key of the queue or stream the event source reads.
+    #[serde(default)]
+    pub event_sources: BTreeMap<String, SourceOverrides>,
+    /// By function: literal values of environment variables the function already has.
+    #[serde(default)]
+    pub environment: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceOverrides {
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    #[serde(default)]
+    pub maximum_batching_window_seconds: Option<u32>,
+    #[serde(default)]
+    pub enhanced_fan_out: Option<bool>,
 }
 
 /// A SageMaker serverless endpoint for a bring-your-own-container model image.
@@ -331,6 +359,10 @@ pub struct EventSourceSpec {
     pub on_failure_queue: Option<String>,
     #[serde(default)]
     pub parallelization_factor: Option<u32>,
+    /// Read through an enhanced fan-out consumer of its own (pushed records, a dedicated 2 MB/s
+    /// per shard) instead of polling; stream sources only, false when absent.
+    #[serde(default)]
+    pub enhanced_fan_out: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -349,6 +381,7 @@ pub struct StreamSourceSettings {
     pub maximum_record_age_seconds: Option<u32>,
     pub on_failure_queue: Option<String>,
     pub parallelization_factor: u32,
+    pub enhanced_fan_out: bool,
 }
 
 impl EventSourceSpec {
@@ -362,6 +395,7 @@ impl EventSourceSpec {
             maximum_record_age_seconds: u32::try_from(self.maximum_record_age_seconds?).ok(),
             on_failure_queue: self.on_failure_queue.clone(),
             parallelization_factor: self.parallelization_factor?,
+            enhanced_fan_out: self.enhanced_fan_out.unwrap_or(false),
         })
     }
 
@@ -444,11 +478,82 @@ impl Stack {
         Self::from_json(&text)
     }
 
-    /// Parses and checks that every reference inside the manifest resolves.
+    /// Parses and checks that every reference inside the manifest resolves, and that every
+    /// profile makes a manifest that does too.
     pub fn from_json(text: &str) -> Result<Self, StackError> {
         let stack: Stack = serde_json::from_str(text)?;
         stack.validate()?;
         check_reasons(&serde_json::from_str(text)?)?;
+        for name in stack.profiles.keys() {
+            stack.with_profile(name)?;
+        }
+        Ok(stack)
+    }
+
+    /// The manifest as deployed with profile `name`: its event source settings and
+    /// environment values in place of the manifest's, the result checked as the manifest is.
+    pub fn with_profile(&self, name: &str) -> Result<Self, StackError> {
+        let invalid = |message: String| StackError::Invalid(format!("profile {name}: {message}"));
+        let profile = self.profiles.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
+            StackError::Invalid(format!(
+                "there is no profile {name} (the manifest has: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+        let mut stack = self.clone();
+        for (source_key, overrides) in &profile.event_sources {
+            let mut found = false;
+            for source in stack
+                .functions
+                .values_mut()
+                .flat_map(|function| function.event_sources.iter_mut())
+                .filter(|source| source.source_key() == source_key)
+            {
+                found = true;
+                if let Some(batch_size) = overrides.batch_size {
+                    source.batch_size = batch_size;
+                }
+                if let Some(window) = overrides.maximum_batching_window_seconds {
+                    source.maximum_batching_window_seconds = window;
+                }
+                if let Some(fan_out) = overrides.enhanced_fan_out {
+                    source.enhanced_fan_out = Some(fan_out);
+                }
+            }
+            if !found {
+                return Err(invalid(format!("no event source reads {source_key}")));
+            }
+        }
+        for (function, variables) in &profile.environment {
+            let spec = stack
+                .functions
+                .get_mut(function)
+                .ok_or_else(|| invalid(format!("there is no function {function}")))?;
+            for (variable, value) in variables {
+                match spec.environment.get_mut(variable) {
+                    Some(EnvValue::Literal { value: current }) => current.clone_from(value),
+                    Some(_) => {
+                        return Err(invalid(format!(
+                            "{function}'s {variable} names a resource; a profile sets values only"
+                        )));
+                    }
+                    None => {
+                        return Err(invalid(format!(
+                            "{function} has no variable {variable} to set"
+                        )));
+                    }
+                }
+            }
+        }
+        stack.validate().map_err(|error| match error {
+            StackError::Invalid(message) => invalid(message),
+            other => other,
+        })?;
         Ok(stack)
     }
 
@@ -761,6 +866,7 @@ impl Stack {
                 "parallelization_factor",
                 source.parallelization_factor.is_some(),
             ),
+            ("enhanced_fan_out", source.enhanced_fan_out.is_some()),
         ];
         if let Some((field, _)) = stream_only.iter().find(|(_, set)| *set) {
             return invalid(format!(
@@ -1202,6 +1308,86 @@ mod tests {
         assert_eq!(
             stack.queues[source.queue.as_deref().unwrap()].visibility_timeout_seconds,
             6 * router.timeout_seconds
+        );
+    }
+
+    #[test]
+    fn a_profile_replaces_source_settings_and_values_and_must_make_a_valid_manifest() {
+        let stack = Stack::workspace();
+        let low = stack.with_profile("low-latency").unwrap();
+        let source =
+            |stack: &Stack, function: &str| stack.functions[function].event_sources[0].clone();
+        assert_eq!(source(&stack, "event-router").batch_size, 100);
+        assert_eq!(source(&low, "event-router").batch_size, 10);
+        assert_eq!(
+            source(&low, "event-router").maximum_batching_window_seconds,
+            0
+        );
+        for function in ["stream-enrichment", "feature-updates"] {
+            let settings = source(&low, function).stream_settings().unwrap();
+            assert!(settings.enhanced_fan_out, "{function}");
+            assert!(
+                !source(&stack, function)
+                    .stream_settings()
+                    .unwrap()
+                    .enhanced_fan_out
+            );
+        }
+        assert_eq!(
+            low.functions["inference"].environment["FEATURES_CONSISTENT_READ"],
+            EnvValue::Literal {
+                value: "true".into()
+            }
+        );
+        assert!(
+            low.profiles.contains_key("low-latency"),
+            "the profiles stay listed"
+        );
+
+        let error = stack.with_profile("fastest").unwrap_err().to_string();
+        assert!(
+            error.contains("no profile fastest (the manifest has: low-latency)"),
+            "{error}"
+        );
+        let refused =
+            |edit: fn(&mut serde_json::Value)| manifest_with(edit).unwrap_err().to_string();
+        let message = refused(|m| {
+            m["profiles"]["low-latency"]["event_sources"]["ingest"]["batch_size"] = 100.into()
+        });
+        assert!(
+            message.contains("profile low-latency: function event-router: a batch_size over 10 needs a batching window"),
+            "{message}"
+        );
+        let message = refused(|m| {
+            m["profiles"]["low-latency"]["event_sources"]["nowhere"] =
+                serde_json::json!({"batch_size": 5})
+        });
+        assert!(
+            message.contains("profile low-latency: no event source reads nowhere"),
+            "{message}"
+        );
+        let message = refused(|m| {
+            m["profiles"]["low-latency"]["environment"]["inference"]["FEATURES_TABLE"] =
+                "other".into()
+        });
+        assert!(
+            message.contains("names a resource; a profile sets values only"),
+            "{message}"
+        );
+        let message = refused(|m| {
+            m["profiles"]["low-latency"]["environment"]["inference"]["NEW_VARIABLE"] = "1".into()
+        });
+        assert!(
+            message.contains("inference has no variable NEW_VARIABLE"),
+            "{message}"
+        );
+        let message = refused(|m| {
+            m["profiles"]["low-latency"]["event_sources"]["ingest"]["enhanced_fan_out"] =
+                true.into()
+        });
+        assert!(
+            message.contains("enhanced_fan_out is a stream setting"),
+            "{message}"
         );
     }
 

@@ -27,6 +27,9 @@ pub struct Config {
     pub declared_model_spec_version: Option<u32>,
     /// `MODEL_ATTEMPT_TIMEOUT_MS` (default 2000, 100..=2000: it can only be shortened): one InvokeEndpoint attempt.
     pub model_attempt_timeout: Duration,
+    /// `FEATURES_CONSISTENT_READ` (`true` or `false`, default false): read the features
+    /// strongly consistent, at twice the read units, so a score never misses a written feature.
+    pub consistent_read: bool,
 }
 
 /// InvokeEndpoint attempts: one retry for throttling, 5xx and timeouts.
@@ -76,6 +79,7 @@ impl Config {
             fallback_score,
             declared_model_spec_version: declared,
             model_attempt_timeout: Duration::from_millis(timeout_ms),
+            consistent_read: env.or_default("FEATURES_CONSISTENT_READ", false)?,
         })
     }
 
@@ -113,6 +117,12 @@ mod tests {
         assert_eq!(config.threshold, 0.5);
         assert_eq!(config.fallback_score, None);
         assert_eq!(config.model_attempt_timeout, Duration::from_secs(2));
+        assert!(
+            !config.consistent_read,
+            "eventually consistent: half the read units"
+        );
+        let strong = Config::from_env(&env(&[("FEATURES_CONSISTENT_READ", "true")])).unwrap();
+        assert!(strong.consistent_read);
     }
 
     #[test]
@@ -144,6 +154,7 @@ mod tests {
             ),
             ("MODEL_SPEC_VERSION", "2", "computes feature spec version 1"),
             ("MODEL_ATTEMPT_TIMEOUT_MS", "2500", "100..=2000"),
+            ("FEATURES_CONSISTENT_READ", "yes", "yes"),
         ] {
             let error = Config::from_env(&env(&[(name, value)]))
                 .unwrap_err()

@@ -16,7 +16,8 @@ async fn main() -> Result<(), Error> {
         sdk,
     } = init("inference", ClientSettings::http_api(), Config::from_env).await?;
     let app = App {
-        features: FeatureStore::new(clients::dynamodb(&sdk), config.features_table.clone()),
+        features: FeatureStore::new(clients::dynamodb(&sdk), config.features_table.clone())
+            .with_consistent_read(config.consistent_read),
         endpoint: ModelEndpoint::new(
             clients::sagemaker_runtime(&sdk, config.model_client_settings()),
             config.endpoint_name.clone(),

@@ -6,5 +6,6 @@
 //! one verdict. [`report`] is how both write their summaries.
 
 pub mod demo;
+pub mod freshness;
 pub mod reliability;
 pub mod report;

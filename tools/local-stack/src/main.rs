@@ -12,6 +12,7 @@ use emulator::token;
 use local_stack::demo::events::EventsOptions;
 use local_stack::demo::predictions::PredictionOptions;
 use local_stack::demo::{self, DemoOptions, DemoTarget};
+use local_stack::freshness::{self, FreshnessOptions};
 use local_stack::reliability::ReliabilityReport;
 use local_stack::reliability::api_tests::{self, ApiTestOptions, ApiTestReport};
 use local_stack::reliability::bad_input;
@@ -52,6 +53,10 @@ enum Command {
     /// swapped under a shard, kills between a spill and the state write), print the counts and
     /// stop; the exit status is 0 only if every check passed.
     Reliability(Box<ReliabilityArgs>),
+    /// Bring the stack up, publish a steady background workload, and measure how long each of
+    /// a number of probe events takes from its PutEvents to a `POST /predict` that counts it;
+    /// print p50 and p99 and stop. The exit status is 0 only if every probe saw its event.
+    Freshness(Box<FreshnessArgs>),
     /// Print a token the local HTTP API accepts, for caller SUB (its JWT `sub` claim).
     Token {
         sub: String,
@@ -195,9 +200,37 @@ struct ReliabilityArgs {
     no_reshards: bool,
 }
 
+#[derive(Args)]
+struct FreshnessArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+    /// Probe events, each of a user never seen.
+    #[arg(long, default_value_t = 100)]
+    probes: usize,
+    /// Probes in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Background events a second while the probes run.
+    #[arg(long, default_value_t = 20.0)]
+    background_rate: f64,
+    /// Users of the background events.
+    #[arg(long, default_value_t = 50)]
+    background_users: usize,
+    /// Milliseconds between a probe's `POST /predict` requests.
+    #[arg(long, default_value_t = 50)]
+    poll_ms: u64,
+    /// Seconds a probe waits for its event at most.
+    #[arg(long, default_value_t = 60)]
+    probe_timeout: u64,
+}
+
 /// Where and how the stack runs.
 #[derive(Args)]
 struct StackArgs {
+    /// Run the manifest as deployed with this profile (its `profiles`, e.g. low-latency).
+    /// Enhanced fan-out is read by polling locally.
+    #[arg(long)]
+    profile: Option<String>,
     /// Loopback port of the HTTP API (0 picks a free one).
     #[arg(long, default_value_t = 3000)]
     port: u16,
@@ -242,6 +275,7 @@ fn main() -> ExitCode {
         }
         Command::Up(args) => block_on(up(*args)),
         Command::Reliability(args) => block_on(reliability(*args)),
+        Command::Freshness(args) => block_on(measure_freshness(*args)),
     }
 }
 
@@ -260,7 +294,11 @@ async fn start(
     fault_seed: Option<u64>,
     parallelization_factor: Option<u32>,
 ) -> Result<RunningStack, ExitCode> {
-    let manifest = match Stack::load(&args.manifest) {
+    let loaded = Stack::load(&args.manifest).and_then(|manifest| match &args.profile {
+        Some(profile) => manifest.with_profile(profile),
+        None => Ok(manifest),
+    });
+    let manifest = match loaded {
         Ok(manifest) => manifest,
         Err(error) => {
             eprintln!("local-stack: {error}");
@@ -413,6 +451,54 @@ async fn reliability(args: ReliabilityArgs) -> ExitCode {
         Some(false) => ExitCode::from(1),
         None => {
             eprintln!("local-stack: reliability checks interrupted");
+            ExitCode::from(130)
+        }
+    }
+}
+
+async fn measure_freshness(args: FreshnessArgs) -> ExitCode {
+    let stack = match start(&args.stack, None, None).await {
+        Ok(stack) => stack,
+        Err(status) => return status,
+    };
+    let run = format!("fresh-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let options = FreshnessOptions {
+        probes: args.probes,
+        concurrency: args.concurrency,
+        background_rate: args.background_rate,
+        background_users: args.background_users,
+        poll: Duration::from_millis(args.poll_ms),
+        timeout: Duration::from_secs(args.probe_timeout),
+    };
+    let Some(bus) = stack.resources.event_buses.values().next().cloned() else {
+        eprintln!("local-stack: the manifest has no event bus to publish to");
+        stack.stop().await;
+        return ExitCode::from(2);
+    };
+    let measured = freshness::run(
+        &stack.clients,
+        &bus,
+        &stack.api_url,
+        &run,
+        args.stack.profile.as_deref(),
+        &options,
+    );
+    let report = tokio::select! {
+        report = measured => Some(report),
+        () = stop_requested() => None,
+    };
+    stack.stop().await;
+    match report {
+        Some(report) => {
+            print!("{}", report.render());
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        None => {
+            eprintln!("local-stack: freshness interrupted");
             ExitCode::from(130)
         }
     }

@@ -794,3 +794,40 @@ async fn the_reliability_checks_pass_on_a_fresh_stack() {
         api_tests.render()
     );
 }
+
+/// The freshness measurement against a running stack: each probe's event is seen through
+/// `POST /predict`, with a background workload publishing meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freshness_probes_see_their_events_through_predict_under_load() {
+    use local_stack::freshness::{self, FreshnessOptions};
+    let prefix = unique_prefix("fresh");
+    let stack = start(&prefix).await;
+    let bus = stack.resources.event_buses.values().next().unwrap().clone();
+    let options = FreshnessOptions {
+        probes: 4,
+        concurrency: 2,
+        background_rate: 10.0,
+        background_users: 5,
+        poll: Duration::from_millis(100),
+        timeout: Duration::from_secs(60),
+    };
+    let report = freshness::run(
+        &stack.clients,
+        &bus,
+        &stack.api_url,
+        &prefix,
+        None,
+        &options,
+    )
+    .await;
+    stack.stop().await;
+    assert!(report.passed(), "{}", report.render());
+    assert_eq!(report.latencies.len(), 4);
+    assert!(report.background_published >= 10, "{}", report.render());
+    // An event goes through two stream hops and three functions: never instantly.
+    assert!(
+        report.percentile(0.5).unwrap() > Duration::from_millis(100),
+        "{}",
+        report.render()
+    );
+}

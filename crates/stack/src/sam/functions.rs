@@ -93,6 +93,18 @@ pub(super) fn functions(stack: &Stack, tags: &Tags, code_dir: &str, resources: &
             }),
         );
         let mut statements: Vec<Value> = function.permissions.iter().map(statement).collect();
+        // An enhanced fan-out source reads through its own consumer: the mapping subscribes to
+        // its shards with the function's role.
+        for source in &function.event_sources {
+            if source.stream_settings().is_some_and(|s| s.enhanced_fan_out) {
+                statements.push(json!({
+                    "Sid": format!("FanOut{}", pascal(source.source_key())),
+                    "Effect": "Allow",
+                    "Action": ["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"],
+                    "Resource": [get_att(&consumer_id(key, source.source_key()), "ConsumerARN")],
+                }));
+            }
+        }
         // `arn:...:log-group:<name>:*`: the group and its streams, nothing else.
         statements.push(json!({
             "Sid": "Logs",
@@ -174,6 +186,21 @@ pub(super) fn functions(stack: &Stack, tags: &Tags, code_dir: &str, resources: &
                 "FunctionName": reference(&function_id),
                 "EventSourceArn": get_att(&source_id, "Arn"),
             });
+            if source.stream_settings().is_some_and(|s| s.enhanced_fan_out) {
+                let consumer = consumer_id(key, source.source_key());
+                resources.insert(
+                    consumer.clone(),
+                    json!({
+                        "Type": "AWS::Kinesis::StreamConsumer",
+                        "Properties": {
+                            "ConsumerName": { "Fn::Sub": format!("${{AWS::StackName}}-{key}") },
+                            "StreamARN": get_att(&source_id, "Arn"),
+                            "Tags": tags.list(),
+                        },
+                    }),
+                );
+                mapping["EventSourceArn"] = get_att(&consumer, "ConsumerARN");
+            }
             mapping["BatchSize"] = source.batch_size.into();
             mapping["MaximumBatchingWindowInSeconds"] =
                 source.maximum_batching_window_seconds.into();
@@ -207,6 +234,11 @@ pub(super) fn functions(stack: &Stack, tags: &Tags, code_dir: &str, resources: &
             );
         }
     }
+}
+
+/// The enhanced fan-out consumer of `function` on `stream`: `FeatureUpdatesEnrichedConsumer`.
+fn consumer_id(function: &str, stream: &str) -> String {
+    format!("{}{}Consumer", pascal(function), pascal(stream))
 }
 
 /// `ANY /tasks/{id}` is the event `AnyTasksId`.

@@ -94,8 +94,17 @@ pub fn render_text(input: &RenderInput) -> Result<String, StackError> {
 
 /// Renders the template of the manifest at `manifest_path` to `out`, naming the function zips
 /// under `code_dir` relative to `out`'s directory.
-pub fn render_to_file(manifest_path: &Path, code_dir: &Path, out: &Path) -> Result<(), StackError> {
+pub fn render_to_file(
+    manifest_path: &Path,
+    profile: Option<&str>,
+    code_dir: &Path,
+    out: &Path,
+) -> Result<(), StackError> {
     let stack = Stack::load(manifest_path)?;
+    let stack = match profile {
+        Some(name) => stack.with_profile(name)?,
+        None => stack,
+    };
     let dashboard = match &stack.monitoring {
         Some(monitoring) => {
             let path = manifest_path

@@ -342,6 +342,7 @@ fn the_written_template_is_the_render() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     render_to_file(
         &root.join("infra/stack.json"),
+        None,
         &root.join("target/lambda"),
         &out,
     )
@@ -393,4 +394,82 @@ fn the_dashboard_names_manifest_resources() {
             "the dashboard names {key}, not in the manifest"
         );
     }
+}
+
+#[test]
+fn the_low_latency_profile_renders_fan_out_consumers_windows_and_strong_reads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::env::temp_dir().join(format!(
+        "stack-sam-profile-{}/template.json",
+        std::process::id()
+    ));
+    render_to_file(
+        &root.join("infra/stack.json"),
+        Some("low-latency"),
+        &root.join("target/lambda"),
+        &out,
+    )
+    .unwrap();
+    let template: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
+    for (function, stream, consumer) in [
+        (
+            "StreamEnrichment",
+            "ActivityStream",
+            "StreamEnrichmentActivityConsumer",
+        ),
+        (
+            "FeatureUpdates",
+            "EnrichedStream",
+            "FeatureUpdatesEnrichedConsumer",
+        ),
+    ] {
+        let properties = &resource(&template, consumer)["Properties"];
+        assert_eq!(
+            properties["StreamARN"],
+            json!({"Fn::GetAtt": [stream, "Arn"]})
+        );
+        let source_key = stream.trim_end_matches("Stream");
+        let mapping =
+            &resource(&template, &format!("{function}{source_key}EventSource"))["Properties"];
+        assert_eq!(
+            mapping["EventSourceArn"],
+            json!({"Fn::GetAtt": [consumer, "ConsumerARN"]})
+        );
+        assert_eq!(mapping["MaximumBatchingWindowInSeconds"], 0);
+        let statements = resource(&template, &format!("{function}Role"))["Properties"]["Policies"]
+            [0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(
+            statements.iter().any(|s| s["Action"]
+                == json!(["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"])
+                && s["Resource"] == json!([{"Fn::GetAtt": [consumer, "ConsumerARN"]}])),
+            "{statements:?}"
+        );
+    }
+    let ingest = &resource(&template, "EventRouterIngestEventSource")["Properties"];
+    assert_eq!(
+        (
+            ingest["BatchSize"].clone(),
+            ingest["MaximumBatchingWindowInSeconds"].clone()
+        ),
+        (json!(10), json!(0))
+    );
+    assert_eq!(
+        resource(&template, "InferenceFunction")["Properties"]["Environment"]["Variables"]["FEATURES_CONSISTENT_READ"],
+        "true"
+    );
+    // As deployed: no consumer, mappings on the streams, eventual reads.
+    let deployed = render_manifest(&workspace_manifest());
+    assert!(
+        deployed["Resources"]
+            .get("FeatureUpdatesEnrichedConsumer")
+            .is_none()
+    );
+    assert_eq!(
+        resource(&deployed, "InferenceFunction")["Properties"]["Environment"]["Variables"]["FEATURES_CONSISTENT_READ"],
+        "false"
+    );
 }

@@ -13,6 +13,7 @@ module "stack" {
   jwt_audience              = var.jwt_audience
   model_image_uri           = var.model_image_uri
   architecture              = var.architecture
+  profile                   = var.profile
   table_deletion_protection = var.table_deletion_protection
   alarm_email               = var.alarm_email
   monthly_budget_usd        = var.monthly_budget_usd

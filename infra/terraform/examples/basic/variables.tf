@@ -38,6 +38,12 @@ variable "architecture" {
   default     = null
 }
 
+variable "profile" {
+  description = "One of the manifest's profiles (e.g. low-latency), or empty for the manifest as it is."
+  type        = string
+  default     = ""
+}
+
 variable "table_deletion_protection" {
   description = "Refuse to delete the tables; set to false and apply before terraform destroy."
   type        = bool
