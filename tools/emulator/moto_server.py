@@ -3,7 +3,7 @@
 Usage: <python with the pinned moto> tools/emulator/moto_server.py [moto_server's arguments]
 
 The local stack, the test kit and tools/test.sh start moto through this file (the Rust side
-carries a copy of it, `include_str!`, and runs it with `python -c`). It changes three methods of
+carries a copy of it, `include_str!`, and runs it with `python -c`). It corrects three methods of
 moto 5.2.5's Kinesis model, in-process, so that resharding behaves as Kinesis documents it; each
 fix has a test in tools/emulator/tests/emulator_fixes.rs that fails without it:
 
@@ -69,6 +69,11 @@ def serialized(method):
     return locked
 
 
+def count_open(stream: Stream) -> int:
+    # What DescribeStreamSummary reports as OpenShardCount.
+    return sum(1 for shard in stream.shards.values() if shard.is_open)
+
+
 def next_shard_index(stream: Stream) -> int:
     return max(stream.shards.values(), key=attrgetter("_shard_id"))._shard_id + 1
 
@@ -76,12 +81,14 @@ def next_shard_index(stream: Stream) -> int:
 def split_keeping_records(self: Stream, shard_to_split: str, new_starting_hash_key: str) -> None:
     new_starting_hash = int(new_starting_hash_key)
     shard = self.shards[shard_to_split]
-    if not shard.starting_hash < new_starting_hash < shard.ending_hash:
+    # Kinesis: the key must be in the shard's range, and above its first key (the lower child
+    # gets [start, key - 1], the upper [key, end]).
+    if not shard.starting_hash < new_starting_hash <= shard.ending_hash:
         raise InvalidArgumentError(
             message=f"NewStartingHashKey {new_starting_hash} used in SplitShard() on shard "
             f"{shard_to_split} in stream {self.stream_name} under account {self.account_id} is "
-            f"not both greater than one plus the shard's StartingHashKey {shard.starting_hash} "
-            f"and less than the shard's EndingHashKey {shard.ending_hash - 1}."
+            f"not greater than the shard's StartingHashKey {shard.starting_hash} and at most its "
+            f"EndingHashKey {shard.ending_hash}."
         )
     if not shard.is_open:
         raise InvalidArgumentError(
@@ -96,6 +103,7 @@ def split_keeping_records(self: Stream, shard_to_split: str, new_starting_hash_k
     shard.is_open = False
     self.shards[lower.shard_id] = lower
     self.shards[upper.shard_id] = upper
+    self.shard_count = count_open(self)
 
 
 def merge_keeping_records(self: Stream, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
@@ -122,6 +130,7 @@ def merge_keeping_records(self: Stream, shard_to_merge: str, adjacent_shard_to_m
     first.is_open = False
     second.is_open = False
     self.shards[merged.shard_id] = merged
+    self.shard_count = count_open(self)
 
 
 Stream.get_shard_for_key = open_shard_for_key

@@ -139,10 +139,16 @@ PIPELINE = ("event-router", "stream-enrichment", "feature-updates")
 SOURCE_OF = {"event-router": "ingest", "stream-enrichment": "activity", "feature-updates": "enriched"}
 
 
-def records_per_batch(settings, rate, handler_seconds):
-    """A batch's records at `rate` a second: what the batching window gathers, or with no
-    window what arrived while the previous batch ran; at least one, at most the batch size."""
-    gathered = rate * (settings["window"] if settings["window"] else handler_seconds)
+def records_per_batch(settings, rate, handler_seconds, polled):
+    """A batch's records at `rate` a second: what the batching window gathers; with no window,
+    what arrived while the previous batch ran, and at least a poll interval's worth on a polled
+    stream (Lambda polls a caught-up shard once a second); at least one, at most the batch size."""
+    if settings["window"]:
+        gathered = rate * settings["window"]
+    elif polled:
+        gathered = rate * max(KINESIS_POLL_INTERVAL[0], handler_seconds)
+    else:
+        gathered = rate * handler_seconds
     return min(settings["batch_size"], max(1.0, gathered))
 
 
@@ -159,7 +165,9 @@ def profile_cost(settings, workload, pipeline_total, prices, rate):
     size, warm) adjusted for the batches the profile's windows make at that rate (Lambda
     requests and duration, the ingest queue's receives and deletes, the consumers' write units,
     which coalesce less in smaller batches), plus enhanced fan-out's consumer-shard-hours and
-    data. {"usd_per_million", "batches": {function: records per batch}}."""
+    data. A smaller batch is billed the measured duration of a full one: mostly waiting on its
+    calls, it takes nearly as long, so the duration is an upper bound.
+    {"usd_per_million", "batches": {function: records per batch}}."""
     functions = workload["functions"]
     events = workload["events"]
     users, exponent = workload.get("users") or 1000, workload.get("zipf_exponent") or 1.1
@@ -177,7 +185,8 @@ def profile_cost(settings, workload, pipeline_total, prices, rate):
         source = settings[SOURCE_OF[function]]
         timed = (throughput.get("functions") or {}).get(function) or work
         handler_seconds = timed["billed_ms_per_invocation"] / 1000
-        batch = records_per_batch(source, rate, handler_seconds)
+        polled = function != "event-router" and not source["enhanced_fan_out"]
+        batch = records_per_batch(source, rate, handler_seconds, polled)
         batches[function] = batch
         measured = work["invocations"] * per_million
         modelled = 1_000_000 / batch

@@ -643,13 +643,17 @@ class Freshness(unittest.TestCase):
         self.assertEqual(slow["batches"]["stream-enrichment"], 10)
         extra_invocations = 1_000_000 / 10 - 1_000_000 / 100
         self.assertGreater(slow["usd_per_million"] - 2.0, extra_invocations * 0.2 / 1e6 * 3)
+        # At 10,000 events/s every batch is full either way: fan-out adds only its own lines.
         low = self.fresh.profile_settings(self.manifest, "low-latency")
-        fan_out = at(low, 1000)["usd_per_million"] - at(dict(low, activity=dict(low["activity"], enhanced_fan_out=False),
-                                                              enriched=dict(low["enriched"], enhanced_fan_out=False)),
-                                                          1000)["usd_per_million"]
-        hours = 2 * 730 / (1000 * 730 * 3600 / 1e6)
+        polled = dict(low, activity=dict(low["activity"], enhanced_fan_out=False),
+                      enriched=dict(low["enriched"], enhanced_fan_out=False))
+        fan_out = at(low, 10_000)["usd_per_million"] - at(polled, 10_000)["usd_per_million"]
+        hours = 2 * 730 / (10_000 * 730 * 3600 / 1e6)
         data = sum(self.workload["stream_record_bytes"].values()) * 1e6 / 2 ** 30
         self.assertAlmostEqual(fan_out, hours * 0.015 + data * 0.013)
+        # Without a window, a polled stream's batch still gathers a second's worth (the poll).
+        self.assertEqual(at(polled, 10)["batches"]["stream-enrichment"], 10)
+        self.assertLess(at(low, 10)["batches"]["stream-enrichment"], 10)
         self.assertAlmostEqual(self.fresh.distinct_users(1, 1000, 1.1), 1.0)
         self.assertLess(self.fresh.distinct_users(100, 1000, 1.1), 100)
 

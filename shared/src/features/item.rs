@@ -14,7 +14,7 @@
 //! | `sessions` | B | the session spans within reach of a late event (postcard) |
 //! | `recentEventIds` | B | digests of the event ids applied and not spilled ([`crate::keyed_state::memory`]) |
 //! | `spilledIds` | B | the span of their event times, and where spilled ids are (absent when neither) |
-//! | `checkpoints` | L | the highest sequence number applied per shard |
+//! | `checkpoints` | L | the highest sequence number applied from the user's current shard |
 //!
 //! The windows and sessions are binary because every write pays for the whole item (a write
 //! unit per KB started): varints take 3 to 6 bytes per bucket where DynamoDB maps and numbers

@@ -94,7 +94,12 @@ impl ShardPoller {
                     for record in page.records() {
                         let lane = lane_of(record.partition_key().unwrap_or_default(), factor);
                         if senders[lane].send(record.clone()).await.is_err() {
-                            return poller.shard_id.clone();
+                            // A lane that ended early (it panicked) left records unprocessed:
+                            // the shard is not drained, and its children must keep waiting.
+                            panic!(
+                                "a batch lane of shard {} ended before the shard was read",
+                                poller.shard_id
+                            );
                         }
                     }
                 }

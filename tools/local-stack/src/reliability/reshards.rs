@@ -16,7 +16,8 @@ use emulator::resources::Clients;
 pub enum ReshardKind {
     /// `UpdateShardCount` to twice the open shards.
     ScaleUp,
-    /// `SplitShard` of the open shard with the widest hash key range, at its middle.
+    /// `SplitShard` of the open shard with the widest hash key range (the lowest of equals),
+    /// at its middle.
     Split,
     /// `MergeShards` of the two open shards with the highest hash keys.
     Merge,
@@ -131,11 +132,16 @@ pub async fn reshard(
                 })?;
         }
         ReshardKind::Split => {
+            // The lowest of equally wide shards: after a doubling, the lower half, so that the
+            // next step's merge of the two highest shards joins a child of this split with a
+            // shard of another parent.
             let widest = open
                 .iter()
-                .max_by_key(|shard| {
-                    let (start, end) = hash_range(shard);
-                    end - start
+                .max_by(|a, b| {
+                    let ((a_start, a_end), (b_start, b_end)) = (hash_range(a), hash_range(b));
+                    (a_end - a_start)
+                        .cmp(&(b_end - b_start))
+                        .then(b_start.cmp(&a_start))
                 })
                 .ok_or_else(|| failed("no open shard".into()))?;
             let (start, end) = hash_range(widest);
