@@ -9,6 +9,8 @@ for its median and 99th percentile. Standard library only; cost_report.py render
 import math
 import random
 
+from streams import HOURS_PER_MONTH, SECONDS_PER_MONTH, usd
+
 DRAWS = 50_000
 SEED = 20261206
 Z_P99 = 2.326347874
@@ -172,12 +174,8 @@ def profile_cost(settings, workload, pipeline_total, prices, rate):
     events = workload["events"]
     users, exponent = workload.get("users") or 1000, workload.get("zipf_exponent") or 1.1
     per_million = 1_000_000 / events
-    usd = pipeline_total
+    total = pipeline_total
     batches = {}
-
-    def price(key, quantity):
-        entry = prices[key]
-        return quantity * entry["usd"] / entry["per"]
 
     throughput = workload.get("throughput") or {}
     for function in PIPELINE:
@@ -191,26 +189,26 @@ def profile_cost(settings, workload, pipeline_total, prices, rate):
         measured = work["invocations"] * per_million
         modelled = 1_000_000 / batch
         extra = modelled - measured
-        usd += price("lambda_requests", extra)
+        total += usd(prices, "lambda_requests", extra)
         billed = math.ceil(work["billed_ms_per_invocation"])
-        usd += price("lambda_arm64_gb_second", extra * billed / 1000 * work["memory_mb"] / 1024)
+        total += usd(prices, "lambda_arm64_gb_second", extra * billed / 1000 * work["memory_mb"] / 1024)
         if function == "event-router":
             # The event source's ReceiveMessage and DeleteMessageBatch, one each per batch.
-            usd += price("sqs_standard_requests", 2 * extra)
+            total += usd(prices, "sqs_standard_requests", 2 * extra)
         else:
             measured_batch = work["records"] / work["invocations"]
             coalescing = distinct_users(batch, users, exponent) / batch
             measured_coalescing = distinct_users(measured_batch, users, exponent) / measured_batch
             units = work["write_request_units"] * per_million
-            usd += price("dynamodb_on_demand_write_request_units",
+            total += usd(prices, "dynamodb_on_demand_write_request_units",
                          units * (coalescing / measured_coalescing - 1))
     sizes = workload.get("stream_record_bytes") or {}
     for stream in ("activity", "enriched"):
         if settings[stream]["enhanced_fan_out"]:
-            hours_per_million = 730 / (rate * 730 * 3600 / 1_000_000)
-            usd += price("kinesis_enhanced_fan_out_consumer_shard_hour", hours_per_million)
-            usd += price("kinesis_enhanced_fan_out_data_gb", 1_000_000 * sizes.get(stream, 0) / 2 ** 30)
-    return {"usd_per_million": usd, "batches": batches}
+            hours_per_million = HOURS_PER_MONTH / (rate * SECONDS_PER_MONTH / 1_000_000)
+            total += usd(prices, "kinesis_enhanced_fan_out_consumer_shard_hour", hours_per_million)
+            total += usd(prices, "kinesis_enhanced_fan_out_data_gb", 1_000_000 * sizes.get(stream, 0) / 2 ** 30)
+    return {"usd_per_million": total, "batches": batches}
 
 
 def variants(manifest):

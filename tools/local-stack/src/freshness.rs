@@ -14,11 +14,12 @@ use emulator::resources::Clients;
 use emulator::token;
 use hyper::Method;
 use serde_json::{Value, json};
+use shared::events::ActivityType;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::reliability::fault_workloads::publish_details;
-use crate::report::render_verdict;
+use crate::demo::features::GeneratedEvent;
+use crate::reliability::fault_workloads::{detail_of, publish_details};
+use crate::report::{percentile, render_verdict};
 
 #[derive(Debug, Clone)]
 pub struct FreshnessOptions {
@@ -49,12 +50,9 @@ impl FreshnessReport {
         self.failures.is_empty() && !self.latencies.is_empty()
     }
 
-    /// The `share` percentile (nearest rank) of the latencies.
-    pub fn percentile(&self, share: f64) -> Option<Duration> {
-        let mut sorted = self.latencies.clone();
-        sorted.sort();
-        let rank = ((sorted.len() as f64 * share).ceil() as usize).clamp(1, sorted.len().max(1));
-        sorted.get(rank - 1).copied()
+    /// The `percent` percentile (nearest rank) of the latencies; none without any.
+    pub fn percentile(&self, percent: usize) -> Option<Duration> {
+        (!self.latencies.is_empty()).then(|| percentile(&self.latencies, percent))
     }
 
     pub fn render(&self) -> String {
@@ -80,8 +78,8 @@ impl FreshnessReport {
         out.push_str(&format!(
             "  {} probes: PutEvents to POST /predict counting the event, p50 {} ms, p99 {} ms, max {} ms; {} failed\n",
             self.latencies.len() + self.failures.len(),
-            ms(self.percentile(0.5)),
-            ms(self.percentile(0.99)),
+            ms(self.percentile(50)),
+            ms(self.percentile(99)),
             ms(self.latencies.iter().max().copied()),
             self.failures.len()
         ));
@@ -93,11 +91,15 @@ impl FreshnessReport {
     }
 }
 
-/// One `user_activity` detail of `user`, now.
-fn detail(event_id: &str, user: &str, activity: &str) -> Value {
-    json!({"eventId": event_id, "userId": user, "type": activity,
-           "timestamp": OffsetDateTime::now_utc().format(&Rfc3339).expect("formats"),
-           "itemId": "sku-1"})
+/// One `user_activity` detail of `user`, now, as the reliability workloads write them.
+fn detail(event_id: &str, user: &str, activity_type: ActivityType) -> Value {
+    let event = GeneratedEvent {
+        user_id: user.to_owned(),
+        activity_type,
+        at: OffsetDateTime::now_utc(),
+        amount: None,
+    };
+    detail_of(event_id, &event, 0)
 }
 
 /// Publishes background events at `rate` a second until `stop`; how many.
@@ -118,7 +120,7 @@ async fn background(
             .map(|n| {
                 let count = published + n;
                 let user = format!("{run}-bg{}", count % options.background_users.max(1));
-                detail(&format!("{run}-bg-{count}"), &user, "view")
+                detail(&format!("{run}-bg-{count}"), &user, ActivityType::View)
             })
             .collect();
         let entries: Vec<&Value> = details.iter().collect();
@@ -141,7 +143,7 @@ async fn probe(
     user: &str,
     options: &FreshnessOptions,
 ) -> Result<Duration, String> {
-    let event = detail(&format!("{user}-probe"), user, "click");
+    let event = detail(&format!("{user}-probe"), user, ActivityType::Click);
     let started = Instant::now();
     publish_details(clients, bus, &[&event]).await?;
     let url = format!("{api_url}/predict");
@@ -247,8 +249,8 @@ mod tests {
             latencies: (1..=100).map(Duration::from_millis).collect(),
             ..FreshnessReport::default()
         };
-        assert_eq!(report.percentile(0.5), Some(Duration::from_millis(50)));
-        assert_eq!(report.percentile(0.99), Some(Duration::from_millis(99)));
+        assert_eq!(report.percentile(50), Some(Duration::from_millis(50)));
+        assert_eq!(report.percentile(99), Some(Duration::from_millis(99)));
         assert!(report.passed());
         assert!(
             report

@@ -16,8 +16,7 @@ use serde::Serialize;
 use stack::Stack;
 
 use crate::workload::{
-    CapturedStream, CountedClients, Environments, FunctionWork, WorkloadError, enrichment_stage,
-    features_stage,
+    CapturedStream, CountedClients, Environments, FunctionWork, WorkloadError, consumers_through,
 };
 
 /// The proxies' seed: the same draws on every run.
@@ -63,17 +62,16 @@ pub async fn measure(
             .endpoint_url(&stream.url)
             .build(),
     );
-    let enrichment = enrichment_stage(
+    let functions = consumers_through(
         stack,
         &clients,
-        kinesis,
         resources,
         activity,
         Environments::One,
+        &captured,
+        kinesis,
     )
     .await?;
-    let enriched = captured.take();
-    let features = features_stage(stack, &clients, resources, &enriched, Environments::One).await?;
     let calls_modelled = services.counts().requests + stream.counts().requests;
     services.stop();
     stream.stop();
@@ -83,10 +81,7 @@ pub async fn measure(
             activity.len()
         ),
         latency_model: model,
-        functions: BTreeMap::from([
-            ("stream-enrichment".to_owned(), enrichment),
-            ("feature-updates".to_owned(), features),
-        ]),
+        functions,
         calls_modelled,
     })
 }

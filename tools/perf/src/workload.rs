@@ -670,7 +670,7 @@ async fn consumer_stage<C: Consumer>(
 }
 
 /// stream-enrichment on `activity`, putting its enriched records on `kinesis`.
-pub(crate) async fn enrichment_stage(
+async fn enrichment_stage(
     stack: &Stack,
     clients: &CountedClients,
     kinesis: aws_sdk_kinesis::Client,
@@ -704,7 +704,7 @@ pub(crate) async fn enrichment_stage(
 }
 
 /// feature-updates on `enriched`.
-pub(crate) async fn features_stage(
+async fn features_stage(
     stack: &Stack,
     clients: &CountedClients,
     resources: &Resources,
@@ -740,25 +740,42 @@ async fn consumers(
     description: String,
 ) -> Result<ConsumerWorkload, WorkloadError> {
     let captured = CapturedStream::start().await;
-    let enrichment = enrichment_stage(
-        stack,
-        clients,
-        captured.client(clients),
-        resources,
-        activity,
-        environments,
-    )
-    .await?;
-    let enriched = captured.take();
-    let features = features_stage(stack, clients, resources, &enriched, environments).await?;
+    let kinesis = captured.client(clients);
     Ok(ConsumerWorkload {
         description,
         events: activity.len(),
-        functions: BTreeMap::from([
-            ("stream-enrichment".to_owned(), enrichment),
-            ("feature-updates".to_owned(), features),
-        ]),
+        functions: consumers_through(
+            stack,
+            clients,
+            resources,
+            activity,
+            environments,
+            &captured,
+            kinesis,
+        )
+        .await?,
     })
+}
+
+/// stream-enrichment on `activity`, putting its records through `kinesis` on `captured`, then
+/// feature-updates on what `captured` kept: each one's work, by function.
+pub(crate) async fn consumers_through(
+    stack: &Stack,
+    clients: &CountedClients,
+    resources: &Resources,
+    activity: &[Vec<u8>],
+    environments: Environments,
+    captured: &CapturedStream,
+    kinesis: aws_sdk_kinesis::Client,
+) -> Result<BTreeMap<String, FunctionWork>, WorkloadError> {
+    let enrichment =
+        enrichment_stage(stack, clients, kinesis, resources, activity, environments).await?;
+    let enriched = captured.take();
+    let features = features_stage(stack, clients, resources, &enriched, environments).await?;
+    Ok(BTreeMap::from([
+        ("stream-enrichment".to_owned(), enrichment),
+        ("feature-updates".to_owned(), features),
+    ]))
 }
 
 /// One user's activity records at `events_per_second` for `seconds`, ending now, in order.
