@@ -4,8 +4,10 @@
 # execution role) per model endpoint, one function (with its role, policy, log group and SQS or
 # Kinesis event source mappings) per manifest function, one route per manifest route, and the
 # monitoring: the alarm topic, one alarm per manifest alarm and per function and function alarm,
-# the dashboard and the optional budget (monitoring.tf). Deployed names are
-# "<name_prefix>-<manifest key>" (FIFO queues end in ".fifo").
+# the dashboard and the optional budget (monitoring.tf), and the archives: one bucket, and per
+# archive a Firehose delivery stream with its role and log group (archive.tf). Deployed names
+# are "<name_prefix>-<manifest key>" (FIFO queues end in ".fifo"; the archive bucket is
+# "<name_prefix>-archive-<account id>").
 locals {
   stack = jsondecode(file("${path.module}/../stack.json"))
 
@@ -66,7 +68,8 @@ locals {
 }
 
 # The partition, region and account deployed to: the SageMaker role's ARNs (model_endpoints.tf),
-# the alarm topic's policy and the dashboard's region (monitoring.tf). aws_region's id is the
+# the alarm topic's policy and the dashboard's region (monitoring.tf), the archive bucket's name
+# and the Firehose role's external id (archive.tf). aws_region's id is the
 # region's name in provider 5 and 6 alike (6 deprecates name).
 data "aws_partition" "current" {}
 data "aws_region" "current" {}

@@ -53,6 +53,31 @@ output "stream_arns" {
   value       = { for key, stream in aws_kinesis_stream.this : key => stream.arn }
 }
 
+output "archive_bucket_name" {
+  description = "Name of the S3 bucket the archives are in (<name_prefix>-archive-<account id>); null when the manifest has no archive."
+  value       = try(aws_s3_bucket.archive["archive"].bucket, null)
+}
+
+output "archive_bucket_arn" {
+  description = "ARN of the archive bucket; null when the manifest has no archive."
+  value       = try(aws_s3_bucket.archive["archive"].arn, null)
+}
+
+output "archive_uris" {
+  description = "Where each archive's records are, by manifest key: s3://<bucket>/<prefix>/, one prefix per event date below it (date=YYYY-MM-DD/)."
+  value       = { for key, layout in local.archive_layouts : key => layout.uri }
+}
+
+output "archive_delivery_stream_names" {
+  description = "Deployed Firehose delivery stream names by archive key."
+  value       = { for key, stream in aws_kinesis_firehose_delivery_stream.archive : key => stream.name }
+}
+
+output "archive_delivery_stream_arns" {
+  description = "Firehose delivery stream ARNs by archive key."
+  value       = { for key, stream in aws_kinesis_firehose_delivery_stream.archive : key => stream.arn }
+}
+
 output "event_bus_names" {
   description = "Deployed event bus names by manifest key (the EventBusName of PutEvents)."
   value       = { for key, bus in aws_cloudwatch_event_bus.this : key => bus.name }

@@ -72,6 +72,12 @@ variable "table_deletion_protection" {
   default     = true
 }
 
+variable "archive_force_destroy" {
+  description = "Let terraform destroy delete the archive bucket with every object and version in it. false (the default): the destroy fails while the bucket holds objects, the only copy of the activity past the stream's 24 hours. Set to true and apply before destroying the stack to delete them."
+  type        = bool
+  default     = false
+}
+
 # No default: the stack must not come up scoring with some other image. The pattern is the SAM
 # template's ModelImageUri AllowedPattern: an ECR URI with an explicit tag or digest, from which
 # the endpoint role's ECR statement takes the repository ARN.

@@ -2,8 +2,12 @@
 
 `terraform apply` of infra/terraform/examples/basic, in a copy of infra/, against moto
 (deploy_emulator.py beside this file); every deployed table, queue, stream, event rule, model
-endpoint, function, role, event source mapping, alarm, route, topic and budget read back through
-the AWS APIs and compared, field by field, with infra/stack.json; `terraform destroy`, and nothing
+endpoint, function, role, event source mapping, alarm, route, topic, budget, archive bucket (its
+versioning, encryption, public access block, ownership, lifecycle, TLS-only policy) and Firehose
+delivery stream (its source stream, role, S3 prefixes, compression, buffering, partitioning query)
+read back through the AWS APIs and compared, field by field, with infra/stack.json (moto accepts
+a delivery stream with a Kinesis source but never reads the stream: the test checks the wiring,
+not a delivery); `terraform destroy`, and nothing
 with the test's prefix left. The copy's manifest has its enriched stream switched to on-demand
 (ON_DEMAND_STREAM), so that one apply deploys both capacity modes. Before the destroy, a plan
 with `-var profile=low-latency` beside a plan without it must differ by the profile's changes
@@ -53,8 +57,8 @@ VARIABLES = {
     "alarm_email": "alarms@example.com", "monthly_budget_usd": 50,
 }
 # Every service the module calls (infra/terraform/*.tf): the copy's provider sends them to the emulator.
-SERVICES = ["apigatewayv2", "budgets", "cloudwatch", "dynamodb", "events", "iam", "kinesis", "lambda", "logs",
-            "sagemaker", "sns", "sqs", "sts"]
+SERVICES = ["apigatewayv2", "budgets", "cloudwatch", "dynamodb", "events", "firehose", "iam", "kinesis", "lambda", "logs",
+            "s3", "sagemaker", "sns", "sqs", "sts"]
 # Manifest fields and the API fields that report them, where both hold the same value.
 SAME = {
     "function": {"description": "Description", "runtime": "Runtime", "memory_mb": "MemorySize",
@@ -78,6 +82,8 @@ NAMESPACES = {"queue": "AWS/SQS", "stream": "AWS/Kinesis", "endpoint": "AWS/Sage
 # The budget's notification subscribers and the dead-letter queue's redrive allow policy are what
 # deploy_emulator.py's patches keep of what the provider sent.
 NOT_SHOWN = {("function", "log_format"): "GetFunctionConfiguration has no LoggingConfig (JSON format, log group)"}
+# What the templates set on every archive, not in the manifest (crates/stack src/manifest/archive.rs).
+ARCHIVE_NONCURRENT_VERSION_DAYS, ARCHIVE_ABORT_INCOMPLETE_UPLOAD_DAYS, ARCHIVE_RETRY_SECONDS, ARCHIVE_LOG_RETENTION_DAYS = 30, 7, 300, 30
 
 
 def every(client: Any, operation: str, **arguments: Any) -> dict[str, Any]:
@@ -161,6 +167,35 @@ def expected(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "memory_size_mb": endpoint["serverless"]["memory_size_mb"], "max_concurrency": endpoint["serverless"]["max_concurrency"],
             "network_isolation": endpoint["network_isolation"], "image": VARIABLES["model_image_uri"], "role": f"role {key}-sagemaker"}
         want[f"role {key}-sagemaker"] = {"trusted": {"sagemaker.amazonaws.com"}, "managed_policies": []}
+    archives = stack.get("archives", {})
+    if archives:
+        # One bucket for every archive: a rule per archive on its prefix, one for every object.
+        rules = {key: {"prefix": a["prefix"], "transitions": [(a["infrequent_access_after_days"], "STANDARD_IA")],
+                       "expiration_days": a["expire_after_days"]} for key, a in archives.items()}
+        rules["versions-and-uploads"] = {"prefix": "", "noncurrent_days": ARCHIVE_NONCURRENT_VERSION_DAYS,
+                                         "abort_upload_days": ARCHIVE_ABORT_INCOMPLETE_UPLOAD_DAYS}
+        want["bucket archive"] = {
+            "versioning": "Enabled", "encryption": ("aws:kms", True), "public_access_block": [True] * 4,
+            "ownership": "BucketOwnerEnforced", "lifecycle": rules, "deny_insecure_transport": True}
+    for key, archive in archives.items():
+        # crates/stack's object layout (src/manifest/archive.rs), from the archive's prefix and field.
+        want[f"archive {key}"] = {
+            "type": "KinesisStreamAsSource", "source": f"stream {archive['stream']}", "role": f"role {key}-firehose",
+            "bucket": "bucket archive", "prefix": f"{archive['prefix']}/date=!{{partitionKeyFromQuery:date}}/",
+            "error_output_prefix": f"{archive['prefix']}-errors/!{{firehose:error-output-type}}/date=!{{timestamp:yyyy-MM-dd}}/",
+            "compression": "GZIP", "buffering": (archive["buffer_interval_seconds"], archive["buffer_size_mib"]),
+            "dynamic_partitioning": (True, ARCHIVE_RETRY_SECONDS),
+            "processors": [("MetadataExtraction", {"MetadataExtractionQuery": f"{{date: .{archive['partition_date_field']}[0:10]}}",
+                                                   "JsonParsingEngine": "JQ-1.6"}), ("AppendDelimiterToRecord", {})],
+            "logging": (True, f"log-stream {key}/DestinationDelivery"), "log_retention_days": ARCHIVE_LOG_RETENTION_DAYS}
+        # Read the stream; write the archive's records and errors, nothing else of the bucket; log errors.
+        want[f"role {key}-firehose"] = {"trusted": {"firehose.amazonaws.com"}, "managed_policies": [], "grants": {
+            f"stream {archive['stream']}": {"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator",
+                                            "kinesis:GetRecords", "kinesis:ListShards"},
+            "bucket archive": {"s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"},
+            f"bucket archive/{archive['prefix']}/*": {"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"},
+            f"bucket archive/{archive['prefix']}-errors/*": {"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"},
+            f"log-stream {key}/DestinationDelivery": {"logs:PutLogEvents"}}}
 
     def resolve(ref: dict[str, Any]) -> Any:
         # The deployed name of a table, stream or endpoint, a queue's URL ("queue-url <key>"), or a literal.
@@ -297,6 +332,51 @@ def read_deployed(endpoint: str) -> dict[str, dict[str, Any]]:
     groups = client("logs").describe_log_groups(logGroupNamePrefix="/aws/")["logGroups"]
     retention = {g["logGroupName"]: g.get("retentionInDays") for g in groups}
     refs.update({g["arn"]: f"log-group {key_of(g['logGroupName'].split('/')[-1])}" for g in groups if g["logGroupName"].startswith("/aws/lambda/")})
+    # The archives: the bucket (its name ends in the account id) and each Firehose delivery stream.
+    s3, account = client("s3"), client("sts").get_caller_identity()["Account"]
+    prefixed: dict[str, str] = {}  # ARN prefixes of deployed resources: an object ARN is "bucket <key>/<key name>"
+    for bucket in filter(lambda b: own(b["Name"]), s3.list_buckets()["Buckets"]):
+        arn, key, where = f"arn:aws:s3:::{bucket['Name']}", key_of(bucket["Name"]).removesuffix(f"-{account}"), {"Bucket": bucket["Name"]}
+        refs[arn], prefixed[f"{arn}/"] = f"bucket {key}", f"bucket {key}/"
+        [encryption] = s3.get_bucket_encryption(**where)["ServerSideEncryptionConfiguration"]["Rules"]
+        block = s3.get_public_access_block(**where)["PublicAccessBlockConfiguration"]
+        [ownership] = s3.get_bucket_ownership_controls(**where)["OwnershipControls"]["Rules"]
+        statements = json.loads(s3.get_bucket_policy(**where)["Policy"])["Statement"]
+        got[f"bucket {key}"] = {
+            "versioning": s3.get_bucket_versioning(**where).get("Status"),
+            "encryption": (encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"], encryption.get("BucketKeyEnabled", False)),
+            "public_access_block": [block.get(k) for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")],
+            "ownership": ownership["ObjectOwnership"],
+            "lifecycle": {r["ID"]: lifecycle_rule(r) for r in s3.get_bucket_lifecycle_configuration(**where)["Rules"]},
+            # Every request without TLS refused, to the bucket and to its objects.
+            "deny_insecure_transport": any(
+                st["Effect"] == "Deny" and st["Principal"] in ("*", {"AWS": "*"}) and "s3:*" in listing(st["Action"])
+                and set(listing(st["Resource"])) == {arn, f"{arn}/*"} and st.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+                for st in statements)}
+    for group in (g for g in groups if g["logGroupName"].startswith("/aws/kinesisfirehose/")):
+        for st in client("logs").describe_log_streams(logGroupName=group["logGroupName"])["logStreams"]:
+            refs[st["arn"]] = f"log-stream {key_of(group['logGroupName'].split('/')[-1])}/{st['logStreamName']}"
+    firehose = client("firehose")
+    for stream in filter(own, firehose.list_delivery_streams(Limit=100)["DeliveryStreamNames"]):
+        d = firehose.describe_delivery_stream(DeliveryStreamName=stream)["DeliveryStreamDescription"]
+        [destination] = d["Destinations"]
+        s3d, source = destination["ExtendedS3DestinationDescription"], d.get("Source", {}).get("KinesisStreamSourceDescription", {})
+        refs[d["DeliveryStreamARN"]] = f"archive {key_of(stream)}"
+        partitioning, processing = s3d.get("DynamicPartitioningConfiguration", {}), s3d.get("ProcessingConfiguration", {})
+        logging = s3d.get("CloudWatchLoggingOptions", {})
+        group = logging.get("LogGroupName", "")
+        got[refs[d["DeliveryStreamARN"]]] = {
+            "type": d["DeliveryStreamType"], "source": source.get("KinesisStreamARN"),
+            # The role reads the stream and writes the bucket: one role, named in both places.
+            "role": source.get("RoleARN") if source.get("RoleARN") == s3d.get("RoleARN") else (source.get("RoleARN"), s3d.get("RoleARN")),
+            "bucket": s3d["BucketARN"], "prefix": s3d.get("Prefix"), "error_output_prefix": s3d.get("ErrorOutputPrefix"),
+            "compression": s3d.get("CompressionFormat"),
+            "buffering": (s3d.get("BufferingHints", {}).get("IntervalInSeconds"), s3d.get("BufferingHints", {}).get("SizeInMBs")),
+            "dynamic_partitioning": (partitioning.get("Enabled"), partitioning.get("RetryOptions", {}).get("DurationInSeconds")),
+            "processors": [(p["Type"], {q["ParameterName"]: q["ParameterValue"] for q in p.get("Parameters", [])})
+                           for p in processing.get("Processors", [])] if processing.get("Enabled") else [],
+            "logging": (logging.get("Enabled"), f"log-stream {key_of(group.split('/')[-1])}/{logging.get('LogStreamName')}"),
+            "log_retention_days": retention.get(group)}
     lam = client("lambda")
     for f in filter(lambda f: own(f["FunctionName"]), every(lam, "list_functions")["Functions"]):
         refs[f["FunctionArn"]] = f"function {key_of(f['FunctionName'])}"
@@ -367,12 +447,28 @@ def read_deployed(endpoint: str) -> dict[str, dict[str, Any]]:
 
     def translate(value: Any) -> Any:
         if isinstance(value, str):
-            return refs.get(value, value)
+            return refs.get(value) or next((to + value[len(start):] for start, to in prefixed.items() if value.startswith(start)), value)
         if isinstance(value, dict):
             return {translate(k): translate(v) for k, v in value.items()}
         return type(value)(translate(v) for v in value) if isinstance(value, (list, tuple, set)) else value
 
     return translate(got)
+
+
+def lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """An S3 lifecycle rule as the templates set it: its prefix, and what happens when."""
+    found: dict[str, Any] = {"prefix": rule.get("Filter", {}).get("Prefix", rule.get("Prefix"))}
+    if rule.get("Status") != "Enabled":
+        found["status"] = rule.get("Status")
+    if "Transitions" in rule:
+        found["transitions"] = [(t.get("Days"), t.get("StorageClass")) for t in rule["Transitions"]]
+    if "Expiration" in rule:
+        found["expiration_days"] = rule["Expiration"].get("Days")
+    if "NoncurrentVersionExpiration" in rule:
+        found["noncurrent_days"] = rule["NoncurrentVersionExpiration"].get("NoncurrentDays")
+    if "AbortIncompleteMultipartUpload" in rule:
+        found["abort_upload_days"] = rule["AbortIncompleteMultipartUpload"].get("DaysAfterInitiation")
+    return found
 
 
 def compare(want: dict[str, dict[str, Any]], got: dict[str, dict[str, Any]]) -> tuple[list[str], int, set[Any]]:

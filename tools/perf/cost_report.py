@@ -20,6 +20,10 @@ writes, into --out:
                         on-demand, by events a month, with where on-demand becomes the cheaper
                         (streams.py computes it);
 
+summary.md and report.json also price the manifest's `archives` (Firehose to S3, archive.py
+computes it) per month and per million events at the rates the freshness and sizing sections
+use, or say that the manifest has none;
+
 and prints the cost table to stdout.
 
 Whatever the measurements leave out (a first version of the measuring tool may not fill every
@@ -38,6 +42,7 @@ from xml.sax.saxutils import escape
 
 # streams.py, beside this file, also when the report is loaded by path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import archive  # noqa: E402
 import freshness  # noqa: E402
 import streams  # noqa: E402
 
@@ -68,6 +73,8 @@ FRESHNESS_P99_GOAL_SECONDS = 2.0
 
 EVENTS_PER_REPORT = 1_000_000
 HOURS_PER_MONTH = streams.HOURS_PER_MONTH
+# The rates the archive is priced at: those the freshness and sizing sections price.
+ARCHIVE_RATES = tuple(sorted(set(freshness.COST_RATES) | set(streams.SIZING_RATES)))
 
 # Every producer event is one EventBridge custom event (events are far below 64 KB) and one
 # SendMessage by the rule's target into the ingest queue.
@@ -434,6 +441,24 @@ def parse_consumer_workload(value, check, where):
     return run
 
 
+def parse_tiers(value, first_usd, check, where):
+    """A price that falls with the month's volume: [{"from": quantity, "usd": rate}, ...], the
+    first from 0 at the price's own rate, each `from` above the last."""
+    if not isinstance(value, list) or not value:
+        check.fail(where, 'a list of {"from", "usd"} objects', value)
+    tiers = []
+    for index, tier in enumerate(value):
+        tier_where = "%s[%d]" % (where, index)
+        check.object(tier, tier_where)
+        tiers.append({"from": check.number(tier.get("from"), tier_where + ".from"),
+                      "usd": check.number(tier.get("usd"), tier_where + ".usd")})
+        if index and tiers[-1]["from"] <= tiers[-2]["from"]:
+            check.fail(tier_where + ".from", "a number above the previous tier's", tiers[-1]["from"])
+    if tiers[0]["from"] != 0 or tiers[0]["usd"] != first_usd:
+        check.fail(where + "[0]", "the first tier: from 0 at the price's usd", value[0])
+    return tiers
+
+
 def parse_prices(raw, file):
     check = Checker(file)
     check.object(raw, "the document")
@@ -466,6 +491,8 @@ def parse_prices(raw, file):
             "status": entry.get("status") or "not confirmed",
             "checked_against": list(entry.get("checked_against") or []),
         }
+        if entry.get("tiers") is not None:
+            parsed[key]["tiers"] = parse_tiers(entry["tiers"], parsed[key]["usd"], check, where + ".tiers")
     return {
         "taken_on": raw["taken_on"],
         "region": raw["region"],
@@ -514,7 +541,13 @@ def format_price(price):
         per = price["unit"]
     else:
         per = "{:,} {}".format(int(price["per"]), price["unit"])
-    return "%s per %s" % (usd, per)
+    text = "%s per %s" % (usd, per)
+    tiers = price.get("tiers")
+    if tiers:
+        text += "; " + ", ".join("$%s from %s %s a month" % (format_significant(tier["usd"], 4),
+                                                             format_count(tier["from"]), price["unit"])
+                                 for tier in tiers[1:])
+    return text
 
 
 def format_count(value):
@@ -1021,8 +1054,11 @@ def formulas():
         "more write unit per event in each consumer (workload.naive_with_memory), which is what "
         "absorbing resends as the pipeline does would cost it.",
         "Total: the sum of the lines; each ratio is a design's total over the pipeline's, warm.",
+        "The archive (Firehose to S3, the manifest's `archives`) is priced apart, per month and per "
+        "million events at given rates: part of it does not grow with the events (objects a day).",
         "Left out: free tiers, CloudWatch logs and metrics, KMS requests for the streams' and "
-        "tables' keys, storage, data transfer, and what the rejects and failure queues see.",
+        "tables' keys, storage other than the archive's, data transfer, and what the rejects and "
+        "failure queues see.",
     ]
 
 
@@ -1593,8 +1629,125 @@ def capacity_section(capacity, manifest_streams, svg_name):
     return out
 
 
+def format_bytes_short(value):
+    """`102 KB`, `16.2 MB`: decimal units, for object sizes."""
+    for size, unit in ((1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
+        if value >= size:
+            return "%s %s" % (format_significant(value / size, 3), unit)
+    return "%s bytes" % format_significant(value, 3)
+
+
+def archive_formulas():
+    """How the archive is priced; summary.md and report.json both carry it."""
+    return [
+        "Per month at a steady rate of events a second (730 h); per million events: that over the "
+        "month's events.",
+        "Firehose ingestion: every record of the source stream, each rounded up to the next 5 KB "
+        "(5,120 bytes), as AWS bills a Kinesis stream source; per GB (2^30 bytes), through the "
+        "price's tiers.",
+        "Dynamic partitioning: the records' bytes, not rounded (an assumption: AWS's page bills it "
+        "per GB delivered and names no rounding), per GB; the objects delivered, per 1,000; the "
+        "JQ query at %s µs a record (assumed), per hour." % format_significant(archive.JQ_SECONDS_PER_RECORD * 1e6),
+        "Objects: each date partition is buffered apart and delivered when its interval ends or "
+        "its buffer fills with uncompressed data, whichever is first: 86,400 s / that period a day, "
+        "plus one a day for the buffer that spans midnight (split between two dates). One S3 PUT "
+        "each.",
+        "Storage at steady state: `expire_after_days` days of gzip data (the record, a newline, "
+        "over a gzip ratio of %s, assumed), Standard for `infrequent_access_after_days`, then "
+        "Standard-IA (billed as at least 128 KiB an object and 30 days) with a transition "
+        "request an object. S3 lifecycle rules leave objects under 128 KiB in Standard by default: "
+        "those are billed in Standard to expiry. The bucket is versioned: an expired object is "
+        "billed %d days more as a noncurrent version, in its class." % (
+            format_significant(archive.GZIP_RATIO), archive.NONCURRENT_VERSION_DAYS),
+        "A source stream in on-demand mode also bills the data Firehose reads from it, per GB; a "
+        "provisioned one does not (Firehose shares the shards' reads with the other consumers).",
+    ]
+
+
+def archive_sentence(arch):
+    """One line for stdout: the archive at each rate, or why it is not priced."""
+    if not arch["computed"]:
+        return "Archive: not priced: %s." % (arch["reason"] or "lacks %s" % ", ".join(arch["lacks"]))
+    return "Archive (%s), a month and per million events: %s." % (", ".join(arch["archives"]), "; ".join(
+        "%s events/s %s (%s)" % (format_count(t["events_per_second"]), format_usd(t["usd_per_month"]),
+                                 format_usd(t["usd_per_million_events"])) for t in arch["totals"]))
+
+
+def archive_section(arch, pipeline_total):
+    """The archive's lines a month by rate, its total a month and per million events, and the
+    pipeline's cost per million with it."""
+    out = ["## Archive", ""]
+    if not arch["computed"]:
+        if arch["reason"]:
+            out.append("Not priced: %s, so the archive's Firehose and S3 costs are in no figure of this "
+                       "report." % arch["reason"])
+        else:
+            out.append("Not computed: lacks %s." % ", ".join("`%s`" % key for key in arch["lacks"]))
+        out.append("")
+        return out
+    rates = arch["rates"]
+    header = [""] + ["%s events/s" % format_count(rate) for rate in rates]
+    for key, item in arch["archives"].items():
+        settings, source = item["settings"], item["source"]
+        out.append("`archives.%s`: every record of the %s stream delivered by Amazon Data Firehose (the "
+                   "stream as its source) to S3, gzip, partitioned by event date (`%s`), buffered %s s or "
+                   "%s MiB; %s; expired after %s days, then kept %d days as a noncurrent version "
+                   "(`tools/perf/archive.py`). The source: %s per "
+                   "event of %s bytes (`workload.stream_record_bytes.%s`, data and partition key), a "
+                   "%s stream." % (
+                       key, settings["stream"], settings["partition_date_field"] or "?",
+                       format_count(settings["buffer_interval_seconds"]), format_count(settings["buffer_size_mib"]),
+                       "Standard, Standard-IA after %s days" % settings["infrequent_access_after_days"]
+                       if settings["infrequent_access_after_days"] else "Standard",
+                       format_count(settings["expire_after_days"]), archive.NONCURRENT_VERSION_DAYS,
+                       "a record" if source["records_per_event"] == 1 else
+                       "%s records" % format_significant(source["records_per_event"], 3),
+                       format_significant(source["record_bytes"], 4), settings["stream"],
+                       source["capacity_mode"].replace("_", "-")))
+        out.append("")
+        rows = item["rows"]
+        table = [
+            ["objects a day"] + [format_count(round(row["objects_per_day"])) for row in rows],
+            ["object, gzip"] + [format_bytes_short(row["object_gzip_bytes"]) for row in rows],
+            ["after %s days" % settings["infrequent_access_after_days"]] + [
+                "Standard-IA" if row["storage"]["transitioned"] else "Standard (under 128 KiB)" for row in rows],
+        ]
+        # A row per line, in the order the rates first have them (some rates lack some lines:
+        # Standard-IA only where objects reach 128 KiB).
+        items = {}
+        for row in rows:
+            for entry in row["lines"]:
+                items.setdefault(entry["item"], "%s: %s" % (entry["service"], entry["item"]))
+        for item, title in items.items():
+            costs = [{entry["item"]: entry["usd_per_month"] for entry in row["lines"]}.get(item) for row in rows]
+            table.append([title] + ["" if cost is None else format_usd(cost) for cost in costs])
+        table.append(["**a month**"] + ["**%s**" % format_usd(row["usd_per_month"]) for row in rows])
+        table.append(["per million events"] + [format_usd(row["usd_per_million_events"]) for row in rows])
+        out.append(markdown_table(header, table))
+        out.append("")
+    totals = arch["totals"]
+    rows = [["archive%s, per million events" % ("s" if len(arch["archives"]) > 1 else "")]
+            + [format_usd(t["usd_per_million_events"]) for t in totals],
+            ["pipeline, warm, per million events"] + [format_usd(pipeline_total) for _ in totals],
+            ["**pipeline and archive, per million events**"] + [
+                "**%s**" % format_usd(None if pipeline_total is None else pipeline_total + t["usd_per_million_events"])
+                for t in totals]]
+    out.append(markdown_table(header, rows))
+    out.append("")
+    out.append("Dollar figures a month, at a steady rate; storage at steady state. The pipeline's goal of "
+               "%s per million events is for the pipeline alone." % format_usd(PIPELINE_USD_PER_MILLION_GOAL))
+    out.append("")
+    out.extend("- %s" % text for text in archive_formulas())
+    for key, item in arch["archives"].items():
+        out.append("- If AWS metered JQ processing by the hour the Firehose stream runs rather than by the "
+                   "query's time, `%s` would cost %s a month more (730 h)." % (key, format_usd(item["jq_wall_clock_usd_per_month"])))
+        out.extend("- %s" % text for text in item["assumptions"])
+    out.append("")
+    return out
+
+
 def render_summary(measurements, prices, model, goals, svg_names, units, hot, capacity=None, sizing=None,
-                   fresh=None):
+                   fresh=None, arch=None):
     out = []
     out.append("# Performance and cost report")
     out.append("")
@@ -1708,6 +1861,8 @@ def render_summary(measurements, prices, model, goals, svg_names, units, hot, ca
         out.extend(throughput_section(workload, sizing))
         out.extend(freshness_section(fresh))
         out.extend(capacity_section(capacity, model["fixed_monthly"]["streams"], svg_names["capacity"]))
+    if arch is not None:
+        out.extend(archive_section(arch, model["designs"].get("pipeline", {}).get("total")))
 
     out.append("## How it is computed")
     out.append("")
@@ -2043,7 +2198,7 @@ def render_capacity_svg(measurements, prices, capacity):
 
 
 def report_json(raw_measurements, measurements, prices, model, goals, units, hot, manifest_streams, capacity,
-                sizing, fresh):
+                sizing, fresh, arch=None):
     designs = {}
     for name, design in model["designs"].items():
         designs[name] = {
@@ -2094,6 +2249,7 @@ def report_json(raw_measurements, measurements, prices, model, goals, units, hot
         "capacity_modes": capacity,
         "sizing": sizing,
         "freshness": fresh,
+        "archive": None if arch is None else dict(arch, formulas=archive_formulas()),
         "hot_users": {
             "goal": hot["goal"],
             "item_bytes_limit": ITEM_BYTES_GOAL,
@@ -2115,19 +2271,25 @@ def build_report(measurements_path, prices_path, manifest_path=DEFAULT_MANIFEST)
     prices = parse_prices(load_json(prices_path, "prices", " (name one with --prices)"), prices_path)
     manifest = load_json(manifest_path, "manifest", " (name one with --manifest)")
     manifest_streams = streams.manifest_streams(manifest)
+    try:
+        archives = archive.manifest_archives(manifest)
+    except archive.SpecError as error:
+        raise InputError("%s: %s" % (manifest_path, error)) from None
     model = cost_model(measurements, prices, manifest_streams)
     capacity = streams.capacity_model(manifest_streams, measurements["workload"], prices["prices"])
     sizing = sizing_model(measurements["workload"], model, manifest_streams, prices["prices"])
     fresh = freshness_model(manifest, measurements["workload"], model, prices["prices"])
     units = consumer_units(measurements["workload"])
     hot = hot_user_units(measurements["workload"])
+    arch = archive.archive_model(archives, manifest_streams, measurements["workload"], prices["prices"],
+                                 ARCHIVE_RATES)
     goals = goal_rows(measurements) + keyed_state_goal_rows(units, hot, model) + freshness_goal_rows(fresh)
     files = {
         "report.json": json.dumps(report_json(raw, measurements, prices, model, goals, units, hot,
-                                              manifest_streams, capacity, sizing, fresh), indent=2,
+                                              manifest_streams, capacity, sizing, fresh, arch), indent=2,
                                   ensure_ascii=False) + "\n",
         "summary.md": render_summary(measurements, prices, model, goals, SVG_NAMES, units, hot, capacity, sizing,
-                                     fresh),
+                                     fresh, arch),
         SVG_NAMES["cost"]: render_cost_svg(measurements, model),
         SVG_NAMES["init"]: render_init_svg(measurements),
         SVG_NAMES["capacity"]: render_capacity_svg(measurements, prices, capacity),
@@ -2140,6 +2302,8 @@ def build_report(measurements_path, prices_path, manifest_path=DEFAULT_MANIFEST)
         cost_table(model),
         "",
         fixed_cost_sentence(model),
+        "",
+        archive_sentence(arch),
     ] + (["", "The cost model lacks: %s." % ", ".join(model["lacks"])] if model["lacks"] else []))
     return files, table
 

@@ -13,7 +13,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub mod archive;
 pub mod monitoring;
+pub use archive::{ArchiveSpec, archive_bucket_name};
 use monitoring::MonitoringSpec;
 
 /// The manifest as checked into the repository.
@@ -59,6 +61,10 @@ pub struct Stack {
     /// Alarms, their topic, the dashboard and the budget (deployed only, not run locally).
     #[serde(default)]
     pub monitoring: Option<MonitoringSpec>,
+    /// Streams copied to S3 by Firehose, by key: deployed as the delivery stream
+    /// `<prefix>-<key>`, all into one bucket ([`archive_bucket_name`]).
+    #[serde(default)]
+    pub archives: BTreeMap<String, ArchiveSpec>,
     /// Named sets of settings that replace the manifest's when deployed with that profile
     /// ([`Stack::with_profile`]).
     #[serde(default)]
@@ -740,6 +746,7 @@ impl Stack {
         if let Some(monitoring) = &self.monitoring {
             self.check_monitoring(monitoring)?;
         }
+        self.check_archives()?;
         Ok(())
     }
 }
@@ -1082,13 +1089,21 @@ fn check_reasons(manifest: &serde_json::Value) -> Result<(), StackError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn manifest_with(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Stack, StackError> {
+    /// The workspace manifest with `edit` made to it, read and checked.
+    pub(crate) fn manifest_with(
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> Result<Stack, StackError> {
         let mut value: serde_json::Value = serde_json::from_str(WORKSPACE_MANIFEST).unwrap();
         edit(&mut value);
         Stack::from_json(&value.to_string())
+    }
+
+    /// Why the workspace manifest with `edit` made to it is refused.
+    pub(crate) fn refused(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        manifest_with(edit).unwrap_err().to_string()
     }
 
     #[test]
@@ -1349,8 +1364,6 @@ mod tests {
             error.contains("no profile fastest (the manifest has: low-latency)"),
             "{error}"
         );
-        let refused =
-            |edit: fn(&mut serde_json::Value)| manifest_with(edit).unwrap_err().to_string();
         let message = refused(|m| {
             m["profiles"]["low-latency"]["event_sources"]["ingest"]["batch_size"] = 100.into()
         });

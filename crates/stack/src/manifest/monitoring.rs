@@ -270,16 +270,7 @@ impl Stack {
 mod tests {
     use super::*;
 
-    fn manifest_with(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Stack, StackError> {
-        let mut value: serde_json::Value =
-            serde_json::from_str(super::super::WORKSPACE_MANIFEST).unwrap();
-        edit(&mut value);
-        Stack::from_json(&value.to_string())
-    }
-
-    fn refused(edit: impl FnOnce(&mut serde_json::Value)) -> String {
-        manifest_with(edit).unwrap_err().to_string()
-    }
+    use crate::manifest::tests::{manifest_with, refused};
 
     #[test]
     fn the_workspace_monitoring_covers_every_function_and_the_places_events_wait() {

@@ -4,7 +4,8 @@
 //! Names. A manifest key becomes the deployed name `${AWS::StackName}-<key>` and a logical ID in
 //! PascalCase with its kind appended ([`logical_id`]): table `tasks` is `TasksTable`, queue
 //! `ingest-dlq` is `IngestDlqQueue`, function `todo-api` is `TodoApiFunction` with `TodoApiRole`
-//! and `TodoApiLogGroup`, the event source of `event-router` on queue `ingest` is
+//! and `TodoApiLogGroup`, archive `activity` is the delivery stream `ActivityArchive` (the bucket
+//! all archives share is `ArchiveBucket`), the event source of `event-router` on queue `ingest` is
 //! `EventRouterIngestEventSource`, alarm `ingest-dlq-messages` is `IngestDlqMessagesAlarm` and
 //! function alarm `errors` of `todo-api` is `TodoApiErrorsAlarm`.
 //!
@@ -15,6 +16,7 @@
 //! The output is JSON (a subset of YAML, which SAM, CloudFormation, cfn-lint and checkov read),
 //! built with `serde_json`, so every value is quoted and escaped by construction.
 
+mod archive;
 mod data;
 mod functions;
 mod model;
@@ -63,6 +65,7 @@ pub fn render(input: &RenderInput) -> Result<Value, StackError> {
     data::queues(stack, &tags, &mut resources);
     data::streams(stack, &tags, &mut resources);
     data::event_buses(stack, &tags, &mut resources);
+    archive::resources(stack, &tags, &mut resources);
     model::endpoints(stack, &tags, &mut resources);
     functions::functions(stack, &tags, input.code_dir, &mut resources);
     functions::http_api(stack, &tags, &mut resources);
@@ -164,8 +167,8 @@ pub fn relative_path(from: &Path, to: &Path) -> String {
 }
 
 const DESCRIPTION: &str = "Todo API, event pipeline (EventBridge, SQS, Kinesis), online features \
-     and real-time scoring on a SageMaker endpoint, with alarms, a dashboard and an optional \
-     budget. Rendered from infra/stack.json by `cargo run -p stack -- sam`; change the manifest, \
+     and real-time scoring on a SageMaker endpoint, an S3 archive of the activity (Firehose), \
+     with alarms, a dashboard and an optional budget. Rendered from infra/stack.json by `cargo run -p stack -- sam`; change the manifest, \
      not this file.";
 
 /// `key` in PascalCase: `ingest-dlq` is `IngestDlq`, `cost_center` is `CostCenter`.
@@ -407,6 +410,7 @@ fn outputs(stack: &Stack) -> Value {
             reference(&id),
         );
     }
+    archive::outputs(stack, &mut output);
     if let Some(monitoring) = &stack.monitoring {
         let topic = logical_id(&monitoring.alarm_topic.key, "Topic");
         output(

@@ -1,4 +1,4 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
@@ -189,6 +189,8 @@ fn every_resource_that_takes_tags_carries_the_cost_tags() {
         "AWS::SQS::QueuePolicy",
         "AWS::SNS::TopicPolicy",
         "AWS::SNS::Subscription",
+        "AWS::S3::BucketPolicy",
+        "AWS::Logs::LogStream",
     ];
     let wanted = ["cost_center", "environment", "project"];
     let global_tags: Vec<&String> = template["Globals"]["Function"]["Tags"]
@@ -356,7 +358,7 @@ fn the_written_template_is_the_render() {
             .ends_with("target/lambda/todo-api/bootstrap.zip"),
         "{code}"
     );
-    assert_eq!(written["Resources"].as_object().unwrap().len(), 67);
+    assert_eq!(written["Resources"].as_object().unwrap().len(), 73);
 }
 
 #[test]
@@ -472,4 +474,274 @@ fn the_low_latency_profile_renders_fan_out_consumers_windows_and_strong_reads() 
         resource(&deployed, "InferenceFunction")["Properties"]["Environment"]["Variables"]["FEATURES_CONSISTENT_READ"],
         "false"
     );
+}
+
+fn statements(template: &Value, role: &str) -> Vec<Value> {
+    resource(template, role)["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn the_archive_delivers_its_stream_to_the_manifest_layout() {
+    let template = render_manifest(&workspace_manifest());
+    let archive = &resource(&template, "ActivityArchive")["Properties"];
+    assert_eq!(
+        archive["DeliveryStreamName"],
+        json!({"Fn::Sub": "${AWS::StackName}-activity"})
+    );
+    assert_eq!(archive["DeliveryStreamType"], "KinesisStreamAsSource");
+    assert_eq!(
+        archive["KinesisStreamSourceConfiguration"],
+        json!({
+            "KinesisStreamARN": {"Fn::GetAtt": ["ActivityStream", "Arn"]},
+            "RoleARN": {"Fn::GetAtt": ["ActivityArchiveRole", "Arn"]},
+        })
+    );
+    let s3 = &archive["ExtendedS3DestinationConfiguration"];
+    assert_eq!(
+        s3["BucketARN"],
+        json!({"Fn::GetAtt": ["ArchiveBucket", "Arn"]})
+    );
+    assert_eq!(
+        s3["RoleARN"],
+        json!({"Fn::GetAtt": ["ActivityArchiveRole", "Arn"]})
+    );
+    assert_eq!(s3["Prefix"], "activity/date=!{partitionKeyFromQuery:date}/");
+    assert_eq!(
+        s3["ErrorOutputPrefix"],
+        "activity-errors/!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/"
+    );
+    assert_eq!(s3["CompressionFormat"], "GZIP");
+    assert_eq!(
+        s3["BufferingHints"],
+        json!({"IntervalInSeconds": 300, "SizeInMBs": 64})
+    );
+    assert_eq!(
+        s3["DynamicPartitioningConfiguration"],
+        json!({"Enabled": true, "RetryOptions": {"DurationInSeconds": 300}})
+    );
+    assert_eq!(
+        s3["ProcessingConfiguration"],
+        json!({"Enabled": true, "Processors": [
+            {"Type": "MetadataExtraction", "Parameters": [
+                {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{date: .timestamp[0:10]}"},
+                {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"},
+            ]},
+            {"Type": "AppendDelimiterToRecord"},
+        ]})
+    );
+    assert_eq!(
+        s3["CloudWatchLoggingOptions"],
+        json!({"Enabled": true, "LogGroupName": {"Ref": "ActivityArchiveLogGroup"},
+               "LogStreamName": {"Ref": "ActivityArchiveLogStream"}})
+    );
+    assert_eq!(
+        resource(&template, "ActivityArchiveLogGroup")["Properties"]["LogGroupName"],
+        json!({"Fn::Sub": "/aws/kinesisfirehose/${AWS::StackName}-activity"})
+    );
+    assert_eq!(
+        template["Outputs"]["ActivityArchiveUri"]["Value"],
+        json!({"Fn::Sub": "s3://${ArchiveBucket}/activity/"})
+    );
+    assert_eq!(
+        template["Outputs"]["ArchiveBucketName"]["Value"],
+        json!({"Ref": "ArchiveBucket"})
+    );
+}
+
+#[test]
+fn the_archive_bucket_is_private_versioned_encrypted_tls_only_and_kept() {
+    let template = render_manifest(&workspace_manifest());
+    let bucket = resource(&template, "ArchiveBucket");
+    assert_eq!(bucket["DeletionPolicy"], "Retain");
+    assert_eq!(bucket["UpdateReplacePolicy"], "Retain");
+    let properties = &bucket["Properties"];
+    assert_eq!(
+        properties["BucketName"],
+        json!({"Fn::Sub": "${AWS::StackName}-archive-${AWS::AccountId}"})
+    );
+    assert_eq!(
+        properties["VersioningConfiguration"],
+        json!({"Status": "Enabled"})
+    );
+    assert_eq!(
+        properties["PublicAccessBlockConfiguration"],
+        json!({"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true,
+               "RestrictPublicBuckets": true})
+    );
+    assert_eq!(
+        properties["OwnershipControls"],
+        json!({"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    );
+    let encryption = &properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(
+        encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "aws:kms"
+    );
+    assert_eq!(encryption["BucketKeyEnabled"], true);
+    assert_eq!(
+        properties["LifecycleConfiguration"]["Rules"],
+        json!([
+            {"Id": "activity", "Status": "Enabled", "Prefix": "activity",
+             "Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}],
+             "ExpirationInDays": 400},
+            {"Id": "versions-and-uploads", "Status": "Enabled",
+             "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}},
+        ])
+    );
+    let policy = &resource(&template, "ArchiveBucketPolicy")["Properties"];
+    assert_eq!(policy["Bucket"], json!({"Ref": "ArchiveBucket"}));
+    assert_eq!(
+        policy["PolicyDocument"]["Statement"],
+        json!([{
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [{"Fn::GetAtt": ["ArchiveBucket", "Arn"]}, {"Fn::Sub": "${ArchiveBucket.Arn}/*"}],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }])
+    );
+}
+
+#[test]
+fn the_firehose_role_reads_its_stream_and_writes_its_prefixes_only() {
+    let template = render_manifest(&workspace_manifest());
+    let role = &resource(&template, "ActivityArchiveRole")["Properties"];
+    assert_eq!(
+        role["RoleName"],
+        json!({"Fn::Sub": "${AWS::StackName}-activity-firehose"})
+    );
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(
+        trust["Principal"],
+        json!({"Service": "firehose.amazonaws.com"})
+    );
+    assert_eq!(
+        trust["Condition"],
+        json!({"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}})
+    );
+    let by_sid: BTreeMap<String, (Value, Value)> = statements(&template, "ActivityArchiveRole")
+        .into_iter()
+        .map(|s| {
+            assert_eq!(s["Effect"], "Allow");
+            (
+                s["Sid"].as_str().unwrap().to_owned(),
+                (s["Action"].clone(), s["Resource"].clone()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_sid["ReadStream"],
+        (
+            json!([
+                "kinesis:DescribeStream",
+                "kinesis:DescribeStreamSummary",
+                "kinesis:GetShardIterator",
+                "kinesis:GetRecords",
+                "kinesis:ListShards"
+            ]),
+            json!([{"Fn::GetAtt": ["ActivityStream", "Arn"]}])
+        )
+    );
+    assert_eq!(
+        by_sid["Bucket"],
+        (
+            json!([
+                "s3:GetBucketLocation",
+                "s3:ListBucket",
+                "s3:ListBucketMultipartUploads"
+            ]),
+            json!([{"Fn::GetAtt": ["ArchiveBucket", "Arn"]}])
+        )
+    );
+    assert_eq!(
+        by_sid["Objects"],
+        (
+            json!(["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]),
+            json!([{"Fn::Sub": "${ArchiveBucket.Arn}/activity/*"},
+                   {"Fn::Sub": "${ArchiveBucket.Arn}/activity-errors/*"}])
+        )
+    );
+    assert_eq!(
+        by_sid["Logs"],
+        (
+            json!(["logs:PutLogEvents"]),
+            json!([{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/kinesisfirehose/${AWS::StackName}-activity:log-stream:DestinationDelivery"}])
+        )
+    );
+    assert_eq!(by_sid.len(), 4, "{by_sid:?}");
+}
+
+#[test]
+fn a_manifest_change_is_an_archive_change() {
+    let mut manifest = workspace_manifest();
+    manifest["archives"]["activity"] = json!({
+        "stream": "enriched", "prefix": "raw/enriched", "partition_date_field": "eventTime",
+        "buffer_interval_seconds": 120, "buffer_size_mib": 128,
+        "infrequent_access_after_days": 60, "expire_after_days": 800,
+    });
+    let template = render_manifest(&manifest);
+    let archive = &resource(&template, "ActivityArchive")["Properties"];
+    assert_eq!(
+        archive["KinesisStreamSourceConfiguration"]["KinesisStreamARN"],
+        json!({"Fn::GetAtt": ["EnrichedStream", "Arn"]})
+    );
+    let s3 = &archive["ExtendedS3DestinationConfiguration"];
+    assert_eq!(
+        s3["Prefix"],
+        "raw/enriched/date=!{partitionKeyFromQuery:date}/"
+    );
+    assert_eq!(
+        s3["ErrorOutputPrefix"],
+        "raw/enriched-errors/!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/"
+    );
+    assert_eq!(
+        s3["BufferingHints"],
+        json!({"IntervalInSeconds": 120, "SizeInMBs": 128})
+    );
+    assert_eq!(
+        s3["ProcessingConfiguration"]["Processors"][0]["Parameters"][0]["ParameterValue"],
+        "{date: .eventTime[0:10]}"
+    );
+    let rule =
+        &resource(&template, "ArchiveBucket")["Properties"]["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(rule["Prefix"], "raw/enriched");
+    assert_eq!(rule["Transitions"][0]["TransitionInDays"], 60);
+    assert_eq!(rule["ExpirationInDays"], 800);
+    let role = statements(&template, "ActivityArchiveRole");
+    assert_eq!(
+        role[0]["Resource"],
+        json!([{"Fn::GetAtt": ["EnrichedStream", "Arn"]}])
+    );
+    assert_eq!(
+        role[2]["Resource"],
+        json!([{"Fn::Sub": "${ArchiveBucket.Arn}/raw/enriched/*"},
+               {"Fn::Sub": "${ArchiveBucket.Arn}/raw/enriched-errors/*"}])
+    );
+    assert_eq!(
+        template["Outputs"]["ActivityArchiveUri"]["Value"],
+        json!({"Fn::Sub": "s3://${ArchiveBucket}/raw/enriched/"})
+    );
+}
+
+#[test]
+fn without_archives_there_is_no_bucket() {
+    let mut manifest = workspace_manifest();
+    manifest.as_object_mut().unwrap().remove("archives");
+    let reasons = manifest["reasons"].as_object_mut().unwrap();
+    reasons.retain(|path, _| !path.starts_with("archives."));
+    let template = render_manifest(&manifest);
+    let kinds: BTreeSet<&str> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|resource| resource["Type"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains("AWS::S3::Bucket"), "{kinds:?}");
+    assert!(
+        !kinds.contains("AWS::KinesisFirehose::DeliveryStream"),
+        "{kinds:?}"
+    );
+    assert!(template["Outputs"].get("ArchiveBucketName").is_none());
 }

@@ -15,6 +15,7 @@ module "stack" {
   architecture              = var.architecture
   profile                   = var.profile
   table_deletion_protection = var.table_deletion_protection
+  archive_force_destroy     = var.archive_force_destroy
   alarm_email               = var.alarm_email
   monthly_budget_usd        = var.monthly_budget_usd
 }

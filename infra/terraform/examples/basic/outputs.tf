@@ -108,6 +108,21 @@ output "enriched_stream_name" {
   value       = module.stack.stream_names["enriched"]
 }
 
+output "archive_bucket_name" {
+  description = "Name of the S3 bucket the archives are in."
+  value       = module.stack.archive_bucket_name
+}
+
+output "activity_archive_uri" {
+  description = "Where the activity archive's records are: s3://<bucket>/activity/, one prefix per event date below it (date=YYYY-MM-DD/)."
+  value       = module.stack.archive_uris["activity"]
+}
+
+output "activity_archive_delivery_stream_name" {
+  description = "Name of the Firehose delivery stream that archives the activity stream."
+  value       = module.stack.archive_delivery_stream_names["activity"]
+}
+
 output "alarm_topic_arn" {
   description = "ARN of the SNS topic that alarms and the budget notify."
   value       = module.stack.alarm_topic_arn

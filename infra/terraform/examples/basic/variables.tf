@@ -50,6 +50,12 @@ variable "table_deletion_protection" {
   default     = true
 }
 
+variable "archive_force_destroy" {
+  description = "Let terraform destroy delete the archive bucket with its objects; set to true and apply before terraform destroy."
+  type        = bool
+  default     = false
+}
+
 variable "alarm_email" {
   description = "Email address subscribed to the alarm topic (AWS mails a confirmation link first); null: no subscription."
   type        = string
