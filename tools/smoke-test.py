@@ -103,8 +103,11 @@ PREDICTION_OPTIONAL_FIELDS = frozenset({"fallbackReason"})
 ANSWER_FIELDS = frozenset({"threshold", "modelVersion", "featureSpecVersion", "timings"})
 BATCH_FIELDS = ANSWER_FIELDS | {"predictions"}
 TIMINGS_FIELDS = frozenset({"featureReadMs", "modelMs", "overheadMs", "totalMs"})
-# The contract's FeatureSpecVersion is the constant 1 (shared/src/features/spec.rs).
-FEATURE_SPEC_VERSION = 1
+# The contract's FeatureSpecVersion: the versions shared/src/features/spec.rs knows. A stack
+# answers the version its model was trained on (FEATURE_SPEC_VERSION of inference).
+FEATURE_SPEC_VERSIONS = (1, 2)
+# Columns version 2 appends to version 1's (FEATURE_NAMES): present in answers at version 2.
+VERSION_2_FEATURES = frozenset({"seconds_since_open_cart"})
 
 # The feature spec, shared/src/features/spec.rs: activity types in ActivityType::ALL order,
 # windows with their lengths, the session gap and the defaults of a user without events.
@@ -511,7 +514,9 @@ def prediction_problems(prediction, user_id, features_found, optional=frozenset(
             f"expected {json.dumps(features_found)}"
         )
     features = prediction["features"]
-    problems += field_problems(features, frozenset(FEATURE_NAMES), what="features")
+    problems += field_problems(
+        features, frozenset(FEATURE_NAMES), VERSION_2_FEATURES, what="features"
+    )
     return problems
 
 
@@ -523,9 +528,9 @@ def answer_problems(answer):
         problems.append(f"threshold {threshold!r} is not in [0, 1]")
     if answer["modelVersion"] is not None and not isinstance(answer["modelVersion"], str):
         problems.append(f"modelVersion {answer['modelVersion']!r} is not a string or null")
-    if answer["featureSpecVersion"] != FEATURE_SPEC_VERSION:
+    if answer["featureSpecVersion"] not in FEATURE_SPEC_VERSIONS:
         problems.append(
-            f"featureSpecVersion {answer['featureSpecVersion']!r}, expected {FEATURE_SPEC_VERSION}"
+            f"featureSpecVersion {answer['featureSpecVersion']!r}, expected one of {FEATURE_SPEC_VERSIONS}"
         )
     timings = answer["timings"]
     timing_problems = field_problems(timings, TIMINGS_FIELDS, what="timings")

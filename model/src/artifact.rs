@@ -78,6 +78,29 @@ pub struct TrainingSummary {
     pub held_out_examples: usize,
     pub held_out_positives: usize,
     pub held_out_auc: f64,
+    /// Where the examples came from when they came from the activity archive, not simulation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveSummary>,
+}
+
+/// The archive a model was trained on, and how its examples were split in time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArchiveSummary {
+    /// The folder or `s3://bucket/prefix` read.
+    pub source: String,
+    pub objects: usize,
+    /// Records read, duplicates (the same user and event id again) and malformed lines left out.
+    pub records: usize,
+    pub duplicates: usize,
+    pub malformed: usize,
+    /// Event times of the oldest and newest event (RFC 3339).
+    pub events_from: String,
+    pub events_to: String,
+    /// Examples at or after this time are held out; training examples and their labels end
+    /// before it.
+    pub held_out_from: String,
+    pub warm_up_hours: u32,
 }
 
 /// Why a row cannot be scored.
@@ -362,6 +385,7 @@ mod tests {
                 held_out_examples: 0,
                 held_out_positives: 0,
                 held_out_auc: 0.0,
+                archive: None,
             },
         };
         model.version = model.parameter_version();

@@ -14,23 +14,16 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shared::events::ActivityType;
 
+use crate::history::UserEvent;
+
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
-
-/// One simulated event.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SimEvent {
-    pub at_ms: i64,
-    pub activity_type: ActivityType,
-    /// Purchases only.
-    pub amount: Option<f64>,
-}
 
 /// A simulated user's events, oldest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimUser {
     pub index: usize,
-    pub events: Vec<SimEvent>,
+    pub events: Vec<UserEvent>,
 }
 
 /// The random stream of user `index` of the population seeded `seed`.
@@ -62,7 +55,7 @@ pub fn simulate_user(seed: u64, index: usize, start_ms: i64, days: u32) -> SimUs
     SimUser { index, events }
 }
 
-fn session(rng: &mut StdRng, start: i64, cart_rate: f64, buy_rate: f64, out: &mut Vec<SimEvent>) {
+fn session(rng: &mut StdRng, start: i64, cart_rate: f64, buy_rate: f64, out: &mut Vec<UserEvent>) {
     let length = 1 + geometric(rng, 1.0 / 7.0);
     let mut at = start;
     let first = if rng.random_bool(0.3) {
@@ -98,8 +91,8 @@ fn session(rng: &mut StdRng, start: i64, cart_rate: f64, buy_rate: f64, out: &mu
     }
 }
 
-fn event(at_ms: i64, activity_type: ActivityType, amount: Option<f64>) -> SimEvent {
-    SimEvent {
+fn event(at_ms: i64, activity_type: ActivityType, amount: Option<f64>) -> UserEvent {
+    UserEvent {
         at_ms,
         activity_type,
         amount,

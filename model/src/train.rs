@@ -7,24 +7,27 @@
 //! never saw.
 
 use rand::Rng;
+use rand::rngs::StdRng;
 use shared::events::ActivityType;
-use shared::features::spec::{FeatureKind, definitions};
-use shared::features::{EVENT_TYPE_CODES, FeatureItem, SPEC_VERSION, evaluate};
+use shared::features::spec::FeatureKind;
+use shared::features::{EVENT_TYPE_CODES, FeatureItem, SpecVersion, evaluate};
 use time::OffsetDateTime;
 
 use crate::artifact::{Column, FORMAT, Model, TrainingSummary, linear, sigmoid};
-use crate::simulate::{SimUser, simulate_user, user_rng};
+use crate::history::UserEvent;
+use crate::simulate::{simulate_user, user_rng};
 
 /// What the score is the probability of.
 pub const TARGET: &str = "purchase-30m";
-const HORIZON_MS: i64 = 30 * 60_000;
+/// How far after an example's time its label looks: a purchase in (t, t + 30 min].
+pub const HORIZON_MS: i64 = 30 * 60_000;
 const DAY_MS: i64 = 86_400_000;
 /// Simulated time starts here (2026-01-01T00:00:00Z), so training is reproducible.
 pub const START_MS: i64 = 1_767_225_600_000;
 /// Two days of history before the sampling day, so every window is filled.
 const WARM_UP_DAYS: u32 = 2;
 
-/// The knobs of one training run.
+/// The knobs of one training run on simulated users.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainingConfig {
     pub seed: u64,
@@ -33,6 +36,8 @@ pub struct TrainingConfig {
     pub examples_per_user: usize,
     /// L2 penalty on the weights (not the intercept).
     pub l2: f64,
+    /// The feature spec version the rows are computed at.
+    pub spec_version: SpecVersion,
 }
 
 impl TrainingConfig {
@@ -43,13 +48,19 @@ impl TrainingConfig {
         held_out_users: 500,
         examples_per_user: 16,
         l2: 1.0,
+        spec_version: SpecVersion::V1,
     };
 
     /// The command that trains with this configuration.
     pub fn command(&self) -> String {
         format!(
-            "cargo run -p model --bin model-train -- --seed {} --users {} --held-out-users {} --examples-per-user {} --l2 {}",
-            self.seed, self.users, self.held_out_users, self.examples_per_user, self.l2
+            "cargo run -p model --bin model-train -- --seed {} --users {} --held-out-users {} --examples-per-user {} --l2 {} --spec-version {}",
+            self.seed,
+            self.users,
+            self.held_out_users,
+            self.examples_per_user,
+            self.l2,
+            self.spec_version
         )
     }
 }
@@ -67,37 +78,48 @@ impl Examples {
     }
 }
 
-/// Examples of users `users` of the population seeded `seed`.
-pub fn examples(seed: u64, users: std::ops::Range<usize>, examples_per_user: usize) -> Examples {
+/// Examples of users `users` of the population seeded `seed`, at spec `version`.
+pub fn examples(
+    seed: u64,
+    users: std::ops::Range<usize>,
+    examples_per_user: usize,
+    version: SpecVersion,
+) -> Examples {
     let mut examples = Examples::default();
+    let first = START_MS + i64::from(WARM_UP_DAYS) * DAY_MS;
+    let last = first + DAY_MS - HORIZON_MS;
     for index in users {
         let user = simulate_user(seed, index, START_MS, WARM_UP_DAYS + 1);
-        let times = sample_times(seed, &user, examples_per_user);
-        user_examples(&user, &times, &mut examples);
+        let mut rng = user_rng(seed, user.index, 1);
+        let times = sample_times(&mut rng, &user.events, first..last, examples_per_user);
+        user_examples(&user.events, &times, version, &mut examples);
     }
     examples
 }
 
-/// Times to read the user's features at, in the sampling day (whose last 30 minutes are left
-/// out so every label is fully observed): half at random times, half just after one of the
-/// user's events, where scoring requests come from.
-fn sample_times(seed: u64, user: &SimUser, count: usize) -> Vec<i64> {
-    let mut rng = user_rng(seed, user.index, 1);
-    let first = START_MS + i64::from(WARM_UP_DAYS) * DAY_MS;
-    let last = first + DAY_MS - HORIZON_MS;
-    let active: Vec<i64> = user
-        .events
+/// `count` times in `range` to read a user's features at: half at random times, half just
+/// after one of the user's events in the range, where scoring requests come from. Sorted.
+pub fn sample_times(
+    rng: &mut StdRng,
+    events: &[UserEvent],
+    range: std::ops::Range<i64>,
+    count: usize,
+) -> Vec<i64> {
+    if range.is_empty() {
+        return Vec::new();
+    }
+    let active: Vec<i64> = events
         .iter()
         .map(|event| event.at_ms)
-        .filter(|at| (first..last).contains(at))
+        .filter(|at| range.contains(at))
         .collect();
     let mut times: Vec<i64> = (0..count)
         .map(|n| {
             if n % 2 == 1 && !active.is_empty() {
                 let after = active[rng.random_range(0..active.len())];
-                (after + rng.random_range(0..120_000)).min(last - 1)
+                (after + rng.random_range(0..120_000)).min(range.end - 1)
             } else {
-                rng.random_range(first..last)
+                rng.random_range(range.clone())
             }
         })
         .collect();
@@ -105,17 +127,27 @@ fn sample_times(seed: u64, user: &SimUser, count: usize) -> Vec<i64> {
     times
 }
 
-fn user_examples(user: &SimUser, times: &[i64], out: &mut Examples) {
-    let mut item = FeatureItem::new(&format!("sim-{}", user.index));
+/// The examples of one user at `times` (sorted): the features at t from the events at or before
+/// t only, applied with [`FeatureItem::apply`] and read with [`evaluate`] (the code
+/// feature-updates writes with and inference reads with), and the label from the events after
+/// t: a purchase in (t, t + 30 min]. `events` are sorted by time.
+pub fn user_examples(
+    events: &[UserEvent],
+    times: &[i64],
+    version: SpecVersion,
+    out: &mut Examples,
+) {
+    let mut item = FeatureItem::new("training");
     let mut applied = 0;
     for &at in times {
-        while applied < user.events.len() && user.events[applied].at_ms <= at {
-            let event = user.events[applied];
+        while applied < events.len() && events[applied].at_ms <= at {
+            let event = events[applied];
             item.apply(moment(event.at_ms), event.activity_type, event.amount);
             applied += 1;
         }
-        let features = evaluate(Some(&item), moment(at)).expect("items of this spec version");
-        let label = user.events[applied..]
+        let features = evaluate(Some(&item), moment(at), version)
+            .expect("a new item holds the latest version's state");
+        let label = events[applied..]
             .iter()
             .take_while(|event| event.at_ms <= at + HORIZON_MS)
             .any(|event| event.activity_type == ActivityType::Purchase);
@@ -124,15 +156,16 @@ fn user_examples(user: &SimUser, times: &[i64], out: &mut Examples) {
     }
 }
 
-fn moment(at_ms: i64) -> OffsetDateTime {
+pub fn moment(at_ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
-        .expect("simulated times are in range")
+        .expect("event times are in range")
 }
 
-/// The untrained model for the spec's columns, with each numeric column's standardization
-/// taken from `rows`.
-fn columns_from(rows: &[Vec<f64>]) -> Vec<Column> {
-    definitions()
+/// The untrained model for the columns of `version`, with each numeric column's
+/// standardization taken from `rows`.
+fn columns_from(rows: &[Vec<f64>], version: SpecVersion) -> Vec<Column> {
+    version
+        .definitions()
         .iter()
         .enumerate()
         .map(|(position, definition)| match definition.kind {
@@ -163,32 +196,56 @@ fn columns_from(rows: &[Vec<f64>]) -> Vec<Column> {
 
 /// Trains on `config.users` users and measures AUC on the next `config.held_out_users`.
 pub fn train(config: &TrainingConfig) -> Model {
-    let training = examples(config.seed, 0..config.users, config.examples_per_user);
+    let version = config.spec_version;
+    let training = examples(
+        config.seed,
+        0..config.users,
+        config.examples_per_user,
+        version,
+    );
     let held_out = examples(
         config.seed,
         config.users..config.users + config.held_out_users,
         config.examples_per_user,
+        version,
     );
+    let summary = TrainingSummary {
+        command: config.command(),
+        seed: config.seed,
+        users: config.users,
+        examples: 0,
+        positives: 0,
+        l2: config.l2,
+        iterations: 0,
+        held_out_users: config.held_out_users,
+        held_out_examples: 0,
+        held_out_positives: 0,
+        held_out_auc: 0.0,
+        archive: None,
+    };
+    fit_model(&training, &held_out, version, summary)
+}
+
+/// Fits a model on `training` at `version` and measures it on `held_out`; `summary` says how
+/// the examples came about, and gets the counts, iterations and AUC.
+pub fn fit_model(
+    training: &Examples,
+    held_out: &Examples,
+    version: SpecVersion,
+    mut summary: TrainingSummary,
+) -> Model {
+    summary.examples = training.rows.len();
+    summary.positives = training.positives();
+    summary.held_out_examples = held_out.rows.len();
+    summary.held_out_positives = held_out.positives();
     let mut model = Model {
         format: FORMAT.into(),
         version: String::new(),
-        feature_spec_version: SPEC_VERSION,
+        feature_spec_version: version.number(),
         target: TARGET.into(),
-        columns: columns_from(&training.rows),
+        columns: columns_from(&training.rows, version),
         intercept: 0.0,
-        training: TrainingSummary {
-            command: config.command(),
-            seed: config.seed,
-            users: config.users,
-            examples: training.rows.len(),
-            positives: training.positives(),
-            l2: config.l2,
-            iterations: 0,
-            held_out_users: config.held_out_users,
-            held_out_examples: held_out.rows.len(),
-            held_out_positives: held_out.positives(),
-            held_out_auc: 0.0,
-        },
+        training: summary,
     };
     let design: Vec<Vec<f64>> = training
         .rows
@@ -196,7 +253,7 @@ pub fn train(config: &TrainingConfig) -> Model {
         .enumerate()
         .map(|(index, row)| model.expand(index, row).expect("spec rows are valid"))
         .collect();
-    let fit = fit_logistic(&design, &training.labels, config.l2);
+    let fit = fit_logistic(&design, &training.labels, model.training.l2);
     model.intercept = fit.intercept;
     model.set_weights(&fit.weights);
     model.training.iterations = fit.iterations;
@@ -368,31 +425,65 @@ mod tests {
     }
 
     #[test]
+    fn events_after_an_example_time_never_change_its_features() {
+        for index in 0..40 {
+            let user = simulate_user(7, index, START_MS, 3);
+            let mut rng = user_rng(7, index, 1);
+            let range = START_MS + DAY_MS..START_MS + 3 * DAY_MS - HORIZON_MS;
+            let times = sample_times(&mut rng, &user.events, range, 12);
+            let mut full = Examples::default();
+            user_examples(&user.events, &times, SpecVersion::V2, &mut full);
+            for (n, &at) in times.iter().enumerate() {
+                // Only the events up to t, then a burst right after it that would move every
+                // feature if it leaked in.
+                let mut altered: Vec<UserEvent> = user
+                    .events
+                    .iter()
+                    .copied()
+                    .filter(|event| event.at_ms <= at)
+                    .collect();
+                for (offset, activity_type) in [
+                    (1, ActivityType::AddToCart),
+                    (2, ActivityType::Purchase),
+                    (3, ActivityType::AddToCart),
+                ] {
+                    altered.push(UserEvent {
+                        at_ms: at + offset,
+                        activity_type,
+                        amount: (activity_type == ActivityType::Purchase).then_some(9.0),
+                    });
+                }
+                let mut alone = Examples::default();
+                user_examples(&altered, &[at], SpecVersion::V2, &mut alone);
+                assert_eq!(alone.rows[0], full.rows[n], "user {index} at {at}");
+                assert!(alone.labels[0], "the burst is a purchase within 30 minutes");
+            }
+        }
+    }
+
+    #[test]
     fn labels_look_ahead_thirty_minutes_and_features_only_behind() {
-        let user = SimUser {
-            index: 0,
-            events: vec![
-                crate::simulate::SimEvent {
-                    at_ms: START_MS,
-                    activity_type: ActivityType::AddToCart,
-                    amount: None,
-                },
-                crate::simulate::SimEvent {
-                    at_ms: START_MS + 10 * 60_000,
-                    activity_type: ActivityType::Purchase,
-                    amount: Some(5.0),
-                },
-            ],
-        };
+        let events = vec![
+            UserEvent {
+                at_ms: START_MS,
+                activity_type: ActivityType::AddToCart,
+                amount: None,
+            },
+            UserEvent {
+                at_ms: START_MS + 10 * 60_000,
+                activity_type: ActivityType::Purchase,
+                amount: Some(5.0),
+            },
+        ];
         let mut out = Examples::default();
         let times = [
             START_MS - 30 * 60_000 - 1,
             START_MS - 20 * 60_000,
             START_MS + 10 * 60_000,
         ];
-        user_examples(&user, &times, &mut out);
+        user_examples(&events, &times, SpecVersion::V2, &mut out);
         assert_eq!(out.labels, [false, true, false]);
-        let column = |name: &str| definitions().iter().position(|d| d.name == name).unwrap();
+        let column = |name: &str| SpecVersion::V2.column(name).unwrap();
         assert_eq!(out.rows[1][column("event_count_24h")], 0.0);
         assert_eq!(
             out.rows[2][column("purchase_count_5m")],
@@ -400,5 +491,7 @@ mod tests {
             "an event at t counts at t"
         );
         assert_eq!(out.rows[2][column("last_event_type")], 5.0);
+        assert_eq!(out.rows[1][column("seconds_since_open_cart")], 86_400.0);
+        assert_eq!(out.rows[2][column("seconds_since_open_cart")], 86_400.0);
     }
 }

@@ -71,14 +71,11 @@ async fn call(
 }
 
 fn rows() -> (Vec<f64>, Vec<f64>) {
-    let idle = FeatureVector::defaults().model_row();
+    // The checked-in model's version.
+    let version = shared::features::SpecVersion::V1;
+    let idle = FeatureVector::defaults(version).model_row();
     let mut carting = idle.clone();
-    let column = |name: &str| {
-        shared::features::definitions()
-            .iter()
-            .position(|d| d.name == name)
-            .unwrap()
-    };
+    let column = |name: &str| version.column(name).unwrap();
     carting[column("event_count_5m")] = 4.0;
     carting[column("event_count_24h")] = 12.0;
     carting[column("seconds_since_last_event")] = 20.0;

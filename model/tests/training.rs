@@ -6,7 +6,7 @@ use std::path::Path;
 use model::Model;
 use model::artifact::Column;
 use model::train::{TrainingConfig, auc, examples, train};
-use shared::features::{SPEC_VERSION, definitions};
+use shared::features::SpecVersion;
 
 /// The held-out AUC the checked-in model must reach; retraining that falls below it fails.
 const MIN_HELD_OUT_AUC: f64 = 0.85;
@@ -43,9 +43,14 @@ fn the_checked_in_model_is_what_its_command_trains() {
 #[test]
 fn the_checked_in_model_reads_this_spec_in_its_column_order() {
     let model = checked_in();
-    assert_eq!(model.feature_spec_version, SPEC_VERSION);
+    let version = TrainingConfig::REFERENCE.spec_version;
+    assert_eq!(model.feature_spec_version, version.number());
     let names: Vec<&str> = model.columns.iter().map(Column::name).collect();
-    let spec: Vec<&str> = definitions().iter().map(|d| d.name.as_str()).collect();
+    let spec: Vec<&str> = version
+        .definitions()
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
     assert_eq!(names, spec);
 }
 
@@ -58,7 +63,8 @@ fn the_checked_in_model_predicts_purchases_of_users_it_never_saw() {
         model.training.held_out_auc
     );
     // A population it was not trained on: another seed.
-    let fresh = examples(model.training.seed + 1, 0..400, 16);
+    let version = SpecVersion::from_number(model.feature_spec_version).unwrap();
+    let fresh = examples(model.training.seed + 1, 0..400, 16, version);
     let scores = model.score_rows(&fresh.rows).unwrap();
     let measured = auc(&scores, &fresh.labels);
     assert!(
@@ -66,10 +72,7 @@ fn the_checked_in_model_predicts_purchases_of_users_it_never_saw() {
         "AUC {measured} on fresh users"
     );
     // And it beats the obvious single feature it could have leaned on alone.
-    let column = definitions()
-        .iter()
-        .position(|d| d.name == "event_count_5m")
-        .unwrap();
+    let column = version.column("event_count_5m").unwrap();
     let baseline: Vec<f64> = fresh.rows.iter().map(|row| row[column]).collect();
     assert!(
         measured > auc(&baseline, &fresh.labels) + 0.02,

@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use proptest::prelude::*;
 use shared::events::{ActivityEvent, ActivityType};
+use shared::features::spec::OPEN_CART_HORIZON_MS;
 use shared::features::spec::{
     AMOUNT_SCALE, LONGEST_WINDOW_MS, MAX_SECONDS_SINCE_LAST_EVENT, SESSION_GAP_MS, WINDOWS,
 };
-use shared::features::{FeatureItem, FeatureValue, FeatureVector, evaluate};
+use shared::features::{FeatureItem, FeatureValue, FeatureVector, SpecVersion, evaluate};
 use shared::keyed_state::checkpoints::SequenceNumber;
 use shared::keyed_state::memory::{Committed, EventDigest, LEVELS, MAX_RECENT_IDS, Span, width};
 use shared::keyed_state::{Outcome, Verdict, apply_record};
@@ -144,7 +145,7 @@ fn sessions(accepted: &[ActivityEvent]) -> Vec<(i64, i64, u64)> {
 }
 
 fn check_read(item: &FeatureItem, reference: &Reference, now_ms: i64) {
-    let features = evaluate(Some(item), at(now_ms)).unwrap();
+    let features = evaluate(Some(item), at(now_ms), SpecVersion::LATEST).unwrap();
     let (newest, newest_type) = reference.newest.expect("an event was accepted");
     let read_at = now_ms.max(newest);
     for window in WINDOWS {
@@ -212,6 +213,35 @@ fn check_read(item: &FeatureItem, reference: &Reference, now_ms: i64) {
         .filter(|s| s.0 > read_at - LONGEST_WINDOW_MS)
         .count() as u64;
     assert_eq!(integer(&features, "sessions_started_24h"), started);
+    let newest_of = |wanted: ActivityType| {
+        reference
+            .accepted
+            .iter()
+            .filter(|e| e.activity_type == wanted)
+            .map(ms)
+            .max()
+    };
+    let open_cart = match (
+        newest_of(ActivityType::AddToCart),
+        newest_of(ActivityType::Purchase),
+    ) {
+        (Some(cart), purchase)
+            if purchase.is_none_or(|p| p < cart) && read_at - cart < OPEN_CART_HORIZON_MS =>
+        {
+            (read_at - cart) / 1000
+        }
+        _ => OPEN_CART_HORIZON_MS / 1000,
+    };
+    assert_eq!(
+        integer(&features, "seconds_since_open_cart"),
+        open_cart as u64
+    );
+    // Version 1 is version 2 without its last column.
+    let v1 = evaluate(Some(item), at(now_ms), SpecVersion::V1).unwrap();
+    assert_eq!(
+        v1.model_row(),
+        features.model_row()[..SpecVersion::V1.definitions().len()]
+    );
 }
 
 proptest! {
@@ -279,7 +309,9 @@ fn counts_decay_without_new_events() {
             &activity(format!("e{n}"), t0 + offset, 0, 0),
         );
     }
-    let read = |after_ms: i64| evaluate(Some(&item), at(t0 + 2_000 + after_ms)).unwrap();
+    let read = |after_ms: i64| {
+        evaluate(Some(&item), at(t0 + 2_000 + after_ms), SpecVersion::LATEST).unwrap()
+    };
     assert_eq!(integer(&read(0), "click_count_5m"), 3);
     assert_eq!(integer(&read(10 * 60_000), "click_count_5m"), 0);
     assert_eq!(integer(&read(10 * 60_000), "click_count_1h"), 3);
@@ -293,21 +325,71 @@ fn counts_decay_without_new_events() {
         90_000
     );
     assert_eq!(
-        evaluate(None, at(t0)).unwrap(),
-        FeatureVector::defaults(),
+        evaluate(None, at(t0), SpecVersion::V2).unwrap(),
+        FeatureVector::defaults(SpecVersion::V2),
         "a user without data"
     );
 }
 
 #[test]
-fn an_item_of_another_spec_version_is_refused() {
+fn an_item_is_read_only_at_the_versions_whose_state_it_holds() {
     let mut item = FeatureItem::new("u-1");
-    item.spec_version += 1;
-    let error = evaluate(Some(&item), at(BASE_MS)).unwrap_err();
+    assert_eq!(item.spec_version, SpecVersion::LATEST.number());
+    item.spec_version = SpecVersion::LATEST.number() + 1;
+    let error = evaluate(Some(&item), at(BASE_MS), SpecVersion::V1).unwrap_err();
     assert!(
-        error.to_string().contains("feature spec version"),
+        error.to_string().contains("knows versions 1 to 2"),
         "{error}"
     );
+    let stored = serde_dynamo::to_item(&item).unwrap();
+    assert!(FeatureItem::from_stored(stored).is_err(), "unknown version");
+    // An item from before version 2 reads at version 1, and is refused at version 2.
+    item.spec_version = 1;
+    item.apply_event(&activity("e1".into(), BASE_MS, 3, 0));
+    assert!(evaluate(Some(&item), at(BASE_MS), SpecVersion::V1).is_ok());
+    let error = evaluate(Some(&item), at(BASE_MS), SpecVersion::V2).unwrap_err();
+    assert!(error.to_string().contains("backfill"), "{error}");
+}
+
+#[test]
+fn a_cart_is_open_until_a_purchase_at_or_after_it_and_for_a_day_at_most() {
+    let mut item = FeatureItem::new("u-1");
+    let open = |item: &FeatureItem, at_ms: i64| {
+        integer(
+            &evaluate(Some(item), at(at_ms), SpecVersion::V2).unwrap(),
+            "seconds_since_open_cart",
+        )
+    };
+    assert_eq!(open(&item, BASE_MS), 86_400, "no cart");
+    let cart = type_index(ActivityType::AddToCart);
+    let purchase = type_index(ActivityType::Purchase);
+    item.apply_event(&activity("c1".into(), BASE_MS, cart, 0));
+    assert_eq!(open(&item, BASE_MS + 90_000), 90);
+    assert_eq!(
+        open(&item, BASE_MS + OPEN_CART_HORIZON_MS),
+        86_400,
+        "a day old"
+    );
+    // A purchase that arrives late, but was made after the cart, closes it.
+    item.apply_event(&activity("c2".into(), BASE_MS + 60_000, cart, 0));
+    item.apply_event(&activity("p1".into(), BASE_MS + 30_000, purchase, 500));
+    assert_eq!(open(&item, BASE_MS + 90_000), 30, "the newer cart is open");
+    item.apply_event(&activity("p2".into(), BASE_MS + 60_000, purchase, 500));
+    assert_eq!(
+        open(&item, BASE_MS + 90_000),
+        86_400,
+        "bought at the same ms"
+    );
+    // Folding in times from elsewhere keeps the newest: folding twice changes nothing.
+    let mut folded = item.clone();
+    folded.merge_cart_times(Some(BASE_MS + 70_000), Some(BASE_MS));
+    folded.merge_cart_times(Some(BASE_MS + 70_000), Some(BASE_MS));
+    assert_eq!(open(&folded, BASE_MS + 90_000), 20);
+    assert_eq!(folded.last_purchase_at, Some(BASE_MS + 60_000));
+}
+
+fn type_index(wanted: ActivityType) -> usize {
+    ActivityType::ALL.iter().position(|t| *t == wanted).unwrap()
 }
 
 /// The worst case the storage is sized for: a user with a million events a day, spread over
@@ -329,7 +411,7 @@ fn a_million_events_a_day_stay_far_below_the_item_limit() {
         event.amount = Some(1_000_000_000.0);
         assert_eq!(item.apply_event(&event), Outcome::Applied(()));
     }
-    // Four shards' checkpoints (after resharding) and the largest version.
+    // Checkpoints of four shards in turn (resharding): the item keeps the last one's.
     for shard in 0..4 {
         item.memory.checkpoints.advance(
             &format!("shardId-00000000000{shard}"),

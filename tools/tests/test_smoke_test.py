@@ -90,7 +90,11 @@ class ContractConstantsTest(unittest.TestCase):
         self.assertEqual(smoke.BATCH_FIELDS, set(self.inference["BatchResponse"]["required"]))
         self.assertEqual(smoke.TIMINGS_FIELDS, set(self.inference["Timings"]["required"]))
         self.assertEqual(
-            smoke.FEATURE_SPEC_VERSION, self.inference["FeatureSpecVersion"]["const"]
+            list(smoke.FEATURE_SPEC_VERSIONS), self.inference["FeatureSpecVersion"]["enum"]
+        )
+        documented = set(self.inference["Features"]["properties"])
+        self.assertEqual(
+            smoke.VERSION_2_FEATURES, documented - set(self.inference["Features"]["required"])
         )
         reasons = fields["properties"]["fallbackReason"]["enum"]
         self.assertLessEqual(set(smoke.TRANSIENT_FALLBACK_REASONS), set(reasons))

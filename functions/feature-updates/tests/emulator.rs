@@ -68,7 +68,12 @@ impl Fixture {
     }
 
     async fn features(&self, user_id: &str, now: OffsetDateTime) -> FeatureVector {
-        evaluate(self.item(user_id).await.as_ref(), now).unwrap()
+        evaluate(
+            self.item(user_id).await.as_ref(),
+            now,
+            shared::features::SpecVersion::LATEST,
+        )
+        .unwrap()
     }
 }
 
@@ -342,7 +347,7 @@ async fn duplicate_event_ids_count_once_and_late_events_are_dropped() {
 async fn an_unreadable_item_fails_its_users_records_from_the_first_and_the_retry_applies_once() {
     let fixture = fixture().await;
     let mut other_version = FeatureItem::new("frank");
-    other_version.spec_version = shared::features::SPEC_VERSION + 1;
+    other_version.spec_version = shared::features::SpecVersion::LATEST.number() + 1;
     fixture
         .dynamodb
         .put_item()

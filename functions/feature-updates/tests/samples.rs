@@ -24,7 +24,12 @@ fn the_sample_batch_applies_to_two_users() {
         |item, record| item.apply_event(&record.event),
     );
     assert_eq!(applied.counts.applied, 2);
-    let features = evaluate(Some(&item), datetime!(2026-11-23 10:17:00 UTC)).unwrap();
+    let features = evaluate(
+        Some(&item),
+        datetime!(2026-11-23 10:17:00 UTC),
+        shared::features::SpecVersion::LATEST,
+    )
+    .unwrap();
     assert_eq!(
         features.get("event_count_5m"),
         Some(&FeatureValue::Integer(2))

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use shared::clients::ClientSettings;
 use shared::config::{ConfigError, ConfigLoadError, Env, Source};
-use shared::features::SPEC_VERSION;
+use shared::features::SpecVersion;
 
 use crate::rows::RowFormat;
 
@@ -21,9 +21,13 @@ pub struct Config {
     /// `FALLBACK_SCORE` in [0, 1], unset by default: when set, a model error, throttling or
     /// timeout answers this score, flagged `fallback`, instead of an error.
     pub fallback_score: Option<f64>,
+    /// `FEATURE_SPEC_VERSION` (default 1, the checked-in model's): the feature spec version the
+    /// endpoint's model was trained on, which rows are computed at. Items that do not hold its
+    /// state yet are refused, and an endpoint that reports another version is not trusted.
+    pub spec_version: SpecVersion,
     /// `MODEL_SPEC_VERSION`: the feature spec version of an endpoint whose container does not
-    /// report one (a built-in algorithm). Must be this code's version; an endpoint that reports
-    /// a version is always held to what it reports.
+    /// report one (a built-in algorithm). Must be `FEATURE_SPEC_VERSION`; an endpoint that
+    /// reports a version is always held to what it reports.
     pub declared_model_spec_version: Option<u32>,
     /// `MODEL_ATTEMPT_TIMEOUT_MS` (default 2000, 100..=2000: it can only be shortened): one InvokeEndpoint attempt.
     pub model_attempt_timeout: Duration,
@@ -51,15 +55,16 @@ impl Config {
         )?
         .unwrap_or(0.5);
         let fallback_score = unit("FALLBACK_SCORE", env.optional("FALLBACK_SCORE")?)?;
+        let spec_version: SpecVersion = env.or_default("FEATURE_SPEC_VERSION", SpecVersion::V1)?;
         let declared: Option<u32> = env.optional("MODEL_SPEC_VERSION")?;
         if let Some(version) = declared
-            && version != SPEC_VERSION
+            && version != spec_version.number()
         {
             return Err(ConfigLoadError::Variable(ConfigError::Malformed {
                 name: "MODEL_SPEC_VERSION".into(),
                 value: version.to_string(),
                 reason: format!(
-                    "this function computes feature spec version {SPEC_VERSION}; a model trained on version {version} would score wrong rows"
+                    "this function computes feature spec version {spec_version} (FEATURE_SPEC_VERSION); a model trained on version {version} would score wrong rows"
                 ),
             }));
         }
@@ -77,6 +82,7 @@ impl Config {
             row_format: env.or_default("MODEL_CONTENT_TYPE", RowFormat::Csv)?,
             threshold,
             fallback_score,
+            spec_version,
             declared_model_spec_version: declared,
             model_attempt_timeout: Duration::from_millis(timeout_ms),
             consistent_read: env.or_default("FEATURES_CONSISTENT_READ", false)?,
@@ -153,6 +159,11 @@ mod tests {
                 "text/csv or application/json",
             ),
             ("MODEL_SPEC_VERSION", "2", "computes feature spec version 1"),
+            (
+                "FEATURE_SPEC_VERSION",
+                "3",
+                "not one this code knows (1 to 2)",
+            ),
             ("MODEL_ATTEMPT_TIMEOUT_MS", "2500", "100..=2000"),
             ("FEATURES_CONSISTENT_READ", "yes", "yes"),
         ] {

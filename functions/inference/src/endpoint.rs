@@ -5,14 +5,14 @@ use aws_sdk_sagemakerruntime::Client;
 use aws_sdk_sagemakerruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemakerruntime::operation::invoke_endpoint::InvokeEndpointError;
 use aws_sdk_sagemakerruntime::primitives::Blob;
-use shared::features::SPEC_VERSION;
+use shared::features::SpecVersion;
 
 use crate::rows::{self, RowFormat};
 
 /// The custom attributes every request carries: the feature spec version of its rows, so a
 /// container that knows its own can refuse them.
-pub fn request_attributes() -> String {
-    format!("featureSpecVersion={SPEC_VERSION}")
+pub fn request_attributes(version: SpecVersion) -> String {
+    format!("featureSpecVersion={version}")
 }
 
 /// What the endpoint answered.
@@ -53,14 +53,17 @@ pub struct ModelEndpoint {
     client: Client,
     name: String,
     format: RowFormat,
+    spec_version: SpecVersion,
 }
 
 impl ModelEndpoint {
-    pub fn new(client: Client, name: String, format: RowFormat) -> Self {
+    /// The endpoint `name`, sent rows of feature spec `spec_version` in `format`.
+    pub fn new(client: Client, name: String, format: RowFormat, spec_version: SpecVersion) -> Self {
         Self {
             client,
             name,
             format,
+            spec_version,
         }
     }
 
@@ -77,7 +80,7 @@ impl ModelEndpoint {
             .endpoint_name(&self.name)
             .content_type(content_type)
             .accept(content_type)
-            .custom_attributes(request_attributes())
+            .custom_attributes(request_attributes(self.spec_version))
             .body(Blob::new(rows::encode(self.format, rows)))
             .send()
             .await

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value};
-use shared::features::{FeatureVector, SPEC_VERSION, evaluate};
+use shared::features::{FeatureVector, evaluate};
 use shared::http::{
     ApiError, answer, json_response, parse_json_body, raw_path, split_stage, stage,
 };
@@ -93,7 +93,7 @@ async fn respond(app: &App, request: &Request, path: &str) -> Result<Response<Bo
                     prediction,
                     threshold: app.config.threshold,
                     model_version: scored.model_version,
-                    feature_spec_version: SPEC_VERSION,
+                    feature_spec_version: app.config.spec_version.number(),
                     timings: scored.timings.finish(started),
                 },
             )
@@ -104,7 +104,7 @@ async fn respond(app: &App, request: &Request, path: &str) -> Result<Response<Bo
                 predictions: scored.predictions,
                 threshold: app.config.threshold,
                 model_version: scored.model_version,
-                feature_spec_version: SPEC_VERSION,
+                feature_spec_version: app.config.spec_version.number(),
                 timings: scored.timings.finish(started),
             },
         ),
@@ -161,8 +161,8 @@ async fn score(
     let mut vectors: Vec<(FeatureVector, bool)> = Vec::with_capacity(entries.len());
     for entry in entries {
         let item = found.get(&entry.user_id).and_then(Option::as_ref);
-        let features =
-            evaluate(item, now).map_err(|error| ApiError::Internal(error.to_string()))?;
+        let features = evaluate(item, now, config.spec_version)
+            .map_err(|error| ApiError::Internal(error.to_string()))?;
         vectors.push((features, item.is_some()));
     }
     let rows: Vec<Vec<f64>> = vectors
@@ -179,6 +179,7 @@ async fn score(
             let identity = identify(
                 answer.attributes.as_deref(),
                 config.declared_model_spec_version,
+                config.spec_version,
             )
             .map_err(|skew| {
                 tracing::error!(error = %skew, "train/serve skew: not scoring");
@@ -224,7 +225,7 @@ async fn score(
             prediction,
             threshold: config.threshold,
             model_version: model_version.as_deref(),
-            feature_spec_version: SPEC_VERSION,
+            feature_spec_version: app.config.spec_version.number(),
             context: entry
                 .context
                 .as_ref()

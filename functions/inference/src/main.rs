@@ -22,6 +22,7 @@ async fn main() -> Result<(), Error> {
             clients::sagemaker_runtime(&sdk, config.model_client_settings()),
             config.endpoint_name.clone(),
             config.row_format,
+            config.spec_version,
         ),
         config,
         records: RecordSink::Stdout,

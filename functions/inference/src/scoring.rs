@@ -5,7 +5,7 @@ use serde::Serialize;
 use shared::features::endpoint_attributes::{
     MODEL_VERSION_ATTRIBUTE, SPEC_VERSION_ATTRIBUTE, attribute,
 };
-use shared::features::{FeatureVector, SPEC_VERSION};
+use shared::features::{FeatureVector, SpecVersion};
 use shared::http::ApiError;
 
 use crate::endpoint::ModelFailure;
@@ -21,31 +21,38 @@ pub struct ModelIdentity {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SkewError {
     #[error(
-        "the model endpoint serves model {model} trained on feature spec version {trained}; this API computes version {SPEC_VERSION}, so its scores would be wrong and none is given"
+        "the model endpoint serves model {model} trained on feature spec version {trained}; this API computes version {computed} (FEATURE_SPEC_VERSION), so its scores would be wrong and none is given"
     )]
-    Mismatch { model: String, trained: String },
+    Mismatch {
+        model: String,
+        trained: String,
+        computed: SpecVersion,
+    },
     #[error(
         "the model endpoint does not report the feature spec version its model was trained on, so its scores cannot be trusted and none is given"
     )]
     Unreported,
 }
 
-/// Checks the answer's custom attributes against this code's spec version. `declared` stands
-/// in for an endpoint that reports nothing (MODEL_SPEC_VERSION, checked at init).
+/// Checks the answer's custom attributes against the spec version the rows were computed at.
+/// `declared` stands in for an endpoint that reports nothing (MODEL_SPEC_VERSION, checked at
+/// init).
 pub fn identify(
     attributes: Option<&str>,
     declared: Option<u32>,
+    computed: SpecVersion,
 ) -> Result<ModelIdentity, SkewError> {
     let attributes = attributes.unwrap_or_default();
     let version = attribute(attributes, MODEL_VERSION_ATTRIBUTE).map(str::to_owned);
     match (attribute(attributes, SPEC_VERSION_ATTRIBUTE), declared) {
-        (Some(reported), _) if reported == SPEC_VERSION.to_string() => Ok(ModelIdentity {
+        (Some(reported), _) if reported == computed.to_string() => Ok(ModelIdentity {
             version,
-            spec_version: SPEC_VERSION,
+            spec_version: computed.number(),
         }),
         (Some(reported), _) => Err(SkewError::Mismatch {
             model: version.unwrap_or_else(|| "(unnamed)".into()),
             trained: reported.to_owned(),
+            computed,
         }),
         (None, Some(declared)) => Ok(ModelIdentity {
             version,
@@ -167,14 +174,34 @@ mod tests {
 
     #[test]
     fn a_model_of_this_spec_version_is_accepted_and_named() {
-        let identity = identify(Some("modelVersion=m-1,featureSpecVersion=1"), None).unwrap();
+        let identity = identify(
+            Some("modelVersion=m-1,featureSpecVersion=1"),
+            None,
+            SpecVersion::V1,
+        )
+        .unwrap();
         assert_eq!(identity.version.as_deref(), Some("m-1"));
-        assert_eq!(identity.spec_version, SPEC_VERSION);
+        assert_eq!(identity.spec_version, 1);
+        let identity = identify(
+            Some("modelVersion=m-2,featureSpecVersion=2"),
+            None,
+            SpecVersion::V2,
+        )
+        .unwrap();
+        assert_eq!(
+            identity.spec_version, 2,
+            "the version the rows were computed at"
+        );
     }
 
     #[test]
     fn a_model_of_another_spec_version_is_refused_even_when_one_is_declared() {
-        let error = identify(Some("modelVersion=m-2,featureSpecVersion=2"), Some(1)).unwrap_err();
+        let error = identify(
+            Some("modelVersion=m-2,featureSpecVersion=2"),
+            Some(1),
+            SpecVersion::V1,
+        )
+        .unwrap_err();
         let message = error.to_string();
         assert!(
             message.contains("model m-2 trained on feature spec version 2"),
@@ -185,9 +212,15 @@ mod tests {
 
     #[test]
     fn an_unreported_version_needs_a_declared_one() {
-        assert_eq!(identify(None, None), Err(SkewError::Unreported));
-        assert_eq!(identify(Some("other=1"), None), Err(SkewError::Unreported));
-        let identity = identify(None, Some(1)).unwrap();
+        assert_eq!(
+            identify(None, None, SpecVersion::V1),
+            Err(SkewError::Unreported)
+        );
+        assert_eq!(
+            identify(Some("other=1"), None, SpecVersion::V1),
+            Err(SkewError::Unreported)
+        );
+        let identity = identify(None, Some(1), SpecVersion::V1).unwrap();
         assert_eq!(
             identity,
             ModelIdentity {

@@ -18,7 +18,7 @@ use model::server::{ServerState, serve};
 use serde_json::{Value, json};
 use shared::clients::{self, ClientSettings};
 use shared::events::ActivityType;
-use shared::features::{FeatureItem, FeatureVector, evaluate};
+use shared::features::{FeatureItem, FeatureVector, SpecVersion, evaluate};
 use testkit::fake_endpoint::{self, FakeResponse};
 use testkit::request_count::RequestCounter;
 use time::OffsetDateTime;
@@ -79,7 +79,12 @@ async fn fixture(endpoint_url: &str, settings: &[(&str, &str)]) -> Fixture {
     let records = Arc::new(Mutex::new(Vec::new()));
     let app = App {
         features: FeatureStore::new(dynamodb.clone(), table.clone()),
-        endpoint: ModelEndpoint::new(sagemaker, "local-model".into(), config.row_format),
+        endpoint: ModelEndpoint::new(
+            sagemaker,
+            "local-model".into(),
+            config.row_format,
+            config.spec_version,
+        ),
         config,
         records: RecordSink::Memory(Arc::clone(&records)),
     };
@@ -197,7 +202,7 @@ async fn one_user_is_scored_by_the_model_on_features_evaluated_now() {
     // the test may straddle, the windows read the same).
     let expected = score_of(
         &model,
-        &evaluate(Some(&item), OffsetDateTime::now_utc()).unwrap(),
+        &evaluate(Some(&item), OffsetDateTime::now_utc(), SpecVersion::V1).unwrap(),
     );
     let score = body["score"].as_f64().unwrap();
     assert!((score - expected).abs() < 1e-12, "{score} vs {expected}");
@@ -256,11 +261,11 @@ async fn a_batch_is_one_read_and_one_model_call_with_unknown_users_on_defaults()
     assert_eq!(predictions[1]["featuresFound"], false);
     assert_eq!(
         predictions[1]["features"],
-        serde_json::to_value(FeatureVector::defaults()).unwrap()
+        serde_json::to_value(FeatureVector::defaults(SpecVersion::V1)).unwrap()
     );
     assert_eq!(
         predictions[1]["score"].as_f64().unwrap(),
-        score_of(&model, &FeatureVector::defaults())
+        score_of(&model, &FeatureVector::defaults(SpecVersion::V1))
     );
     assert_eq!(predictions[0]["featuresFound"], true);
     assert_eq!(predictions[0]["features"]["purchase_amount_24h"], 12.5);

@@ -59,7 +59,12 @@ fn app(store_url: &str, model_url: &str) -> App {
     );
     App {
         features: FeatureStore::new(dynamodb, "features".into()),
-        endpoint: ModelEndpoint::new(sagemaker, "model".into(), config.row_format),
+        endpoint: ModelEndpoint::new(
+            sagemaker,
+            "model".into(),
+            config.row_format,
+            config.spec_version,
+        ),
         config,
         records: RecordSink::Memory(Arc::new(Mutex::new(Vec::new()))),
     }

@@ -9,7 +9,7 @@ use inference::scoring::{BatchResponse, PredictResponse, Prediction, Timings};
 use serde_json::Value;
 use shared::events::MAX_ID_CHARS;
 use shared::features::spec::FeatureKind;
-use shared::features::{FeatureVector, SPEC_VERSION, definitions};
+use shared::features::{FeatureVector, SpecVersion};
 
 fn spec() -> Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
@@ -114,14 +114,24 @@ fn the_feature_columns_are_the_specs_in_order_with_their_types() {
         .iter()
         .map(|name| name.as_str().unwrap())
         .collect();
-    let columns: Vec<&str> = definitions().iter().map(|d| d.name.as_str()).collect();
-    assert_eq!(documented, columns, "in column order");
+    // Version 1's columns are required; the later versions' are documented and optional.
+    let columns = |version: SpecVersion| -> Vec<&str> {
+        version
+            .definitions()
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect()
+    };
+    assert_eq!(documented, columns(SpecVersion::V1), "in column order");
     assert_eq!(
         names(&features["properties"]),
-        columns.iter().map(|c| c.to_string()).collect()
+        columns(SpecVersion::LATEST)
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
     );
     assert_eq!(features["additionalProperties"], false);
-    for definition in definitions() {
+    for definition in SpecVersion::LATEST.definitions() {
         let property = &features["properties"][&definition.name];
         let property = match property["$ref"].as_str() {
             Some(reference) => schema(&spec, reference.trim_start_matches("#/components/schemas/")),
@@ -134,7 +144,11 @@ fn the_feature_columns_are_the_specs_in_order_with_their_types() {
         };
         assert_eq!(property["type"], expected, "{}", definition.name);
     }
-    assert_eq!(schema(&spec, "FeatureSpecVersion")["const"], SPEC_VERSION);
+    let versions: Vec<u32> = SpecVersion::ALL.iter().map(|v| v.number()).collect();
+    assert_eq!(
+        schema(&spec, "FeatureSpecVersion")["enum"],
+        serde_json::json!(versions)
+    );
 }
 
 fn prediction() -> Prediction {
@@ -146,7 +160,7 @@ fn prediction() -> Prediction {
         fallback: true,
         fallback_reason: Some("model-timeout"),
         features_found: false,
-        features: FeatureVector::defaults(),
+        features: FeatureVector::defaults(SpecVersion::LATEST),
     }
 }
 
@@ -157,7 +171,7 @@ fn every_field_the_handler_answers_is_documented_and_every_required_one_is_answe
         prediction: prediction(),
         threshold: 0.5,
         model_version: None,
-        feature_spec_version: SPEC_VERSION,
+        feature_spec_version: SpecVersion::LATEST.number(),
         timings: Timings::default(),
     })
     .unwrap();
@@ -165,7 +179,7 @@ fn every_field_the_handler_answers_is_documented_and_every_required_one_is_answe
         predictions: vec![prediction()],
         threshold: 0.5,
         model_version: Some("m".into()),
-        feature_spec_version: SPEC_VERSION,
+        feature_spec_version: SpecVersion::LATEST.number(),
         timings: Timings::default(),
     })
     .unwrap();

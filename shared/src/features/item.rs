@@ -6,10 +6,11 @@
 //!
 //! | attribute | type | holds |
 //! |---|---|---|
-//! | `specVersion` | N | the [`SPEC_VERSION`] it was written with |
+//! | `specVersion` | N | the newest [`SpecVersion`] whose state the item holds in full (below) |
 //! | `version` | N | incremented by every write; writes are conditional on the version read |
 //! | `expiresAt` | N | TTL, epoch seconds: 30 days after the newest event |
 //! | `lastEventAt`, `lastEventType` | N, S | the newest event's time (epoch ms) and type |
+//! | `lastCartAt`, `lastPurchaseAt` | N | the newest `add_to_cart` and `purchase` times (epoch ms; version 2) |
 //! | `windows` | B | the buckets of the three windows (postcard: varints) |
 //! | `sessions` | B | the session spans within reach of a late event (postcard) |
 //! | `recentEventIds` | B | digests of the event ids applied and not spilled ([`crate::keyed_state::memory`]) |
@@ -19,6 +20,13 @@
 //! The windows and sessions are binary because every write pays for the whole item (a write
 //! unit per KB started): varints take 3 to 6 bytes per bucket where DynamoDB maps and numbers
 //! take 25 to 100.
+//!
+//! **Spec versions.** feature-updates writes the state of [`SpecVersion::LATEST`] into every item
+//! it writes, but an item holds a version's state in full only if every event of the user was
+//! applied by code of that version: an item created by it is marked with it; an item of an
+//! earlier version keeps its mark (its new attributes know only the events since) until the
+//! backfill folds the user's archived events into it. A read at version N refuses an item
+//! marked below N, and every code refuses an item marked with a version it does not know.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -26,8 +34,8 @@ use time::OffsetDateTime;
 use super::session::Sessions;
 use super::spec::{
     AMOUNT_SCALE, FeatureKind, FeatureValue, FeatureVector, LONGEST_WINDOW_MS,
-    MAX_SECONDS_SINCE_LAST_EVENT, NO_EVENT_TYPE, SESSION_GAP_MS, SPEC_VERSION, WINDOWS,
-    definitions,
+    MAX_SECONDS_SINCE_LAST_EVENT, NO_EVENT_TYPE, OPEN_CART_HORIZON_MS, SESSION_GAP_MS, SpecVersion,
+    WINDOWS,
 };
 use super::window::{Buckets, Totals};
 use crate::events::{ActivityEvent, ActivityType};
@@ -45,6 +53,10 @@ pub struct FeatureItem {
     pub last_event_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_type: Option<ActivityType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_cart_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_purchase_at: Option<i64>,
     #[serde(with = "compact")]
     pub windows: [Buckets; WINDOWS.len()],
     #[serde(with = "compact")]
@@ -53,46 +65,75 @@ pub struct FeatureItem {
     pub memory: Memory,
 }
 
-/// An item written under another version of the spec.
+/// An item that cannot be read at the version asked for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the item of user {user_id} was written with feature spec version {stored}; this code reads version {expected}"
-)]
-pub struct SpecMismatch {
-    pub user_id: String,
-    pub stored: u32,
-    pub expected: u32,
+pub enum SpecMismatch {
+    #[error(
+        "the features item of user {user_id} holds feature spec version {stored}, not version {read}: backfill it from the archive before reading version {read} (docs/operations.md, rolling out a feature spec version)"
+    )]
+    NotMigrated {
+        user_id: String,
+        stored: u32,
+        read: u32,
+    },
+    #[error(
+        "the features item of user {user_id} was written with feature spec version {stored}; this code knows versions 1 to {latest}"
+    )]
+    Unknown {
+        user_id: String,
+        stored: u32,
+        latest: u32,
+    },
 }
 
 impl FeatureItem {
+    /// A user's first item: it holds every event of the user, so the latest version's state.
     pub fn new(user_id: &str) -> Self {
         Self {
             user_id: user_id.to_owned(),
-            spec_version: SPEC_VERSION,
+            spec_version: SpecVersion::LATEST.number(),
             ..Self::default()
         }
     }
 
-    /// A stored item, refused (with why) when it does not parse or is of another spec version.
+    /// A stored item, refused (with why) when it does not parse or is of a spec version this
+    /// code does not know.
     pub fn from_stored(item: crate::dynamo::Item) -> Result<Self, String> {
         let item: FeatureItem = serde_dynamo::from_item(item)
             .map_err(|error| format!("the features item does not parse: {error}"))?;
-        item.check_version()
+        item.held_version()
             .map_err(|mismatch| mismatch.to_string())?;
         Ok(item)
     }
 
-    /// Refuses an item of another spec version.
-    pub fn check_version(&self) -> Result<(), SpecMismatch> {
-        if self.spec_version == SPEC_VERSION {
+    /// The newest version whose state the item holds in full.
+    pub fn held_version(&self) -> Result<SpecVersion, SpecMismatch> {
+        SpecVersion::from_number(self.spec_version).map_err(|_| SpecMismatch::Unknown {
+            user_id: self.user_id.clone(),
+            stored: self.spec_version,
+            latest: SpecVersion::LATEST.number(),
+        })
+    }
+
+    /// Refuses to be read at `version` unless the item holds its state.
+    pub fn check_readable_at(&self, version: SpecVersion) -> Result<(), SpecMismatch> {
+        if self.held_version()? >= version {
             Ok(())
         } else {
-            Err(SpecMismatch {
+            Err(SpecMismatch::NotMigrated {
                 user_id: self.user_id.clone(),
                 stored: self.spec_version,
-                expected: SPEC_VERSION,
+                read: version.number(),
             })
         }
+    }
+
+    /// Folds in the newest cart and purchase times of events applied elsewhere (the backfill's
+    /// replay of the archive): a maximum of event times, so folding is idempotent and commutes
+    /// with the writer's own updates.
+    pub fn merge_cart_times(&mut self, last_cart_at: Option<i64>, last_purchase_at: Option<i64>) {
+        self.last_cart_at = self.last_cart_at.max(last_cart_at);
+        self.last_purchase_at = self.last_purchase_at.max(last_purchase_at);
     }
 
     /// Applies `event` (this user's); see [`FeatureItem::apply`].
@@ -134,6 +175,13 @@ impl FeatureItem {
                 buckets.add(index, activity_type, purchase_amount);
             }
         }
+        match activity_type {
+            ActivityType::AddToCart => self.last_cart_at = self.last_cart_at.max(Some(at_ms)),
+            ActivityType::Purchase => {
+                self.last_purchase_at = self.last_purchase_at.max(Some(at_ms));
+            }
+            _ => {}
+        }
         self.sessions.add(at_ms);
         // A session ending this far back cannot be reached by an event that is not dropped.
         self.sessions
@@ -145,19 +193,20 @@ impl FeatureItem {
 
 crate::impl_keyed_state!(FeatureItem, from_item = FeatureItem::from_stored);
 
-/// The features of `stored` (`None`: a user without data) read at `now`. Windows end at `now`,
-/// or at the newest event if that is later (an event stamped by a clock ahead of the reader's):
-/// counts decay without new events.
+/// The features of `stored` (`None`: a user without data) at spec `version`, read at `now`.
+/// Windows end at `now`, or at the newest event if that is later (an event stamped by a clock
+/// ahead of the reader's): counts decay without new events.
 pub fn evaluate(
     stored: Option<&FeatureItem>,
     now: OffsetDateTime,
+    version: SpecVersion,
 ) -> Result<FeatureVector, SpecMismatch> {
     let Some(item) = stored else {
-        return Ok(FeatureVector::defaults());
+        return Ok(FeatureVector::defaults(version));
     };
-    item.check_version()?;
+    item.check_readable_at(version)?;
     let Some(newest) = item.last_event_at else {
-        return Ok(FeatureVector::defaults());
+        return Ok(FeatureVector::defaults(version));
     };
     let read_at = epoch_ms(now).max(newest);
     let totals: Vec<Totals> = WINDOWS
@@ -165,7 +214,8 @@ pub fn evaluate(
         .zip(&item.windows)
         .map(|(window, buckets)| buckets.totals_from(window.first_bucket(read_at)))
         .collect();
-    let values = definitions()
+    let values = version
+        .definitions()
         .iter()
         .map(|definition| match definition.kind {
             FeatureKind::Count {
@@ -192,9 +242,20 @@ pub fn evaluate(
                 item.sessions
                     .started_after(read_at - WINDOWS[window].length_ms) as u64,
             ),
+            FeatureKind::SecondsSinceOpenCart => FeatureValue::Integer(
+                (match item.last_cart_at {
+                    Some(cart)
+                        if item.last_purchase_at.is_none_or(|purchase| purchase < cart)
+                            && read_at - cart < OPEN_CART_HORIZON_MS =>
+                    {
+                        read_at - cart
+                    }
+                    _ => OPEN_CART_HORIZON_MS,
+                } / 1_000) as u64,
+            ),
         })
         .collect();
-    Ok(FeatureVector::from_values(values))
+    Ok(FeatureVector::from_values(version, values))
 }
 
 /// Epoch milliseconds of `at` (sub-millisecond digits dropped, towards the past).

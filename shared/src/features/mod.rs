@@ -3,8 +3,8 @@
 //! and serving cannot drift.
 //!
 //! - [`endpoint_attributes`]: how a model endpoint and its caller name spec and model versions.
-//! - [`spec`]: the version, the windows and their bucket sizes, the feature names, defaults and
-//!   order ([`spec::definitions`]).
+//! - [`spec`]: the versions, the windows and their bucket sizes, the feature names, defaults and
+//!   order of each version ([`SpecVersion::definitions`]).
 //! - [`window`]: bucketed partial aggregates of one sliding window.
 //! - [`session`]: session spans on event time.
 //! - [`item`]: a user's stored item, the rule that applies an event to it
@@ -18,4 +18,4 @@ pub mod spec;
 pub mod window;
 
 pub use item::{FeatureItem, SpecMismatch, evaluate};
-pub use spec::{EVENT_TYPE_CODES, FeatureValue, FeatureVector, SPEC_VERSION, WINDOWS, definitions};
+pub use spec::{EVENT_TYPE_CODES, FeatureValue, FeatureVector, SpecVersion, WINDOWS};

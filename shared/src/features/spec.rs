@@ -11,9 +11,73 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::events::ActivityType;
 
-/// Version of the spec: bump it when a window, bucket size, feature or stored layout changes.
-/// A stored item or a model from another version is refused, never read wrongly.
-pub const SPEC_VERSION: u32 = 1;
+/// A version of the spec: a new one comes with every change to a window, bucket size, feature
+/// or stored layout. Each version's features are the previous version's with new ones
+/// appended, so a row of version N begins with the row of version N - 1, and an item that holds
+/// the state of version N holds that of every earlier one. A model trained on one version is
+/// served rows of that version only; an item is read at a version only if it holds its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SpecVersion {
+    /// Windows, recency, the last event type and sessions.
+    V1 = 1,
+    /// Adds `seconds_since_open_cart`: the item keeps its newest add-to-cart and purchase times.
+    V2 = 2,
+}
+
+/// A spec version this code does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("feature spec version {0} is not one this code knows (1 to {latest})", latest = SpecVersion::LATEST.number())]
+pub struct UnknownSpecVersion(pub String);
+
+impl SpecVersion {
+    /// The version feature-updates writes: new items hold its state.
+    pub const LATEST: SpecVersion = SpecVersion::V2;
+    pub const ALL: [SpecVersion; 2] = [SpecVersion::V1, SpecVersion::V2];
+
+    pub const fn number(self) -> u32 {
+        self as u32
+    }
+
+    pub fn from_number(number: u32) -> Result<Self, UnknownSpecVersion> {
+        Self::ALL
+            .into_iter()
+            .find(|version| version.number() == number)
+            .ok_or_else(|| UnknownSpecVersion(number.to_string()))
+    }
+
+    /// The column of feature `name` in this version's rows.
+    pub fn column(self, name: &str) -> Option<usize> {
+        self.definitions().iter().position(|d| d.name == name)
+    }
+
+    /// Every feature of this version, in its column order.
+    pub fn definitions(self) -> &'static [FeatureDef] {
+        static V2: LazyLock<Vec<FeatureDef>> = LazyLock::new(build_definitions);
+        let all = V2.as_slice();
+        match self {
+            // Version 1 is version 2 without the column version 2 appended.
+            SpecVersion::V1 => &all[..all.len() - 1],
+            SpecVersion::V2 => all,
+        }
+    }
+}
+
+impl std::fmt::Display for SpecVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
+
+impl std::str::FromStr for SpecVersion {
+    type Err = UnknownSpecVersion;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.trim()
+            .parse::<u32>()
+            .map_err(|_| UnknownSpecVersion(text.to_owned()))
+            .and_then(Self::from_number)
+    }
+}
 
 const SECOND_MS: i64 = 1_000;
 const MINUTE_MS: i64 = 60 * SECOND_MS;
@@ -24,6 +88,8 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 pub const SESSION_GAP_MS: i64 = 30 * MINUTE_MS;
 /// Events this much older than a user's newest event, or more, are dropped, not applied.
 pub const LONGEST_WINDOW_MS: i64 = DAY_MS;
+/// `seconds_since_open_cart` looks back this far: an older cart reads as none.
+pub const OPEN_CART_HORIZON_MS: i64 = DAY_MS;
 /// `seconds_since_last_event` is capped here, and a user's item expires this long after its
 /// newest event (DynamoDB TTL): past it, the user reads as one without data.
 pub const MAX_SECONDS_SINCE_LAST_EVENT: u64 = 30 * 86_400;
@@ -106,6 +172,9 @@ pub enum FeatureKind {
     SessionEventCount,
     /// Sessions whose first event is in the window.
     SessionsStarted { window: usize },
+    /// Seconds from the newest `add_to_cart` to the read time, when no `purchase` came at or
+    /// after it and it is within [`OPEN_CART_HORIZON_MS`]; the horizon in seconds otherwise.
+    SecondsSinceOpenCart,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,12 +220,6 @@ impl Serialize for FeatureValue {
             FeatureValue::Category(value) => serializer.serialize_str(value),
         }
     }
-}
-
-/// Every feature, in the spec's column order.
-pub fn definitions() -> &'static [FeatureDef] {
-    static DEFINITIONS: LazyLock<Vec<FeatureDef>> = LazyLock::new(build_definitions);
-    &DEFINITIONS
 }
 
 fn build_definitions() -> Vec<FeatureDef> {
@@ -219,34 +282,48 @@ fn build_definitions() -> Vec<FeatureDef> {
             default: FeatureValue::Integer(0),
             description: "sessions whose first event is in the last 24h".into(),
         },
+        // Version 2.
+        FeatureDef {
+            name: "seconds_since_open_cart".into(),
+            kind: FeatureKind::SecondsSinceOpenCart,
+            default: FeatureValue::Integer((OPEN_CART_HORIZON_MS / SECOND_MS) as u64),
+            description: "whole seconds since the newest `add_to_cart` when no `purchase` came at or after it, within the last 24h; 86400 otherwise".into(),
+        },
     ]);
     definitions
 }
 
-/// One user's features at a read time, in the order of [`definitions`].
+/// One user's features at a read time, in the column order of their version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureVector {
+    version: SpecVersion,
     values: Vec<FeatureValue>,
 }
 
 impl FeatureVector {
     /// The features of a user without data.
-    pub fn defaults() -> Self {
+    pub fn defaults(version: SpecVersion) -> Self {
         Self {
-            values: definitions().iter().map(|d| d.default.clone()).collect(),
+            version,
+            values: version
+                .definitions()
+                .iter()
+                .map(|d| d.default.clone())
+                .collect(),
         }
     }
 
-    pub(crate) fn from_values(values: Vec<FeatureValue>) -> Self {
-        debug_assert_eq!(values.len(), definitions().len());
-        Self { values }
+    pub(crate) fn from_values(version: SpecVersion, values: Vec<FeatureValue>) -> Self {
+        debug_assert_eq!(values.len(), version.definitions().len());
+        Self { version, values }
+    }
+
+    pub fn version(&self) -> SpecVersion {
+        self.version
     }
 
     pub fn get(&self, name: &str) -> Option<&FeatureValue> {
-        definitions()
-            .iter()
-            .position(|definition| definition.name == name)
-            .map(|index| &self.values[index])
+        self.version.column(name).map(|index| &self.values[index])
     }
 
     /// The model input row: every value as [`FeatureValue::model_input`], in column order.
@@ -256,7 +333,8 @@ impl FeatureVector {
 
     /// (name, value) pairs in the spec's column order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &FeatureValue)> {
-        definitions()
+        self.version
+            .definitions()
             .iter()
             .map(|definition| definition.name.as_str())
             .zip(&self.values)
@@ -282,15 +360,41 @@ mod tests {
 
     #[test]
     fn every_feature_has_a_unique_name_and_a_default() {
-        let names: HashSet<_> = definitions().iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(names.len(), definitions().len());
-        assert_eq!(definitions().len(), 3 * 7 + 5);
-        let defaults = serde_json::to_value(FeatureVector::defaults()).unwrap();
+        for version in SpecVersion::ALL {
+            let definitions = version.definitions();
+            let names: HashSet<_> = definitions.iter().map(|d| d.name.as_str()).collect();
+            assert_eq!(names.len(), definitions.len(), "version {version}");
+        }
+        assert_eq!(SpecVersion::V1.definitions().len(), 3 * 7 + 5);
+        assert_eq!(SpecVersion::V2.definitions().len(), 3 * 7 + 6);
+        let defaults = serde_json::to_value(FeatureVector::defaults(SpecVersion::V2)).unwrap();
         assert_eq!(defaults["click_count_5m"], 0);
         assert_eq!(defaults["event_count_24h"], 0);
         assert_eq!(defaults["purchase_amount_24h"], 0.0);
         assert_eq!(defaults["seconds_since_last_event"], 2_592_000);
         assert_eq!(defaults["last_event_type"], "none");
+        assert_eq!(defaults["seconds_since_open_cart"], 86_400);
+        let v1 = serde_json::to_value(FeatureVector::defaults(SpecVersion::V1)).unwrap();
+        assert!(v1.get("seconds_since_open_cart").is_none());
+    }
+
+    #[test]
+    fn each_version_appends_to_the_previous_ones_columns() {
+        let v1 = SpecVersion::V1.definitions();
+        let v2 = SpecVersion::V2.definitions();
+        assert_eq!(&v2[..v1.len()], v1);
+        assert_eq!(v2.last().unwrap().name, "seconds_since_open_cart");
+        assert_eq!(SpecVersion::LATEST, *SpecVersion::ALL.last().unwrap());
+    }
+
+    #[test]
+    fn versions_parse_from_their_numbers_only() {
+        assert_eq!("2".parse::<SpecVersion>(), Ok(SpecVersion::V2));
+        assert_eq!(SpecVersion::from_number(1), Ok(SpecVersion::V1));
+        for bad in ["0", "3", "v2", ""] {
+            let error = bad.parse::<SpecVersion>().unwrap_err();
+            assert!(error.to_string().contains("1 to 2"), "{error}");
+        }
     }
 
     #[test]
@@ -298,16 +402,17 @@ mod tests {
         assert_eq!(EVENT_TYPE_CODES[0], NO_EVENT_TYPE);
         assert_eq!(EVENT_TYPE_CODES[4], "add_to_cart");
         assert_eq!(EVENT_TYPE_CODES[6], "login");
-        let row = FeatureVector::defaults().model_row();
-        assert_eq!(row.len(), definitions().len());
-        let column = |name: &str| definitions().iter().position(|d| d.name == name).unwrap();
+        let version = SpecVersion::V1;
+        let row = FeatureVector::defaults(version).model_row();
+        assert_eq!(row.len(), version.definitions().len());
+        let column = |name: &str| version.column(name).unwrap();
         assert_eq!(row[column("seconds_since_last_event")], 2_592_000.0);
         assert_eq!(row[column("last_event_type")], 0.0);
-        let mut values = FeatureVector::defaults().values;
+        let mut values = FeatureVector::defaults(version).values;
         values[column("last_event_type")] = FeatureValue::Category("purchase");
         values[column("purchase_amount_24h")] = FeatureValue::Decimal(19.99);
         values[column("event_count_5m")] = FeatureValue::Integer(3);
-        let row = FeatureVector::from_values(values).model_row();
+        let row = FeatureVector::from_values(version, values).model_row();
         assert_eq!(row[column("last_event_type")], 5.0);
         assert_eq!(row[column("purchase_amount_24h")], 19.99);
         assert_eq!(row[0], 3.0);

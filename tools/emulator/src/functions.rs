@@ -120,6 +120,8 @@ type Environments = Arc<std::sync::Mutex<BTreeMap<usize, Arc<Environment>>>>;
 pub struct FunctionPool {
     key: String,
     instances: usize,
+    /// What each environment is started with; changed by [`FunctionPool::update_environment`].
+    settings: watch::Sender<Arc<FunctionSettings>>,
     queue: mpsc::Sender<Invocation>,
     environments: Environments,
     /// Which instance may take invocations (`None`: any).
@@ -142,6 +144,7 @@ impl FunctionPool {
         let (shutdown, shutdown_signal) = watch::channel(false);
         let placement = watch::Sender::new(None);
         let settings = Arc::new(settings);
+        let (configuration, configured) = watch::channel(Arc::clone(&settings));
         let environments = Environments::default();
         let mut supervisors = Vec::new();
         let mut readiness = Vec::new();
@@ -149,7 +152,7 @@ impl FunctionPool {
             let (ready, ready_signal) = oneshot::channel();
             readiness.push(ready_signal);
             supervisors.push(tokio::spawn(supervise(
-                Arc::clone(&settings),
+                configured.clone(),
                 instance,
                 Arc::clone(&queue),
                 placement.subscribe(),
@@ -162,6 +165,7 @@ impl FunctionPool {
         let pool = Self {
             key: settings.key.clone(),
             instances: settings.instances.max(1),
+            settings: configuration,
             queue: sender,
             environments,
             placement,
@@ -261,6 +265,58 @@ impl FunctionPool {
         busy.len()
     }
 
+    /// Lambda's UpdateFunctionConfiguration of the environment: sets `variables` (replacing
+    /// those of the same name), then replaces the environments one at a time: invocations are
+    /// placed on another instance meanwhile, the one being replaced is stopped once it is idle,
+    /// and its replacement has finished init before the next is replaced. So every invocation
+    /// runs wholly under the old configuration or the new one, and none fails for the update
+    /// (with a single instance, one taken at the very moment it is stopped would).
+    pub async fn update_environment(&self, variables: &[(String, String)]) {
+        self.settings.send_modify(|settings| {
+            let mut updated = FunctionSettings::clone(settings);
+            for (name, value) in variables {
+                updated.environment.retain(|(existing, _)| existing != name);
+                updated.environment.push((name.clone(), value.clone()));
+            }
+            *settings = Arc::new(updated);
+        });
+        let placement = self.pinned();
+        for instance in 1..=self.instances {
+            if self.instances > 1 {
+                self.pin(Some(if instance == 1 { 2 } else { 1 }));
+                // An invocation taken just before the pin moved is marked busy within this.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let replaced = loop {
+                let current = self.environments.lock().unwrap().get(&instance).cloned();
+                match current {
+                    Some(environment) if environment.is_busy() => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    Some(environment) => {
+                        environment.stop_process("configuration updated");
+                        break Some(environment);
+                    }
+                    None => break None,
+                }
+            };
+            let Some(replaced) = replaced else { continue };
+            let deadline = tokio::time::Instant::now() + INIT_TIMEOUT;
+            while tokio::time::Instant::now() < deadline {
+                let current = self.environments.lock().unwrap().get(&instance).cloned();
+                if let Some(environment) = current.filter(|e| !Arc::ptr_eq(e, &replaced))
+                    && tokio::time::timeout(Duration::from_millis(50), environment.initialized())
+                        .await
+                        .is_ok()
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        self.pin(placement);
+    }
+
     /// Stops every environment; waiting invocations fail with [`InvokeError::Stopped`].
     pub async fn stop(&self) {
         self.shutdown.send_replace(true);
@@ -291,7 +347,7 @@ fn request_id() -> String {
 /// out, and stops it on shutdown. The first start's outcome goes to `ready`.
 #[allow(clippy::too_many_arguments)]
 async fn supervise(
-    settings: Arc<FunctionSettings>,
+    configured: watch::Receiver<Arc<FunctionSettings>>,
     instance: usize,
     queue: Queue,
     placement: Placement,
@@ -300,6 +356,7 @@ async fn supervise(
     mut shutdown: watch::Receiver<bool>,
     ready: oneshot::Sender<Result<(), String>>,
 ) {
+    let settings = Arc::clone(&configured.borrow());
     let component = format!("{}#{instance}", settings.key);
     let arn = format!(
         "arn:aws:lambda:{}:000000000000:function:{}",
@@ -311,6 +368,8 @@ async fn supervise(
         if *shutdown.borrow() {
             return;
         }
+        // Each process starts with the configuration of the moment.
+        let settings = Arc::clone(&configured.borrow());
         let environment = Environment::new(
             arn.clone(),
             settings.timeout,

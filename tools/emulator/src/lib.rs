@@ -6,8 +6,10 @@
 //! binary behind a local Runtime API ([`functions`], [`runtime_api`]), feeds them as Lambda's
 //! event source mappings would ([`sqs_source`], [`kinesis_source`]), serves the HTTP API as API
 //! Gateway would ([`gateway`], [`routes`], [`token`]) and hosts the model ([`model_endpoint`]);
-//! [`fault_proxy`] can stand between the functions and the AWS emulator.
+//! writes the archives as Firehose would ([`archive_delivery`]); [`fault_proxy`] can stand
+//! between the functions and the AWS emulator.
 
+pub mod archive_delivery;
 mod child;
 pub mod fault_proxy;
 pub mod functions;

@@ -1,6 +1,6 @@
 //! The stack's AWS resources, named and created from the manifest: tables, queues (dead-letter
 //! queues first, then the queues that redrive to them), streams, event buses with their rules
-//! and targets.
+//! and targets, the archive bucket.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,6 +18,8 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     pub kinesis: aws_sdk_kinesis::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
+    /// Path-style addressing: `bucket.127.0.0.1` does not resolve.
+    pub s3: aws_sdk_s3::Client,
 }
 
 /// A created queue.
@@ -45,6 +47,10 @@ pub struct Resources {
     pub queues: BTreeMap<String, Queue>,
     /// Manifest key -> model endpoint name (served by the local model server).
     pub model_endpoints: BTreeMap<String, String>,
+    /// Manifest key -> archive delivery stream name.
+    pub archives: BTreeMap<String, String>,
+    /// The bucket every archive writes to (`<prefix>-archive`), if the manifest has archives.
+    pub archive_bucket: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +108,9 @@ impl Resources {
             event_buses: names(stack.event_buses.keys().collect()),
             queues: BTreeMap::new(),
             model_endpoints: names(stack.model_endpoints.keys().collect()),
+            archives: names(stack.archives.keys().collect()),
+            archive_bucket: (!stack.archives.is_empty())
+                .then(|| stack::archive_bucket_name(prefix, None)),
         }
     }
 
@@ -267,6 +276,19 @@ impl Resources {
                     ),
                 );
             }
+        }
+
+        if let Some(bucket) = &self.archive_bucket {
+            let created = clients.s3.create_bucket().bucket(bucket).send().await;
+            match created {
+                Ok(_) => {}
+                Err(error)
+                    if error.as_service_error().is_some_and(|e| {
+                        e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()
+                    }) => {}
+                Err(error) => return Err(failed(format!("bucket {bucket}"))(error)),
+            }
+            logs.line("stack", &format!("bucket {bucket} created"));
         }
         Ok(())
     }

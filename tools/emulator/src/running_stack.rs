@@ -10,6 +10,7 @@ use stack::{Stack, ThrottleSpec};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::archive_delivery::{ArchiveDelivery, ArchiveSettings};
 use crate::fault_proxy::FaultProxy;
 use crate::functions::{self, FunctionPool, FunctionSettings};
 use crate::gateway::{self, AuthorizerSettings, Gateway};
@@ -55,6 +56,9 @@ pub struct StackOptions {
     /// Concurrent batches per shard of every stream source, instead of the manifest's
     /// `parallelization_factor` (1 to 10).
     pub parallelization_factor: Option<u32>,
+    /// How long an archive buffers a date's records before writing them, instead of the
+    /// manifest's `buffer_interval_seconds`.
+    pub archive_buffer_interval: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +102,11 @@ pub struct RunningStack {
     pub model_endpoint: Option<ModelEndpoint>,
     /// Per function, the proxy between it and the emulator, with fault injection on.
     pub fault_proxies: BTreeMap<String, FaultProxy>,
+    /// Per archive (manifest key), its emulated Firehose delivery stream.
+    pub archives: BTreeMap<String, ArchiveDelivery>,
+    /// Endpoints started after the stack came up ([`RunningStack::start_model_endpoint`]).
+    pub added_model_endpoints: Vec<ModelEndpoint>,
+    model_server: PathBuf,
     emulator: Emulator,
     pools: Vec<Arc<FunctionPool>>,
     pollers: Vec<JoinHandle<()>>,
@@ -132,6 +141,9 @@ impl RunningStack {
             emulator,
             model_endpoint: None,
             fault_proxies: BTreeMap::new(),
+            archives: BTreeMap::new(),
+            added_model_endpoints: Vec::new(),
+            model_server: options.functions_dir.join("model-server"),
             pools: Vec::new(),
             gateway: None,
         };
@@ -150,6 +162,41 @@ impl RunningStack {
         self.resources
             .create(manifest, &self.clients, &self.logs)
             .await?;
+
+        // Before any function runs, so every record the stack writes is archived.
+        for (key, spec) in &manifest.archives {
+            let settings = ArchiveSettings {
+                name: self.resources.archives[key].clone(),
+                stream_name: self.resources.streams[&spec.stream].clone(),
+                bucket: self
+                    .resources
+                    .archive_bucket
+                    .clone()
+                    .expect("a bucket when there are archives"),
+                spec: spec.clone(),
+                buffer_interval: options
+                    .archive_buffer_interval
+                    .unwrap_or(Duration::from_secs(spec.buffer_interval_seconds.into())),
+            };
+            self.logs.line(
+                "stack",
+                &format!(
+                    "archive {}: stream {} -> s3://{}/{} every {} s",
+                    settings.name,
+                    settings.stream_name,
+                    settings.bucket,
+                    spec.object_prefix(),
+                    settings.buffer_interval.as_secs()
+                ),
+            );
+            let delivery = ArchiveDelivery::start(
+                settings,
+                self.clients.kinesis.clone(),
+                self.clients.s3.clone(),
+                Arc::clone(&self.logs),
+            );
+            self.archives.insert(key.clone(), delivery);
+        }
 
         match manifest.model_endpoints.len() {
             0 => {}
@@ -319,7 +366,61 @@ impl RunningStack {
         self.pools.iter().find(|pool| pool.key() == key)
     }
 
-    /// Stops the HTTP API, every function process and the emulator this stack started.
+    /// Starts another model endpoint, `name`, serving the model in `model_dir` (SageMaker's
+    /// CreateEndpoint for a new model, beside the one in service); its URL.
+    pub async fn start_model_endpoint(
+        &mut self,
+        name: &str,
+        model_dir: PathBuf,
+    ) -> Result<String, ModelEndpointError> {
+        let settings = ModelServerSettings {
+            binary: self.model_server.clone(),
+            model_dir,
+        };
+        let endpoint = ModelEndpoint::start(&settings, name, &self.logs).await?;
+        let url = endpoint.url.clone();
+        self.added_model_endpoints.push(endpoint);
+        Ok(url)
+    }
+
+    /// Lambda's UpdateFunctionConfiguration of function `key`'s environment: `variables` set,
+    /// its environments replaced one at a time ([`FunctionPool::update_environment`]).
+    pub async fn update_function_environment(
+        &self,
+        key: &str,
+        variables: &[(String, String)],
+    ) -> Result<(), String> {
+        let pool = self
+            .function(key)
+            .ok_or_else(|| format!("no function {key} in the stack"))?;
+        self.logs.line(
+            "stack",
+            &format!(
+                "{key}: configuration updated ({})",
+                variables
+                    .iter()
+                    .map(|(name, value)| format!("{name}={value}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        pool.update_environment(variables).await;
+        Ok(())
+    }
+
+    /// Writes every record the archives' streams hold now to the archive bucket.
+    pub async fn flush_archives(&self) -> Result<(), String> {
+        for (key, archive) in &self.archives {
+            archive
+                .flush()
+                .await
+                .map_err(|error| format!("archive {key}: {error}"))?;
+        }
+        Ok(())
+    }
+
+    /// Stops the HTTP API, every function process and the emulator this stack started; the
+    /// archives write what they hold first.
     pub async fn stop(mut self) {
         for poller in self.pollers.drain(..) {
             poller.abort();
@@ -335,7 +436,13 @@ impl RunningStack {
         for (_, proxy) in std::mem::take(&mut self.fault_proxies) {
             proxy.stop();
         }
+        for (_, archive) in std::mem::take(&mut self.archives) {
+            archive.stop().await;
+        }
         if let Some(model) = self.model_endpoint.take() {
+            model.stop().await;
+        }
+        for model in std::mem::take(&mut self.added_model_endpoints) {
             model.stop().await;
         }
         self.emulator.stop().await;
@@ -356,7 +463,7 @@ pub fn emulator_clients(endpoint: &str, region: &str) -> Clients {
 }
 
 /// [`emulator_clients`], each client with the interceptor `interceptor` gives for its service
-/// (`dynamodb`, `sqs`, `kinesis`, `eventbridge`), if any: to count what they send, say.
+/// (`dynamodb`, `sqs`, `kinesis`, `eventbridge`, `s3`), if any: to count what they send, say.
 pub fn emulator_clients_with(
     endpoint: &str,
     region: &str,
@@ -377,10 +484,23 @@ pub fn emulator_clients_with(
             $sdk::Client::from_conf(config.build())
         }};
     }
+    let s3 = {
+        let mut config = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .endpoint_url(endpoint)
+            .region(region.clone())
+            .credentials_provider(credentials.clone())
+            .force_path_style(true);
+        if let Some(interceptor) = interceptor("s3") {
+            config.push_interceptor(interceptor);
+        }
+        aws_sdk_s3::Client::from_conf(config.build())
+    };
     Clients {
         dynamodb: client!(aws_sdk_dynamodb, "dynamodb"),
         sqs: client!(aws_sdk_sqs, "sqs"),
         kinesis: client!(aws_sdk_kinesis, "kinesis"),
         eventbridge: client!(aws_sdk_eventbridge, "eventbridge"),
+        s3,
     }
 }

@@ -289,3 +289,62 @@ async fn a_pin_places_every_invocation_on_one_environment_until_it_moves_or_goes
     assert!(again.contains(&first[0]), "instance 1 kept its process");
     pool.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_update_replaces_every_environment_without_failing_an_invocation() {
+    let mut settings = settings(
+        "updated",
+        Duration::from_secs(5),
+        &[("FIXTURE_SETTING", "old")],
+    );
+    settings.instances = 2;
+    let pool = Arc::new(
+        FunctionPool::start(settings, logs("runtime-updated"))
+            .await
+            .unwrap(),
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        let (pool, stop) = (Arc::clone(&pool), Arc::clone(&stop));
+        callers.spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let answer = invoke(&pool, json!({"action": "echo"})).await;
+                seen.push(answer.map(|a| (a["configured"].clone(), a["pid"].clone())));
+            }
+            seen
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    pool.update_environment(&[("FIXTURE_SETTING".into(), "new".into())])
+        .await;
+    // Every invocation from here on runs under the new configuration.
+    let after = invoke(&pool, json!({"action": "echo"})).await.unwrap();
+    assert_eq!(after["configured"], "new");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut old_pids = std::collections::BTreeSet::new();
+    let mut new_pids = std::collections::BTreeSet::new();
+    while let Some(seen) = callers.join_next().await {
+        let seen = seen.unwrap();
+        let values: Vec<Value> = seen
+            .iter()
+            .map(|answer| answer.as_ref().expect("no invocation fails").0.clone())
+            .collect();
+        let switched = values.iter().position(|v| v == "new").expect("switched");
+        assert!(switched > 0, "some answers came from the old configuration");
+        assert!(values[switched..].iter().all(|v| v == "new"), "{values:?}");
+        for answer in seen.iter().flatten() {
+            match answer.0.as_str() {
+                Some("old") => old_pids.insert(answer.1.to_string()),
+                _ => new_pids.insert(answer.1.to_string()),
+            };
+        }
+    }
+    assert!(
+        old_pids.is_disjoint(&new_pids),
+        "new processes serve the new configuration"
+    );
+    pool.stop().await;
+}

@@ -11,6 +11,7 @@ use emulator::running_stack::{EmulatorChoice, RunningStack, StackOptions};
 use emulator::token;
 use local_stack::demo::events::EventsOptions;
 use local_stack::demo::predictions::PredictionOptions;
+use local_stack::demo::training::TrainingOptions;
 use local_stack::demo::{self, DemoOptions, DemoTarget};
 use local_stack::freshness::{self, FreshnessOptions};
 use local_stack::reliability::ReliabilityReport;
@@ -99,6 +100,25 @@ struct UpArgs {
     /// request more, then one batch of every user).
     #[arg(long, default_value_t = 100)]
     predictions: usize,
+    /// Simulated users whose activity over the last --training-days the training demo
+    /// publishes, then trains a spec-version-2 model on from the archive and rolls out (0: no
+    /// training demo).
+    #[arg(long, default_value_t = 120)]
+    training_users: usize,
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=6))]
+    training_days: u32,
+    /// The simulation's seed.
+    #[arg(long, default_value_t = 20_261_206)]
+    training_seed: u64,
+    /// The archive's first hours give no training examples.
+    #[arg(long, default_value_t = 12)]
+    warm_up_hours: u32,
+    /// The backfill's write budget, in write units a second.
+    #[arg(long, default_value_t = 100.0)]
+    backfill_write_units: f64,
+    /// Where the trained model and the backfill's progress file go.
+    #[arg(long, default_value = "target/local-stack/training")]
+    training_dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -263,6 +283,10 @@ struct StackArgs {
     /// Also copy every log line to the terminal (stderr).
     #[arg(long)]
     echo_logs: bool,
+    /// Seconds the archive buffers a date's records before writing them to its bucket, instead
+    /// of the manifest's buffer_interval_seconds (300).
+    #[arg(long)]
+    archive_buffer_seconds: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -326,6 +350,7 @@ async fn start(
         region: args.region.clone(),
         fault_seed,
         parallelization_factor,
+        archive_buffer_interval: args.archive_buffer_seconds.map(Duration::from_secs),
     };
     eprintln!("local-stack: starting (logs: {})", args.log_file.display());
     tokio::select! {
@@ -505,7 +530,7 @@ async fn measure_freshness(args: FreshnessArgs) -> ExitCode {
 }
 
 async fn up(args: UpArgs) -> ExitCode {
-    let stack = match start(&args.stack, None, None).await {
+    let mut stack = match start(&args.stack, None, None).await {
         Ok(stack) => stack,
         Err(status) => return status,
     };
@@ -571,6 +596,39 @@ async fn up(args: UpArgs) -> ExitCode {
                 print!("{}", pipeline.render());
                 print!("{}", scored.render());
                 if !todo.passed() || !pipeline.passed() || !scored.passed() {
+                    status = ExitCode::from(1);
+                }
+            }
+            None => {
+                eprintln!("local-stack: demo interrupted");
+                stack.stop().await;
+                return ExitCode::from(130);
+            }
+        }
+    }
+    if args.demo && args.training_users > 0 {
+        let options = TrainingOptions {
+            users: args.training_users,
+            days: args.training_days,
+            seed: args.training_seed,
+            warm_up_hours: args.warm_up_hours,
+            reference_model_dir: args.stack.model_dir.clone(),
+            out_dir: args.training_dir.clone(),
+            write_units_per_second: args.backfill_write_units,
+            settle_timeout: Duration::from_secs(120),
+        };
+        eprintln!(
+            "local-stack: training demo: {} simulated users over {} days",
+            options.users, options.days
+        );
+        let report = tokio::select! {
+            report = demo::training::run(&mut stack, &options) => Some(report),
+            () = stop_requested() => None,
+        };
+        match report {
+            Some(training) => {
+                print!("{}", training.render());
+                if !training.passed() {
                     status = ExitCode::from(1);
                 }
             }

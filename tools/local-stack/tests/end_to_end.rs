@@ -77,6 +77,7 @@ async fn start_with_faults(
         region: "us-east-1".into(),
         fault_seed,
         parallelization_factor,
+        archive_buffer_interval: None,
     })
     .await
     .expect("the stack starts")
@@ -165,7 +166,10 @@ async fn the_demo_passes_and_the_gateway_behaves_like_api_gateway() {
     // feature user's 26 features equal to the reference computed from its events.
     assert_eq!(pipeline.features.len(), 2);
     for check in &pipeline.features {
-        assert_eq!(check.values.len(), shared::features::definitions().len());
+        assert_eq!(
+            check.values.len(),
+            shared::features::SpecVersion::LATEST.definitions().len()
+        );
         assert!(check.mismatches().is_empty(), "{}", pipeline.render());
     }
     let feature_source = &stack.event_sources["feature-updates<-enriched"];
@@ -336,6 +340,7 @@ fn wait_for_line(reader: &mut impl BufRead, prefix: &str, output: &mut String) -
 
 #[test]
 fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() {
+    let training_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("training");
     let python = testkit::emulator::emulator_python();
     let prefix = unique_prefix("cli");
     let output = Command::new(env!("CARGO_BIN_EXE_local-stack"))
@@ -354,6 +359,8 @@ fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() 
             "3",
             "--predictions",
             "5",
+            "--training-users",
+            "30",
             "--prefix",
             &prefix,
         ])
@@ -361,6 +368,8 @@ fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() 
         .arg(python)
         .arg("--functions-dir")
         .arg(binaries_dir())
+        .arg("--training-dir")
+        .arg(&training_dir)
         .arg("--log-file")
         .arg(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}.log")))
         .output()
@@ -375,6 +384,26 @@ fn the_command_runs_the_demo_with_its_own_emulator_and_exits_with_its_verdict() 
         stdout.contains("table check: 4 tasks stored, 4 expected"),
         "{stdout}"
     );
+    // Events -> archive -> backfill and parity -> model -> endpoint -> /predict.
+    assert!(stdout.contains("training: PASS"), "{stdout}");
+    assert!(
+        stdout.contains("30 items rewritten at spec version 1; a version-2 read refused 30"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("spec versions [1, 2] in order, 0 errors, 0 fallbacks"),
+        "{stdout}"
+    );
+    // Train/serve parity against the stack: every archived user's stored features equal the
+    // archive's, computed by the spec code at the same time.
+    let parity = stdout
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("parity: "))
+        .unwrap_or_else(|| panic!("no parity line:\n{stdout}"));
+    let (equal, rest) = parity.split_once(" of ").unwrap();
+    let compared = rest.split_whitespace().next().unwrap();
+    assert_eq!(equal, compared, "{parity}");
+    assert!(compared.parse::<usize>().unwrap() >= 30, "{parity}");
     assert!(stderr.contains("local-stack: stopped"), "{stderr}");
 }
 

@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use shared::events::ActivityType;
 use shared::features::spec::{
-    AMOUNT_SCALE, FeatureKind, MAX_SECONDS_SINCE_LAST_EVENT, NO_EVENT_TYPE, SESSION_GAP_MS,
-    WINDOWS, definitions,
+    AMOUNT_SCALE, FeatureKind, MAX_SECONDS_SINCE_LAST_EVENT, NO_EVENT_TYPE, OPEN_CART_HORIZON_MS,
+    SESSION_GAP_MS, WINDOWS,
 };
-use shared::features::{FeatureItem, FeatureValue, evaluate};
+use shared::features::{FeatureItem, FeatureValue, SpecVersion, evaluate};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -154,7 +154,8 @@ pub async fn compare(
         .iter()
         .zip(items)
         .map(|(user_id, item)| {
-            let stored = evaluate(item.as_ref(), read_at).map_err(|error| error.to_string())?;
+            let stored = evaluate(item.as_ref(), read_at, SpecVersion::LATEST)
+                .map_err(|error| error.to_string())?;
             let own: Vec<&GeneratedEvent> =
                 events.iter().filter(|e| e.user_id == *user_id).collect();
             let reference = reference(&own, read_at);
@@ -252,7 +253,26 @@ fn reference(events: &[&GeneratedEvent], read_at: OffsetDateTime) -> Vec<Feature
             _ => sessions.push((t, t, 1)),
         }
     }
-    definitions()
+    let newest_of = |wanted: ActivityType| {
+        events
+            .iter()
+            .filter(|e| e.activity_type == wanted)
+            .map(|e| ms(e.at))
+            .max()
+    };
+    let open_cart_ms = match (
+        newest_of(ActivityType::AddToCart),
+        newest_of(ActivityType::Purchase),
+    ) {
+        (Some(cart), purchase)
+            if purchase.is_none_or(|p| p < cart) && read_ms - cart < OPEN_CART_HORIZON_MS =>
+        {
+            read_ms - cart
+        }
+        _ => OPEN_CART_HORIZON_MS,
+    };
+    SpecVersion::LATEST
+        .definitions()
         .iter()
         .map(|definition| match definition.kind {
             FeatureKind::Count {
@@ -293,6 +313,9 @@ fn reference(events: &[&GeneratedEvent], read_at: OffsetDateTime) -> Vec<Feature
                     .filter(|s| s.0 > read_ms - WINDOWS[window].length_ms)
                     .count() as u64,
             ),
+            FeatureKind::SecondsSinceOpenCart => {
+                FeatureValue::Integer((open_cart_ms / 1_000) as u64)
+            }
         })
         .collect()
 }

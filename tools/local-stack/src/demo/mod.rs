@@ -17,6 +17,7 @@
 pub mod events;
 pub mod features;
 pub mod predictions;
+pub mod training;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
