@@ -199,6 +199,27 @@ pub fn train_on_archive(
     ))
 }
 
+/// The AUC of another model (`model`, say the one in service) on the held-out examples
+/// `config` gives, computed at that model's own spec version: the comparison a new model is
+/// judged by.
+pub fn held_out_auc(
+    archive: &Archive,
+    config: &ArchiveTrainingConfig,
+    model: &Model,
+) -> Result<f64, String> {
+    let version =
+        SpecVersion::from_number(model.feature_spec_version).map_err(|error| error.to_string())?;
+    let same_split = ArchiveTrainingConfig {
+        spec_version: version,
+        ..*config
+    };
+    let (_, held_out, _) = archive_examples(archive, &same_split).map_err(|e| e.to_string())?;
+    let scores = model
+        .score_rows(&held_out.rows)
+        .map_err(|error| format!("the model cannot score these rows: {error}"))?;
+    Ok(crate::train::auc(&scores, &held_out.labels))
+}
+
 fn rfc3339(at_ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
         .ok()

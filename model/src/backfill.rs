@@ -106,6 +106,9 @@ pub struct Progress {
     pub done_through: Option<String>,
     /// The scan reached the end of the table.
     pub complete: bool,
+    /// Users whose items failed: the next run tries them again first.
+    #[serde(default)]
+    pub failed_users: Vec<String>,
     #[serde(flatten)]
     pub counts: Counts,
 }
@@ -190,6 +193,21 @@ pub async fn run(
     let mut last_report = Instant::now();
     let mut handled = 0;
     let mut since_save = 0;
+    // The items that failed in an earlier run, read again.
+    for user_id in std::mem::take(&mut progress.failed_users) {
+        let archived = archived_cart_times(archive, &user_id);
+        let counts = &mut progress.counts;
+        match migrate(client, &options.table, &user_id, None, archived, counts).await {
+            Ok(outcome) => {
+                counts.failed -= 1;
+                count(outcome, counts, archive.users.contains_key(&user_id));
+            }
+            Err(reason) => {
+                remember_failure(&mut failures, &user_id, reason);
+                progress.failed_users.push(user_id);
+            }
+        }
+    }
     'pages: while !progress.complete {
         let start = progress
             .done_through
@@ -222,26 +240,25 @@ pub async fn run(
             let Some(AttributeValue::S(user_id)) = stored.get("userId").cloned() else {
                 continue;
             };
-            let archived = archive
-                .users
-                .get(&user_id)
-                .map(|events| cart_times(events))
-                .unwrap_or_default();
+            let archived = archived_cart_times(archive, &user_id);
             let counts = &mut progress.counts;
             counts.items += 1;
             handled += 1;
-            match migrate(client, &options.table, &user_id, stored, archived, counts).await {
-                Ok(Outcome::Migrated) => {
-                    counts.migrated += 1;
-                    counts.with_archived_events +=
-                        usize::from(archive.users.contains_key(&user_id));
-                }
-                Ok(Outcome::AlreadyLatest) => counts.already_latest += 1,
+            match migrate(
+                client,
+                &options.table,
+                &user_id,
+                Some(stored),
+                archived,
+                counts,
+            )
+            .await
+            {
+                Ok(outcome) => count(outcome, counts, archive.users.contains_key(&user_id)),
                 Err(reason) => {
                     counts.failed += 1;
-                    if failures.len() < 20 {
-                        failures.push((user_id.clone(), reason));
-                    }
+                    remember_failure(&mut failures, &user_id, reason);
+                    progress.failed_users.push(user_id.clone());
                 }
             }
             progress.done_through = Some(user_id);
@@ -263,6 +280,15 @@ pub async fn run(
                 report(&progress.counts);
             }
         }
+        // Normally the last item's key; also when a page comes back empty (a scan may stop
+        // early), so the next page starts after it.
+        if let Some(AttributeValue::S(last)) = page
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|key| key.get("userId"))
+        {
+            progress.done_through = Some(last.clone());
+        }
         progress.complete = end_of_table;
     }
     save_progress(options, &progress)?;
@@ -276,18 +302,44 @@ pub async fn run(
     })
 }
 
-/// Migrates `user_id`'s item `stored` (as the scan read it); a write that loses a race reads
-/// the item again, strongly consistent, and tries again.
+/// The cart times of `user_id`'s archived events (none when the archive has none).
+fn archived_cart_times(archive: &Archive, user_id: &str) -> CartTimes {
+    archive
+        .users
+        .get(user_id)
+        .map(|events| cart_times(events))
+        .unwrap_or_default()
+}
+
+fn count(outcome: Outcome, counts: &mut Counts, with_archived_events: bool) {
+    match outcome {
+        Outcome::Migrated => {
+            counts.migrated += 1;
+            counts.with_archived_events += usize::from(with_archived_events);
+        }
+        Outcome::AlreadyLatest => counts.already_latest += 1,
+    }
+}
+
+/// Keeps the first failures' reasons for the summary.
+fn remember_failure(failures: &mut Vec<(String, String)>, user_id: &str, reason: String) {
+    if failures.len() < 20 {
+        failures.push((user_id.to_owned(), reason));
+    }
+}
+
+/// Migrates `user_id`'s item: `stored` as the scan read it, or (`None`, and after a write
+/// that lost a race) as a strongly consistent read finds it.
 async fn migrate(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     user_id: &str,
-    stored: shared::dynamo::Item,
+    stored: Option<shared::dynamo::Item>,
     archived: CartTimes,
     counts: &mut Counts,
 ) -> Result<Outcome, String> {
     let key = HashMap::from([("userId".to_owned(), AttributeValue::S(user_id.to_owned()))]);
-    let mut scanned = Some(stored);
+    let mut scanned = stored;
     for _ in 0..MAX_ATTEMPTS {
         let stored = match scanned.take() {
             Some(stored) => stored,

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use model::archive::{ArchiveLocation, read};
-use model::archive_training::{ArchiveTrainingConfig, train_on_archive};
+use model::archive_training::{ArchiveTrainingConfig, held_out_auc, train_on_archive};
 use model::simulate::simulate_user;
 use model::train::START_MS;
 use time::OffsetDateTime;
@@ -103,6 +103,14 @@ async fn a_model_trained_on_the_archive_predicts_the_later_range_and_ignores_res
         "held-out AUC {}",
         model.training.held_out_auc
     );
+
+    // The checked-in model (spec version 1, simulated users of another seed), on the same
+    // held-out examples at its own version.
+    let checked_in =
+        model::Model::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts"))
+            .unwrap();
+    let compared = held_out_auc(&archive, &config, &checked_in).unwrap();
+    assert!(compared > 0.8, "the checked-in model: AUC {compared}");
 
     // Duplicates and damage left out: the same model as from the clean archive.
     let archive = read(&ArchiveLocation::Folder(clean.clone())).await.unwrap();

@@ -277,3 +277,41 @@ async fn a_stopped_run_goes_on_after_the_last_item_it_handled_within_its_budget(
     .unwrap_err();
     assert!(error.to_string().contains("above 0"), "{error}");
 }
+
+#[tokio::test]
+async fn an_item_that_failed_is_tried_again_by_the_next_run_even_after_a_complete_scan() {
+    let fixture = Fixture::new().await;
+    let archive = archive(2);
+    fixture.put(&version_1_item(0)).await;
+    // User 1's item is damaged: its windows are not the binary the spec writes.
+    let mut damaged =
+        serde_dynamo::to_item::<_, HashMap<String, AttributeValue>>(&version_1_item(1)).unwrap();
+    damaged.insert("windows".into(), AttributeValue::S("garbled".into()));
+    fixture
+        .client
+        .put_item()
+        .table_name(&fixture.table)
+        .set_item(Some(damaged))
+        .send()
+        .await
+        .unwrap();
+    let file = std::env::temp_dir().join(format!("backfill-failed-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let options = fixture.options(1_000.0, Some(file.clone()));
+    let first = run(&fixture.client, &archive, &options, |_| {})
+        .await
+        .unwrap();
+    assert!(first.complete);
+    assert_eq!((first.counts.migrated, first.counts.failed), (1, 1));
+    assert_eq!(first.failures[0].0, "user-01");
+    assert!(first.failures[0].1.contains("does not parse"), "{first:?}");
+
+    // The operator repairs the item; the same command goes on and migrates it.
+    fixture.put(&version_1_item(1)).await;
+    let second = run(&fixture.client, &archive, &options, |_| {})
+        .await
+        .unwrap();
+    assert_eq!((second.counts.migrated, second.counts.failed), (2, 0));
+    assert_eq!(fixture.item("user-01").await.unwrap().spec_version, 2);
+    std::fs::remove_file(file).unwrap();
+}

@@ -370,7 +370,8 @@ fn a_cart_is_open_until_a_purchase_at_or_after_it_and_for_a_day_at_most() {
         86_400,
         "a day old"
     );
-    // A purchase that arrives late, but was made after the cart, closes it.
+    // A newer cart, and a purchase that arrives late and was made between the two carts: the
+    // newer cart stays open.
     item.apply_event(&activity("c2".into(), BASE_MS + 60_000, cart, 0));
     item.apply_event(&activity("p1".into(), BASE_MS + 30_000, purchase, 500));
     assert_eq!(open(&item, BASE_MS + 90_000), 30, "the newer cart is open");
@@ -386,6 +387,9 @@ fn a_cart_is_open_until_a_purchase_at_or_after_it_and_for_a_day_at_most() {
     folded.merge_cart_times(Some(BASE_MS + 70_000), Some(BASE_MS));
     assert_eq!(open(&folded, BASE_MS + 90_000), 20);
     assert_eq!(folded.last_purchase_at, Some(BASE_MS + 60_000));
+    // A folded cart stamped after the read (a clock ahead) reads as just now, not as a wrap.
+    folded.merge_cart_times(Some(BASE_MS + 200_000), None);
+    assert_eq!(open(&folded, BASE_MS + 90_000), 0);
 }
 
 fn type_index(wanted: ActivityType) -> usize {

@@ -609,6 +609,21 @@ impl Stack {
                         "function {key}: environment {name} names {kind} {target}, which the manifest does not define"
                     ));
                 }
+                // A function told to call an endpoint must be allowed to: switching inference to
+                // a new endpoint without its permission would fail every call with AccessDenied.
+                if let EnvValue::Endpoint { endpoint } = value
+                    && !function.permissions.iter().any(|permission| {
+                        permission.endpoint.as_ref() == Some(endpoint)
+                            && permission
+                                .actions
+                                .iter()
+                                .any(|action| action == "sagemaker:InvokeEndpoint")
+                    })
+                {
+                    return invalid(format!(
+                        "function {key}: environment {name} names endpoint {endpoint}, but no permission of the function allows sagemaker:InvokeEndpoint on it"
+                    ));
+                }
             }
             for permission in &function.permissions {
                 self.check_permission(key, permission)?;
@@ -1104,6 +1119,20 @@ pub(crate) mod tests {
     /// Why the workspace manifest with `edit` made to it is refused.
     pub(crate) fn refused(edit: impl FnOnce(&mut serde_json::Value)) -> String {
         manifest_with(edit).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn an_endpoint_a_function_is_told_to_call_must_be_permitted() {
+        let message = refused(|m| {
+            m["model_endpoints"]["model-v2"] = m["model_endpoints"]["model"].clone();
+            m["model_endpoints"]["model-v2"]["image_parameter"] = "ModelV2ImageUri".into();
+            m["functions"]["inference"]["environment"]["MODEL_ENDPOINT_NAME"] =
+                serde_json::json!({"endpoint": "model-v2"});
+        });
+        assert!(
+            message.contains("names endpoint model-v2, but no permission of the function allows sagemaker:InvokeEndpoint on it"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -9,17 +9,19 @@ use std::process::ExitCode;
 
 use model::Model;
 use model::archive::{ArchiveLocation, read};
-use model::archive_training::{ArchiveTrainingConfig, train_on_archive};
+use model::archive_training::{ArchiveTrainingConfig, held_out_auc, train_on_archive};
 use model::artifact::ARTIFACT_FILE;
 use model::train::{TrainingConfig, train};
 use shared::features::SpecVersion;
 
 const USAGE: &str = "usage: model-train [--archive DIR|s3://BUCKET/PREFIX] [--spec-version N] [--seed N] [--examples-per-user N] [--l2 X] [--out DIR]
   simulated users (no --archive): [--users N] [--held-out-users N]
-  archive: [--held-out-fraction X] [--warm-up-hours N]";
+  archive: [--held-out-fraction X] [--warm-up-hours N] [--compare-with MODEL_DIR]";
 
 struct Options {
     archive: Option<ArchiveLocation>,
+    /// A model (say the one in service) to score on the same held-out examples.
+    compare_with: Option<PathBuf>,
     simulated: TrainingConfig,
     archived: ArchiveTrainingConfig,
     out: PathBuf,
@@ -28,6 +30,7 @@ struct Options {
 fn parse() -> Result<Options, String> {
     let mut options = Options {
         archive: None,
+        compare_with: None,
         simulated: TrainingConfig::REFERENCE,
         archived: ArchiveTrainingConfig::DEFAULT,
         out: PathBuf::from("model/artifacts"),
@@ -74,6 +77,7 @@ fn parse() -> Result<Options, String> {
                     .map_err(|e: std::num::ParseIntError| fail(e.to_string()))?
             }
             "--out" => options.out = PathBuf::from(value),
+            "--compare-with" => options.compare_with = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
@@ -122,13 +126,33 @@ async fn main() -> ExitCode {
             if let Some(first) = &stats.first_malformed {
                 println!("first malformed record: {first}");
             }
-            match train_on_archive(&archive, &location.to_string(), &options.archived) {
+            let model = match train_on_archive(&archive, &location.to_string(), &options.archived) {
                 Ok(model) => model,
                 Err(error) => {
                     eprintln!("model-train: {error}");
                     return ExitCode::from(1);
                 }
+            };
+            if let Some(dir) = &options.compare_with {
+                let compared = Model::load(dir)
+                    .map_err(|e| e.to_string())
+                    .and_then(|other| {
+                        held_out_auc(&archive, &options.archived, &other).map(|auc| (other, auc))
+                    });
+                match compared {
+                    Ok((other, auc)) => println!(
+                        "compared: {} (feature spec version {}) from {} on the same held-out examples: AUC {auc:.4}",
+                        other.version,
+                        other.feature_spec_version,
+                        dir.display()
+                    ),
+                    Err(error) => {
+                        eprintln!("model-train: --compare-with {}: {error}", dir.display());
+                        return ExitCode::from(1);
+                    }
+                }
             }
+            model
         }
     };
     write(&model, &options.out)

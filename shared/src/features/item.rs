@@ -244,11 +244,13 @@ pub fn evaluate(
             ),
             FeatureKind::SecondsSinceOpenCart => FeatureValue::Integer(
                 (match item.last_cart_at {
+                    // A cart folded in by the backfill can be newer than the newest event
+                    // applied (stamped ahead of the read): it counts as just now.
                     Some(cart)
                         if item.last_purchase_at.is_none_or(|purchase| purchase < cart)
                             && read_at - cart < OPEN_CART_HORIZON_MS =>
                     {
-                        read_at - cart
+                        (read_at - cart).max(0)
                     }
                     _ => OPEN_CART_HORIZON_MS,
                 } / 1_000) as u64,

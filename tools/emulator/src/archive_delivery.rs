@@ -2,8 +2,10 @@
 //! manifest's settings (moto accepts a delivery stream with a Kinesis source but never reads it).
 //!
 //! - **Reading**: the stream's shards are listed every second; shards there at the start are
-//!   read from their latest record on, as Firehose starts, and shards that appear later
-//!   (children of a reshard) from their first. Closed shards are read to their end.
+//!   read from their latest record on, as Firehose starts ([`ArchiveDelivery::start`] returns
+//!   once it holds their iterators), and shards that appear later (children of a reshard) from
+//!   their first. Closed shards are read to their end. A failed read takes a new iterator after
+//!   the last record read (an iterator expires after 5 minutes).
 //! - **Dynamic partitioning**: each record's date is the first 10 characters of its
 //!   `partition_date_field` (the metadata extraction query `{date: .<field>[0:10]}`), and each
 //!   date has its own buffer. A record without one goes, as Firehose sends it, to the error
@@ -68,12 +70,14 @@ pub struct ArchiveDelivery {
 }
 
 impl ArchiveDelivery {
-    pub fn start(
+    /// Starts the delivery stream; returns once it has listed the shards and holds their
+    /// iterators, so every record written after it returns is archived.
+    pub async fn start(
         settings: ArchiveSettings,
         kinesis: aws_sdk_kinesis::Client,
         s3: aws_sdk_s3::Client,
         logs: Arc<LogSink>,
-    ) -> Self {
+    ) -> Result<Self, String> {
         let stats = Arc::new(DeliveryStats::default());
         let (flushes, requests) = mpsc::channel(4);
         let delivery = Delivery {
@@ -87,12 +91,21 @@ impl ArchiveDelivery {
             buffers: BTreeMap::new(),
             listed_once: false,
         };
-        let task = tokio::spawn(delivery.run(requests));
-        Self {
+        let (ready, started) = oneshot::channel();
+        let task = tokio::spawn(delivery.run(requests, ready));
+        let delivery = Self {
             settings,
             stats,
             flushes,
             task,
+        };
+        match started.await {
+            Ok(Ok(())) => Ok(delivery),
+            Ok(Err(error)) => {
+                delivery.task.abort();
+                Err(error)
+            }
+            Err(_) => Err("the delivery stream stopped while starting".into()),
         }
     }
 
@@ -108,17 +121,37 @@ impl ArchiveDelivery {
             .map_err(|_| "the delivery stream stopped while flushing".to_owned())?
     }
 
-    /// Flushes what it holds, then stops.
-    pub async fn stop(self) {
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.flush()).await;
+    /// Flushes what it holds, then stops; says so in the log if what it held could not be
+    /// written.
+    pub async fn stop(self, logs: &LogSink) {
+        let failure = match tokio::time::timeout(Duration::from_secs(10), self.flush()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error),
+            Err(_) => Some("no answer within 10 s".to_owned()),
+        };
+        if let Some(failure) = failure {
+            logs.line(
+                "archive",
+                &format!(
+                    "{}: stopped without writing what it held: {failure}",
+                    self.settings.name
+                ),
+            );
+        }
         self.task.abort();
         let _ = self.task.await;
     }
 }
 
 struct ShardReader {
+    /// `None` when a new one is needed (at first, and after a failed read: an iterator
+    /// expires 5 minutes after it was handed out).
     iterator: Option<String>,
     finished: bool,
+    /// The last record read: a new iterator starts after it.
+    last_sequence: Option<String>,
+    /// Where a new iterator starts before any record was read.
+    start: ShardIteratorType,
 }
 
 #[derive(Default)]
@@ -142,7 +175,25 @@ struct Delivery {
 }
 
 impl Delivery {
-    async fn run(mut self, mut requests: mpsc::Receiver<oneshot::Sender<Result<(), String>>>) {
+    async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<oneshot::Sender<Result<(), String>>>,
+        ready: oneshot::Sender<Result<(), String>>,
+    ) {
+        // The first listing takes the iterators the archive starts from.
+        let mut first = self.read_all().await;
+        for _ in 0..10 {
+            if first.is_ok() {
+                break;
+            }
+            tokio::time::sleep(TICK).await;
+            first = self.read_all().await;
+        }
+        let started = first.is_ok();
+        let _ = ready.send(first);
+        if !started {
+            return;
+        }
         loop {
             let flush = tokio::select! {
                 request = requests.recv() => request,
@@ -188,63 +239,90 @@ impl Delivery {
         let first_listing = !self.listed_once;
         self.listed_once = true;
         for shard in listed {
-            if !self.shards.contains_key(&shard) {
-                // Firehose starts at the stream's newest record; children from their first.
-                let position = if first_listing {
-                    ShardIteratorType::Latest
-                } else {
-                    ShardIteratorType::TrimHorizon
-                };
-                let iterator = self
-                    .kinesis
-                    .get_shard_iterator()
-                    .stream_name(&stream)
-                    .shard_id(&shard)
-                    .shard_iterator_type(position)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        format!(
-                            "GetShardIterator {shard}: {}",
-                            aws_sdk_kinesis::error::DisplayErrorContext(e)
-                        )
-                    })?
-                    .shard_iterator;
-                self.shards.insert(
-                    shard.clone(),
-                    ShardReader {
-                        iterator,
-                        finished: false,
-                    },
-                );
-            }
+            // Firehose starts at the stream's newest record; children from their first.
+            let start = if first_listing {
+                ShardIteratorType::Latest
+            } else {
+                ShardIteratorType::TrimHorizon
+            };
+            self.shards.entry(shard.clone()).or_insert(ShardReader {
+                iterator: None,
+                finished: false,
+                last_sequence: None,
+                start,
+            });
             self.read_shard(&shard).await?;
         }
         Ok(())
     }
 
+    /// A new iterator for `shard`: after its last record read, else at its start.
+    async fn renew_iterator(&mut self, shard: &str) -> Result<(), String> {
+        let reader = &self.shards[shard];
+        let request = self
+            .kinesis
+            .get_shard_iterator()
+            .stream_name(&self.settings.stream_name)
+            .shard_id(shard);
+        let request = match &reader.last_sequence {
+            Some(sequence) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .starting_sequence_number(sequence),
+            None => request.shard_iterator_type(reader.start.clone()),
+        };
+        let iterator = request
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "GetShardIterator {shard}: {}",
+                    aws_sdk_kinesis::error::DisplayErrorContext(e)
+                )
+            })?
+            .shard_iterator;
+        let reader = self.shards.get_mut(shard).expect("listed");
+        reader.finished = iterator.is_none();
+        reader.iterator = iterator;
+        Ok(())
+    }
+
     async fn read_shard(&mut self, shard: &str) -> Result<(), String> {
         loop {
-            let reader = self.shards.get_mut(shard).expect("listed");
+            let reader = &self.shards[shard];
+            if reader.finished {
+                return Ok(());
+            }
+            if reader.iterator.is_none() {
+                self.renew_iterator(shard).await?;
+            }
+            let reader = &self.shards[shard];
             let Some(iterator) = reader.iterator.clone().filter(|_| !reader.finished) else {
                 return Ok(());
             };
-            let output = self
+            let output = match self
                 .kinesis
                 .get_records()
                 .shard_iterator(iterator)
                 .limit(10_000)
                 .send()
                 .await
-                .map_err(|e| {
-                    format!(
+            {
+                Ok(output) => output,
+                Err(error) => {
+                    // The next read takes a new iterator after the last record read.
+                    self.shards.get_mut(shard).expect("listed").iterator = None;
+                    return Err(format!(
                         "GetRecords {shard}: {}",
-                        aws_sdk_kinesis::error::DisplayErrorContext(e)
-                    )
-                })?;
+                        aws_sdk_kinesis::error::DisplayErrorContext(error)
+                    ));
+                }
+            };
             let reader = self.shards.get_mut(shard).expect("listed");
+            reader.finished = output.next_shard_iterator().is_none();
             reader.iterator = output.next_shard_iterator().map(str::to_owned);
-            reader.finished = reader.iterator.is_none();
+            if let Some(last) = output.records().last() {
+                reader.last_sequence = Some(last.sequence_number().to_owned());
+            }
             let records = output.records();
             if records.is_empty() {
                 return Ok(());

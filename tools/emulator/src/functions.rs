@@ -270,8 +270,11 @@ impl FunctionPool {
     /// placed on another instance meanwhile, the one being replaced is stopped once it is idle,
     /// and its replacement has finished init before the next is replaced. So every invocation
     /// runs wholly under the old configuration or the new one, and none fails for the update
-    /// (with a single instance, one taken at the very moment it is stopped would).
-    pub async fn update_environment(&self, variables: &[(String, String)]) {
+    /// (with a single instance, one taken at the very moment it is stopped would). A
+    /// replacement that does not finish init within [`INIT_TIMEOUT`] stops the update there,
+    /// with the reason: a configuration the function refuses takes down one environment, not
+    /// all of them.
+    pub async fn update_environment(&self, variables: &[(String, String)]) -> Result<(), String> {
         self.settings.send_modify(|settings| {
             let mut updated = FunctionSettings::clone(settings);
             for (name, value) in variables {
@@ -302,19 +305,30 @@ impl FunctionPool {
             };
             let Some(replaced) = replaced else { continue };
             let deadline = tokio::time::Instant::now() + INIT_TIMEOUT;
-            while tokio::time::Instant::now() < deadline {
+            let ready = loop {
                 let current = self.environments.lock().unwrap().get(&instance).cloned();
                 if let Some(environment) = current.filter(|e| !Arc::ptr_eq(e, &replaced))
                     && tokio::time::timeout(Duration::from_millis(50), environment.initialized())
                         .await
                         .is_ok()
                 {
-                    break;
+                    break true;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break false;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
+            };
+            if !ready {
+                self.pin(placement);
+                return Err(format!(
+                    "{}: environment {instance} did not finish init under the new configuration within {INIT_TIMEOUT:?}; the others were left as they were",
+                    self.key
+                ));
             }
         }
         self.pin(placement);
+        Ok(())
     }
 
     /// Stops every environment; waiting invocations fail with [`InvokeError::Stopped`].

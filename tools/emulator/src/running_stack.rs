@@ -194,7 +194,9 @@ impl RunningStack {
                 self.clients.kinesis.clone(),
                 self.clients.s3.clone(),
                 Arc::clone(&self.logs),
-            );
+            )
+            .await
+            .map_err(|error| StartError::EventSource(format!("archive {key}: {error}")))?;
             self.archives.insert(key.clone(), delivery);
         }
 
@@ -404,8 +406,7 @@ impl RunningStack {
                     .join(", ")
             ),
         );
-        pool.update_environment(variables).await;
-        Ok(())
+        pool.update_environment(variables).await
     }
 
     /// Writes every record the archives' streams hold now to the archive bucket.
@@ -437,7 +438,7 @@ impl RunningStack {
             proxy.stop();
         }
         for (_, archive) in std::mem::take(&mut self.archives) {
-            archive.stop().await;
+            archive.stop(&self.logs).await;
         }
         if let Some(model) = self.model_endpoint.take() {
             model.stop().await;

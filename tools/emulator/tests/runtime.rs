@@ -318,7 +318,8 @@ async fn a_configuration_update_replaces_every_environment_without_failing_an_in
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     pool.update_environment(&[("FIXTURE_SETTING".into(), "new".into())])
-        .await;
+        .await
+        .unwrap();
     // Every invocation from here on runs under the new configuration.
     let after = invoke(&pool, json!({"action": "echo"})).await.unwrap();
     assert_eq!(after["configured"], "new");
@@ -346,5 +347,15 @@ async fn a_configuration_update_replaces_every_environment_without_failing_an_in
         old_pids.is_disjoint(&new_pids),
         "new processes serve the new configuration"
     );
+
+    // A configuration the function refuses at init stops the update at the first environment;
+    // the other keeps serving the configuration before it.
+    let error = pool
+        .update_environment(&[("FIXTURE_FAIL_INIT".into(), "1".into())])
+        .await
+        .unwrap_err();
+    assert!(error.contains("did not finish init"), "{error}");
+    let answer = invoke(&pool, json!({"action": "echo"})).await.unwrap();
+    assert_eq!(answer["configured"], "new");
     pool.stop().await;
 }

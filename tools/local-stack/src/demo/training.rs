@@ -27,10 +27,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use hyper::Method;
 use model::Model;
 use model::archive::{Archive, read_s3};
-use model::archive_training::{ArchiveTrainingConfig, archive_examples, train_on_archive};
+use model::archive_training::{ArchiveTrainingConfig, held_out_auc, train_on_archive};
 use model::backfill::{self, BackfillOptions};
 use model::simulate::simulate_user;
-use model::train::{Examples, auc, moment, user_examples};
+use model::train::{Examples, moment, user_examples};
 use serde_json::{Value, json};
 use shared::events::ActivityType;
 use shared::features::{FeatureItem, SpecVersion, evaluate};
@@ -401,21 +401,13 @@ async fn drive(
         format!("held-out AUC {}", model.training.held_out_auc)
     });
     if let Ok(reference) = Model::load(&options.reference_model_dir)
-        && let Ok(version) = SpecVersion::from_number(reference.feature_spec_version)
+        && let Ok(reference_auc) = held_out_auc(&archive, &config, &reference)
     {
-        let same_split = ArchiveTrainingConfig {
-            spec_version: version,
-            ..config
-        };
-        if let Ok((_, held_out, _)) = archive_examples(&archive, &same_split)
-            && let Ok(scores) = reference.score_rows(&held_out.rows)
-        {
-            report.reference_auc = Some((
-                reference.version.clone(),
-                reference.feature_spec_version,
-                auc(&scores, &held_out.labels),
-            ));
-        }
+        report.reference_auc = Some((
+            reference.version.clone(),
+            reference.feature_spec_version,
+            reference_auc,
+        ));
     }
 
     // 5. The rollout: a new endpoint, inference switched to it under load.
