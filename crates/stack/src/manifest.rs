@@ -609,8 +609,13 @@ impl Stack {
                         "function {key}: environment {name} names {kind} {target}, which the manifest does not define"
                     ));
                 }
-                // A function told to call an endpoint must be allowed to: switching inference to
-                // a new endpoint without its permission would fail every call with AccessDenied.
+            }
+            for permission in &function.permissions {
+                self.check_permission(key, permission)?;
+            }
+            // A function told to call an endpoint must be allowed to: switching inference to a
+            // new endpoint without its permission would fail every call with AccessDenied.
+            for (name, value) in &function.environment {
                 if let EnvValue::Endpoint { endpoint } = value
                     && !function.permissions.iter().any(|permission| {
                         permission.endpoint.as_ref() == Some(endpoint)
@@ -624,9 +629,6 @@ impl Stack {
                         "function {key}: environment {name} names endpoint {endpoint}, but no permission of the function allows sagemaker:InvokeEndpoint on it"
                     ));
                 }
-            }
-            for permission in &function.permissions {
-                self.check_permission(key, permission)?;
             }
             for source in &function.event_sources {
                 self.check_event_source(key, function, source)?;
