@@ -111,6 +111,21 @@ pub struct Archive {
     pub stats: ArchiveStats,
 }
 
+impl Archive {
+    /// What was read, and left out, as the commands and the demo print it.
+    pub fn summary(&self) -> String {
+        let stats = &self.stats;
+        format!(
+            "{} objects, {} records ({} duplicates, {} malformed left out), {} users",
+            stats.objects,
+            stats.records,
+            stats.duplicates,
+            stats.malformed,
+            self.users.len()
+        )
+    }
+}
+
 /// Reads objects one at a time into an [`Archive`].
 #[derive(Debug, Default)]
 pub struct ArchiveReader {

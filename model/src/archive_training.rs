@@ -13,13 +13,11 @@
 //! item at t). That lag is seconds in this pipeline; training on event time reads it as zero.
 
 use shared::features::SpecVersion;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::archive::Archive;
 use crate::artifact::{ArchiveSummary, Model, TrainingSummary};
 use crate::simulate::user_rng;
-use crate::train::{Examples, HORIZON_MS, fit_model, sample_times, user_examples};
+use crate::train::{Examples, HORIZON_MS, fit_model, rfc3339, sample_times, user_examples};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -218,13 +216,6 @@ pub fn held_out_auc(
         .score_rows(&held_out.rows)
         .map_err(|error| format!("the model cannot score these rows: {error}"))?;
     Ok(crate::train::auc(&scores, &held_out.labels))
-}
-
-fn rfc3339(at_ms: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
-        .ok()
-        .and_then(|at| at.format(&Rfc3339).ok())
-        .unwrap_or_else(|| at_ms.to_string())
 }
 
 #[cfg(test)]

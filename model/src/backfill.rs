@@ -147,6 +147,26 @@ impl Counts {
     }
 }
 
+/// The counts as the command's progress and summary and the demo print them.
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} items: {} migrated ({} with archived events), {} already at the latest version, {} failed; {:.0} write units billed ({:.1} reported), {:.1} read units billed ({:.1} reported), {} conflicts retried",
+            self.items,
+            self.migrated,
+            self.with_archived_events,
+            self.already_latest,
+            self.failed,
+            self.billed_write_units,
+            self.write_units,
+            self.billed_read_units,
+            self.read_units,
+            self.conflicts
+        )
+    }
+}
+
 /// The end of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {

@@ -156,9 +156,17 @@ pub fn user_examples(
     }
 }
 
+/// The time of epoch milliseconds `at_ms`.
 pub fn moment(at_ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
         .expect("event times are in range")
+}
+
+/// Epoch milliseconds `at_ms` in RFC 3339, as events and summaries write times.
+pub fn rfc3339(at_ms: i64) -> String {
+    moment(at_ms)
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("a time in range formats")
 }
 
 /// The untrained model for the columns of `version`, with each numeric column's

@@ -73,24 +73,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!(
-        "archive {location}: {} records ({} duplicates left out), {} users",
-        archive.stats.records,
-        archive.stats.duplicates,
-        archive.users.len()
-    );
+    println!("archive {location}: {}", archive.summary());
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&shared);
     let summary = match run(&client, &archive, &options, |counts| {
-        println!(
-            "progress: {} items, {} migrated ({} with archived events), {} already at the latest version, {} failed; {:.0} write units",
-            counts.items,
-            counts.migrated,
-            counts.with_archived_events,
-            counts.already_latest,
-            counts.failed,
-            counts.spent_write_units()
-        );
+        println!("progress: {counts}");
     })
     .await
     {
@@ -100,9 +87,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let counts = &summary.counts;
     println!(
-        "backfill of {} {} in {:.1} s: {} items ({} handled by an earlier run), {} migrated ({} with archived events), {} already at the latest version, {} failed; {:.1} read and {:.1} write units billed ({:.1} and {:.1} reported), {} conflicts retried",
+        "backfill of {} {} in {:.1} s ({} items handled by an earlier run): {}",
         options.table,
         if summary.complete {
             "complete"
@@ -110,22 +96,13 @@ async fn main() -> ExitCode {
             "stopped at --max-items (run again with the progress file to go on)"
         },
         summary.elapsed.as_secs_f64(),
-        counts.items,
         summary.resumed_after,
-        counts.migrated,
-        counts.with_archived_events,
-        counts.already_latest,
-        counts.failed,
-        counts.billed_read_units,
-        counts.billed_write_units,
-        counts.read_units,
-        counts.write_units,
-        counts.conflicts
+        summary.counts
     );
     for (user, reason) in &summary.failures {
         eprintln!("feature-backfill: {user}: {reason}");
     }
-    if counts.failed > 0 {
+    if summary.counts.failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

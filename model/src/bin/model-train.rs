@@ -114,16 +114,8 @@ async fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            let stats = &archive.stats;
-            println!(
-                "archive {location}: {} objects, {} records, {} duplicates and {} malformed left out, {} users",
-                stats.objects,
-                stats.records,
-                stats.duplicates,
-                stats.malformed,
-                archive.users.len()
-            );
-            if let Some(first) = &stats.first_malformed {
+            println!("archive {location}: {}", archive.summary());
+            if let Some(first) = &archive.stats.first_malformed {
                 println!("first malformed record: {first}");
             }
             let model = match train_on_archive(&archive, &location.to_string(), &options.archived) {

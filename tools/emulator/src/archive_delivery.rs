@@ -138,6 +138,18 @@ impl ArchiveDelivery {
                 ),
             );
         }
+        let stats = &self.stats;
+        logs.line(
+            "archive",
+            &format!(
+                "{}: stopped; {} records read, {} written in {} objects, {} to the error prefix",
+                self.settings.name,
+                stats.records_read.load(Ordering::Relaxed),
+                stats.records_written.load(Ordering::Relaxed),
+                stats.objects_written.load(Ordering::Relaxed),
+                stats.records_failed.load(Ordering::Relaxed)
+            ),
+        );
         self.task.abort();
         let _ = self.task.await;
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use serde_json::{Value, json};
 
-use crate::report::{percentile_ms, render_checks, render_verdict};
+use crate::report::{Checks, percentile_ms, render_verdict};
 use emulator::http_client::HttpClient;
 use emulator::token;
 
@@ -39,21 +39,12 @@ pub struct PredictionsReport {
     pub threshold: f64,
     pub without_features: usize,
     pub model_version: Option<String>,
-    pub checks_passed: usize,
-    pub failures: Vec<String>,
+    pub checks: Checks,
 }
 
 impl PredictionsReport {
     pub fn passed(&self) -> bool {
-        self.failures.is_empty() && self.checks_passed > 0
-    }
-
-    fn check(&mut self, ok: bool, failure: impl FnOnce() -> String) {
-        if ok {
-            self.checks_passed += 1;
-        } else {
-            self.failures.push(failure());
-        }
+        self.checks.all_passed()
     }
 
     pub fn render(&self) -> String {
@@ -96,7 +87,7 @@ impl PredictionsReport {
         if let Some(version) = &self.model_version {
             out.push_str(&format!("  model {version}\n"));
         }
-        render_checks(&mut out, self.checks_passed, &self.failures);
+        self.checks.render(&mut out);
         render_verdict(&mut out, "predictions", self.passed());
         out
     }
@@ -141,13 +132,15 @@ pub async fn run(api_url: &str, options: PredictionOptions) -> PredictionsReport
             Ok(answer) if answer.status == 200 => answer.json::<Value>().unwrap_or_default(),
             Ok(answer) => {
                 let text = String::from_utf8_lossy(&answer.body).into_owned();
-                report.check(false, || {
+                report.checks.check(false, || {
                     format!("POST /predict for {user}: {} {text}", answer.status)
                 });
                 continue;
             }
             Err(error) => {
-                report.check(false, || format!("POST /predict for {user}: {error}"));
+                report
+                    .checks
+                    .check(false, || format!("POST /predict for {user}: {error}"));
                 continue;
             }
         };
@@ -159,9 +152,11 @@ pub async fn run(api_url: &str, options: PredictionOptions) -> PredictionsReport
             report.overhead.push(timing(&body, "overheadMs"));
         }
         let version = body["modelVersion"].as_str().map(str::to_owned);
-        report.check(version.is_some() && body["fallback"] == false, || {
-            format!("POST /predict for {user}: no model score: {body}")
-        });
+        report
+            .checks
+            .check(version.is_some() && body["fallback"] == false, || {
+                format!("POST /predict for {user}: no model score: {body}")
+            });
         if report.model_version.is_none() {
             report.model_version = version;
         }
@@ -174,20 +169,22 @@ pub async fn run(api_url: &str, options: PredictionOptions) -> PredictionsReport
         Ok(answer) if answer.status == 200 => answer.json::<Value>().unwrap_or_default(),
         Ok(answer) => {
             let text = String::from_utf8_lossy(&answer.body).into_owned();
-            report.check(false, || {
+            report.checks.check(false, || {
                 format!("POST /predict/batch: {} {text}", answer.status)
             });
             return report;
         }
         Err(error) => {
-            report.check(false, || format!("POST /predict/batch: {error}"));
+            report
+                .checks
+                .check(false, || format!("POST /predict/batch: {error}"));
             return report;
         }
     };
     report.batch_latency = Some(latency);
     report.threshold = body["threshold"].as_f64().unwrap_or_default();
     let predictions = body["predictions"].as_array().cloned().unwrap_or_default();
-    report.check(predictions.len() == users.len(), || {
+    report.checks.check(predictions.len() == users.len(), || {
         format!(
             "the batch answered {} predictions for {} users",
             predictions.len(),
@@ -197,7 +194,7 @@ pub async fn run(api_url: &str, options: PredictionOptions) -> PredictionsReport
     for prediction in &predictions {
         let user = prediction["userId"].as_str().unwrap_or_default();
         let score = prediction["score"].as_f64().unwrap_or(-1.0);
-        report.check((0.0..=1.0).contains(&score), || {
+        report.checks.check((0.0..=1.0).contains(&score), || {
             format!("{user}: score {score}")
         });
         report.scores.push(score);
@@ -205,19 +202,23 @@ pub async fn run(api_url: &str, options: PredictionOptions) -> PredictionsReport
         let found = prediction["featuresFound"] == true;
         report.without_features += usize::from(!found);
         if user == unknown {
-            report.check(!found, || {
+            report.checks.check(!found, || {
                 format!("{user} has no events but features were found")
             });
         } else if options.checked.iter().any(|checked| checked == user) {
-            report.check(found, || format!("{user}'s stored features were not found"));
+            report
+                .checks
+                .check(found, || format!("{user}'s stored features were not found"));
         }
     }
     let single = report.model_version.clone();
-    report.check(body["modelVersion"].as_str() == single.as_deref(), || {
-        format!(
-            "the batch was scored by {}, single requests by {single:?}",
-            body["modelVersion"]
-        )
-    });
+    report
+        .checks
+        .check(body["modelVersion"].as_str() == single.as_deref(), || {
+            format!(
+                "the batch was scored by {}, single requests by {single:?}",
+                body["modelVersion"]
+            )
+        });
     report
 }

@@ -30,16 +30,16 @@ use model::archive::{Archive, read_s3};
 use model::archive_training::{ArchiveTrainingConfig, held_out_auc, train_on_archive};
 use model::backfill::{self, BackfillOptions};
 use model::simulate::simulate_user;
-use model::train::{Examples, moment, user_examples};
+use model::train::{Examples, moment, rfc3339, user_examples};
 use serde_json::{Value, json};
 use shared::events::ActivityType;
+use shared::features::item::epoch_ms;
 use shared::features::{FeatureItem, SpecVersion, evaluate};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::demo::events::publish;
 use crate::demo::features::read_item;
-use crate::report::{render_checks, render_verdict};
+use crate::report::{Checks, render_verdict};
 use emulator::http_client::HttpClient;
 use emulator::running_stack::RunningStack;
 use emulator::token;
@@ -75,8 +75,8 @@ pub struct TrainingReport {
     pub rewritten: usize,
     pub refused_before_backfill: usize,
     pub archive_uri: String,
-    pub archive: model::archive::ArchiveStats,
-    pub archive_users: usize,
+    /// What the archive held ([`Archive::summary`]).
+    pub archive_summary: String,
     pub backfill: Option<backfill::Summary>,
     /// Users whose online features at version 2 equal the archive's, of those compared.
     pub parity_equal: usize,
@@ -93,22 +93,12 @@ pub struct TrainingReport {
     pub switch_fallbacks: usize,
     pub scored_after: usize,
     pub elapsed: Duration,
-    pub checks_passed: usize,
-    pub failures: Vec<String>,
+    pub checks: Checks,
 }
 
 impl TrainingReport {
     pub fn passed(&self) -> bool {
-        self.failures.is_empty() && self.checks_passed > 0
-    }
-
-    fn check(&mut self, ok: bool, failure: impl FnOnce() -> String) -> bool {
-        if ok {
-            self.checks_passed += 1;
-        } else {
-            self.failures.push(failure());
-        }
-        ok
+        self.checks.all_passed()
     }
 
     pub fn render(&self) -> String {
@@ -120,32 +110,18 @@ impl TrainingReport {
             self.apply_time.as_secs_f64()
         );
         out.push_str(&format!(
-            "  archive {}: {} objects, {} records ({} duplicates, {} malformed left out), {} users\n",
-            self.archive_uri,
-            self.archive.objects,
-            self.archive.records,
-            self.archive.duplicates,
-            self.archive.malformed,
-            self.archive_users
+            "  archive {}: {}\n",
+            self.archive_uri, self.archive_summary
         ));
         out.push_str(&format!(
             "  previous release: {} items rewritten at spec version 1; a version-2 read refused {} before the backfill\n",
             self.rewritten, self.refused_before_backfill
         ));
         if let Some(summary) = &self.backfill {
-            let c = &summary.counts;
             out.push_str(&format!(
-                "  backfill: {} items in {:.2} s: {} migrated ({} with archived events), {} already at version 2, {} failed; {:.0} write units billed ({:.1} reported), {:.1} read units billed, {} conflicts retried\n",
-                c.items,
+                "  backfill in {:.2} s: {}\n",
                 summary.elapsed.as_secs_f64(),
-                c.migrated,
-                c.with_archived_events,
-                c.already_latest,
-                c.failed,
-                c.billed_write_units,
-                c.write_units,
-                c.billed_read_units,
-                c.conflicts
+                summary.counts
             ));
         }
         out.push_str(&format!(
@@ -180,14 +156,10 @@ impl TrainingReport {
             self.switch_fallbacks,
             self.scored_after
         ));
-        render_checks(&mut out, self.checks_passed, &self.failures);
+        self.checks.render(&mut out);
         render_verdict(&mut out, "training", self.passed());
         out
     }
-}
-
-fn rfc3339(at_ms: i64) -> String {
-    moment(at_ms).format(&Rfc3339).unwrap_or_default()
 }
 
 /// Runs the training demo against `stack`; see the module's documentation.
@@ -195,7 +167,7 @@ pub async fn run(stack: &mut RunningStack, options: &TrainingOptions) -> Trainin
     let started = Instant::now();
     let mut report = TrainingReport::default();
     if let Err(failure) = drive(stack, options, &mut report).await {
-        report.failures.push(failure);
+        report.checks.failures.push(failure);
     }
     report.elapsed = started.elapsed();
     report
@@ -266,13 +238,16 @@ async fn drive(
     let (published, failures) = publish(&stack.clients, &bus, &entries).await;
     report.published = published;
     report.publish_time = publishing.elapsed();
-    if !report.check(failures.is_empty(), || failures.join("; ")) {
+    if !report
+        .checks
+        .check(failures.is_empty(), || failures.join("; "))
+    {
         return Ok(());
     }
     let applying = Instant::now();
     let waited = wait_for_newest(stack, &features_table, &newest, options.settle_timeout).await?;
     report.apply_time = applying.elapsed();
-    if !report.check(waited.is_empty(), || {
+    if !report.checks.check(waited.is_empty(), || {
         format!(
             "{} users' newest events were not in the feature store after {:?}: {:?}",
             waited.len(),
@@ -304,17 +279,19 @@ async fn drive(
         })
         .collect();
     let (_, failures) = publish(&stack.clients, &bus, &tail).await;
-    report.check(failures.is_empty(), || failures.join("; "));
+    report
+        .checks
+        .check(failures.is_empty(), || failures.join("; "));
     let tail_newest: HashMap<String, i64> =
         tail_users.iter().map(|u| (u.clone(), tail_at)).collect();
     let waited =
         wait_for_newest(stack, &features_table, &tail_newest, options.settle_timeout).await?;
-    report.check(waited.is_empty(), || {
+    report.checks.check(waited.is_empty(), || {
         format!("the live tail did not reach {} users' items", waited.len())
     });
     for user in &tail_users {
         let item = read_item(&stack.clients, &features_table, user).await?;
-        report.check(
+        report.checks.check(
             item.as_ref()
                 .is_some_and(|item| item.spec_version == 1 && item.last_cart_at == Some(tail_at)),
             || format!("{user}: the writer did not keep the version-1 item's cart time: {item:?}"),
@@ -329,7 +306,7 @@ async fn drive(
         );
     }
     let refused = report.refused_before_backfill;
-    report.check(refused == users.len(), || {
+    report.checks.check(refused == users.len(), || {
         format!(
             "a version-2 read refused {refused} of {} rewritten items",
             users.len()
@@ -341,9 +318,8 @@ async fn drive(
     let archive = read_s3(&stack.clients.s3, &archive_bucket, &archive_prefix)
         .await
         .map_err(|error| error.to_string())?;
-    report.archive = archive.stats.clone();
-    report.archive_users = archive.users.len();
-    report.check(archive.stats.malformed == 0, || {
+    report.archive_summary = archive.summary();
+    report.checks.check(archive.stats.malformed == 0, || {
         format!(
             "malformed archive records: {:?}",
             archive.stats.first_malformed
@@ -367,7 +343,7 @@ async fn drive(
     )
     .await
     .map_err(|error| error.to_string())?;
-    report.check(
+    report.checks.check(
         summary.counts.migrated >= users.len() && summary.counts.failed == 0,
         || {
             format!(
@@ -397,7 +373,7 @@ async fn drive(
         serde_json::to_string_pretty(&model).expect("a model serializes") + "\n",
     )
     .map_err(|e| format!("cannot write the model: {e}"))?;
-    report.check(model.training.held_out_auc > 0.5, || {
+    report.checks.check(model.training.held_out_auc > 0.5, || {
         format!("held-out AUC {}", model.training.held_out_auc)
     });
     if let Ok(reference) = Model::load(&options.reference_model_dir)
@@ -470,10 +446,12 @@ async fn drive(
         report.switch_fallbacks,
         report.switch_versions.clone(),
     );
-    report.check(errors.is_empty() && fallbacks == 0, || {
-        format!("during the switch: {fallbacks} fallbacks, errors {errors:?}")
-    });
-    report.check(versions == [1, 2], || {
+    report
+        .checks
+        .check(errors.is_empty() && fallbacks == 0, || {
+            format!("during the switch: {fallbacks} fallbacks, errors {errors:?}")
+        });
+    report.checks.check(versions == [1, 2], || {
         format!(
             "spec versions answered during the switch, in order: {versions:?} (expected [1, 2])"
         )
@@ -481,18 +459,14 @@ async fn drive(
     let scored = score_after(&stack.api_url, &users, &model.version).await;
     match scored {
         Ok(count) => report.scored_after = count,
-        Err(failure) => report.failures.push(failure),
+        Err(failure) => report.checks.failures.push(failure),
     }
     let scored = report.scored_after;
-    report.check(scored == users.len().min(10), || {
+    report.checks.check(scored == users.len().min(10), || {
         format!("{scored} users scored by the new model after the switch")
     });
     report.model = Some(model);
     Ok(())
-}
-
-fn epoch_ms(at: OffsetDateTime) -> i64 {
-    shared::features::item::epoch_ms(at)
 }
 
 /// Waits until each user's item has its newest event at the time given; the users still
@@ -584,7 +558,7 @@ async fn parity(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     report.parity_equal = report.parity_users - unequal.len();
-    report.check(unequal.is_empty(), || {
+    report.checks.check(unequal.is_empty(), || {
         let (user, online, offline) = &unequal[0];
         format!(
             "{} users' stored features differ from the archive's; first {user}: stored {online:?}, archive {offline:?}",

@@ -9,6 +9,35 @@ pub fn render_verdict(out: &mut String, name: &str, passed: bool) {
     out.push_str(if passed { ": PASS\n" } else { ": FAIL\n" });
 }
 
+/// The checks a summary made: how many passed, and why each other one failed.
+#[derive(Debug, Default)]
+pub struct Checks {
+    pub passed: usize,
+    pub failures: Vec<String>,
+}
+
+impl Checks {
+    /// Counts one check: passed when `ok`, else failed for `failure()`. Returns `ok`.
+    pub fn check(&mut self, ok: bool, failure: impl FnOnce() -> String) -> bool {
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failures.push(failure());
+        }
+        ok
+    }
+
+    /// Whether there were checks and every one passed.
+    pub fn all_passed(&self) -> bool {
+        self.failures.is_empty() && self.passed > 0
+    }
+
+    /// The checks line and the first failures ([`render_checks`]).
+    pub fn render(&self, out: &mut String) {
+        render_checks(out, self.passed, &self.failures);
+    }
+}
+
 /// The checks line of a summary, then the first 20 failures.
 pub fn render_checks(out: &mut String, passed: usize, failures: &[String]) {
     out.push_str(&format!(
